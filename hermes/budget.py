@@ -1,0 +1,44 @@
+"""The error budget of a load: total, consecutive and rate limits on failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hermes.errors import ErrorBudgetExceededError
+
+_RATE_MIN_SAMPLE = 100
+
+
+@dataclass
+class ErrorBudget:
+    """Counts outcomes and raises once failures cross any limit."""
+
+    max_total: int
+    max_consecutive: int
+    max_rate: float
+    seen: int = 0
+    failures: int = 0
+    consecutive: int = 0
+
+    def ok(self) -> None:
+        """Record one success."""
+        self.seen += 1
+        self.consecutive = 0
+
+    def fail(self) -> None:
+        """Record one failure; raise if the budget is now exceeded."""
+        self.seen += 1
+        self.failures += 1
+        self.consecutive += 1
+        if self.failures > self.max_total:
+            self._exceeded(f"{self.failures} failures (max {self.max_total})")
+        if self.consecutive > self.max_consecutive:
+            self._exceeded(f"{self.consecutive} consecutive failures (max {self.max_consecutive})")
+        rate = self.failures / self.seen
+        if self.seen >= _RATE_MIN_SAMPLE and rate > self.max_rate:
+            self._exceeded(f"failure rate {rate:.1%} (max {self.max_rate:.1%})")
+
+    @staticmethod
+    def _exceeded(detail: str) -> None:
+        msg = f"error budget exceeded: {detail}"
+        raise ErrorBudgetExceededError(msg)

@@ -1,0 +1,150 @@
+"""The sink both loaders share: operations → ``helpers.streaming_bulk`` → counted outcomes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from hermes.budget import ErrorBudget
+from hermes.records import Operation, Rejected
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BulkConfig:
+    """Chunking and retry knobs for ``streaming_bulk``."""
+
+    chunk_docs: int = 1000
+    chunk_bytes: int = 10 * 1024 * 1024
+    max_retries: int = 8  # 429 retries, backoff doubling from 1 s, capped below
+    max_backoff_s: float = 30.0
+    timeout_s: float = 60.0
+
+
+@dataclass
+class Outcome:
+    """What a run did, item by item, reduced to counts and watermark bounds."""
+
+    indexed: int = 0
+    created: int = 0
+    deleted: int = 0
+    stale: int = 0
+    invalid: int = 0
+    failed: int = 0
+    dead_letters: list[Rejected] = field(default_factory=list)
+    newest_done: datetime | None = None
+    oldest_failed: datetime | None = None
+
+    @property
+    def skipped(self) -> int:
+        """Records not applied on purpose: invalid, or older than what is stored."""
+        return self.stale + self.invalid
+
+    def done(self, when: datetime) -> None:
+        if self.newest_done is None or when > self.newest_done:
+            self.newest_done = when
+
+    def blocked(self, when: datetime) -> None:
+        if self.oldest_failed is None or when < self.oldest_failed:
+            self.oldest_failed = when
+
+
+_DEAD_LETTER_CAP = 1000
+
+
+class Sink:
+    """Writes operations into one index with external versions; never holds a whole load."""
+
+    def __init__(self, client: Elasticsearch, index: str, config: BulkConfig, budget: ErrorBudget) -> None:
+        self.client = client.options(request_timeout=config.timeout_s)
+        self.index = index
+        self.config = config
+        self.budget = budget
+        self.outcome = Outcome()
+        self._pending: dict[str, Operation] = {}
+
+    def write(self, items: Iterable[Operation | Rejected]) -> Outcome:
+        """Stream every item; return the outcome (raises when the budget is exceeded)."""
+        from elasticsearch import helpers  # noqa: PLC0415 - heavy import, loaders only
+
+        results = helpers.streaming_bulk(
+            self.client,
+            self._actions(items),
+            chunk_size=self.config.chunk_docs,
+            max_chunk_bytes=self.config.chunk_bytes,
+            raise_on_error=False,
+            max_retries=self.config.max_retries,
+            initial_backoff=1,
+            max_backoff=self.config.max_backoff_s,
+            yield_ok=True,
+        )
+        for ok, info in results:
+            self._account(ok, info)
+        return self.outcome
+
+    def _actions(self, items: Iterable[Operation | Rejected]) -> Iterator[dict[str, Any]]:
+        for item in items:
+            if isinstance(item, Rejected):
+                self._reject(item)
+                continue
+            self._pending[item.id] = item
+            yield {
+                "_op_type": "index",
+                "_index": self.index,
+                "_id": item.id,
+                "version": item.version,
+                "version_type": "external",
+                "_source": item.document,
+            }
+
+    def _reject(self, item: Rejected) -> None:
+        self.outcome.invalid += 1
+        if len(self.outcome.dead_letters) < _DEAD_LETTER_CAP:
+            self.outcome.dead_letters.append(item)
+        log.warning("record rejected", extra={"record_id": item.id, "reason": item.reason})
+        self.budget.fail()
+
+    def _account(self, ok: bool, info: dict[str, Any]) -> None:
+        result = info.get("index", {})
+        op = self._pending.pop(str(result.get("_id")), None)
+        status = int(result.get("status", 0))
+        if ok:
+            self.outcome.created += result.get("result") == "created"
+            if op is not None and op.deleted:
+                self.outcome.deleted += 1
+            else:
+                self.outcome.indexed += 1
+        elif status == 409:
+            self.outcome.stale += 1
+        else:
+            self._failed(op, result)
+            return
+        self.budget.ok()
+        if op is not None:
+            self.outcome.done(op.updated_at)
+
+    def _failed(self, op: Operation | None, result: dict[str, Any]) -> None:
+        error = result.get("error") or {}
+        kind = error.get("type", "unknown") if isinstance(error, dict) else str(error)
+        reason = error.get("reason", "") if isinstance(error, dict) else ""
+        log.warning(
+            "bulk item failed",
+            extra={"record_id": result.get("_id"), "status": result.get("status"),
+                   "error_type": kind, "reason": reason},
+        )  # fmt: skip
+        self.outcome.failed += 1
+        status = int(result.get("status", 500))
+        if op is not None:
+            if status >= 500 or status == 429:
+                self.outcome.blocked(op.updated_at)
+            else:  # permanent (mapping, size): dead-letter it so it cannot block forever
+                self.outcome.dead_letters.append(Rejected(op.id, f"{kind}: {reason}"))
+                self.outcome.done(op.updated_at)
+        self.budget.fail()

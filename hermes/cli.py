@@ -1,0 +1,65 @@
+"""Operator commands: the same code paths the functions use.
+
+python -m hermes status | full-load [--force] | delta-load | rollback
+python -m hermes dead-letters [--clear]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from hermes import loads
+from hermes.client import get_client
+from hermes.errors import HermesError
+from hermes.http import error_body, translate
+from hermes.logs import configure_logging
+from hermes.settings import get_settings
+from hermes.state import State
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = get_settings()
+    client = get_client()
+    if args.command == "full-load":
+        return loads.full_load(client, settings, force=args.force)
+    if args.command == "delta-load":
+        return loads.delta_load(client, settings)
+    if args.command == "rollback":
+        return loads.rollback(client, settings)
+    if args.command == "dead-letters":
+        state = State(client, settings.state_index)
+        if args.clear:
+            return {"cleared": state.clear_dead_letters()}
+        total, newest = state.dead_letters()
+        return {"total": total, "newest": newest}
+    return loads.status(client, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hermes", description="Hermes operator commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("status", help="alias, indices, watermark, lock, dead letters")
+    full = sub.add_parser("full-load", help="rebuild the index and swap the alias")
+    full.add_argument("--force", action="store_true", help="swap even if the new index is much smaller")
+    sub.add_parser("delta-load", help="apply changes since the watermark")
+    sub.add_parser("rollback", help="point the alias back at the previous index")
+    dead = sub.add_parser("dead-letters", help="list rejected records")
+    dead.add_argument("--clear", action="store_true", help="forget them")
+    args = parser.parse_args(argv)
+    configure_logging(get_settings().log_level)
+    try:
+        result = _run(args)
+    except HermesError as exc:
+        result, code = error_body(exc), 1
+    except Exception as exc:
+        err = translate(exc)
+        if err is None:
+            raise
+        result, code = error_body(err), 1
+    else:
+        code = 0
+    sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    return code

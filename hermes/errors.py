@@ -1,0 +1,116 @@
+"""The one exception tree. Each class knows its HTTP status and contract ``type``.
+
+Exceptions are mapped to responses at exactly one boundary (``hermes.http``).
+"""
+
+from __future__ import annotations
+
+
+class HermesError(Exception):
+    """Root of every error Hermes raises on purpose."""
+
+    status: int = 500
+    type: str = "internal_error"
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameter = parameter
+
+
+class ConfigurationError(HermesError):
+    """A setting is missing or invalid; the process must not start."""
+
+    type = "configuration_error"
+
+
+class BadRequestError(HermesError):
+    """A request parameter is invalid."""
+
+    status = 400
+    type = "invalid_parameter"
+
+
+class BadEventError(HermesError):
+    """The body is not a valid CloudEvent or its data is invalid."""
+
+    status = 400
+    type = "invalid_event"
+
+
+class UnsupportedEventTypeError(BadEventError):
+    """A CloudEvent of a type this function does not handle."""
+
+    type = "unsupported_event_type"
+
+
+class NotFoundError(HermesError):
+    """Unknown document or route."""
+
+    status = 404
+    type = "not_found"
+
+
+class MethodNotAllowedError(HermesError):
+    """The route exists, the method does not."""
+
+    status = 405
+    type = "method_not_allowed"
+
+
+class ConflictError(HermesError):
+    """The operation conflicts with the current state."""
+
+    status = 409
+    type = "conflict"
+
+
+class LoadInProgressError(ConflictError):
+    """Another load holds the lock."""
+
+    type = "load_in_progress"
+
+
+class NoFullLoadError(ConflictError):
+    """A delta was asked for before any full load completed."""
+
+    type = "no_full_load"
+
+
+class UnavailableError(HermesError):
+    """Elasticsearch is unreachable or the index does not exist yet (retry later)."""
+
+    status = 503
+    type = "service_unavailable"
+
+
+class UpstreamTimeoutError(HermesError):
+    """Elasticsearch did not answer in time."""
+
+    status = 504
+    type = "timeout"
+
+
+class LoadFailedError(HermesError):
+    """A load could not complete; nothing served changed. Retrying may help."""
+
+    status = 502
+    type = "load_failed"
+
+
+class SourceError(LoadFailedError):
+    """The data source failed (unreachable, bad status, unparseable body)."""
+
+    type = "source_error"
+
+
+class ErrorBudgetExceededError(LoadFailedError):
+    """Too many records or bulk items failed."""
+
+    type = "error_budget_exceeded"
+
+
+class VerificationError(LoadFailedError):
+    """The new index failed verification before the alias swap."""
+
+    type = "verification_failed"

@@ -1,0 +1,127 @@
+"""Data indices behind the alias: naming, creation, atomic swap, pruning."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hermes.mappings import SERVING_SETTINGS, index_body
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+_STAMP = "%Y%m%d%H%M%S%f"
+
+
+def new_index_name(alias: str, now: datetime | None = None) -> str:
+    """``<alias>-<UTC timestamp to the microsecond>``; sorts by creation time."""
+    return f"{alias}-{(now or datetime.now(UTC)).strftime(_STAMP)}"
+
+
+def is_managed(alias: str, name: str) -> bool:
+    """True for names :func:`new_index_name` makes for this alias, and only those."""
+    return re.fullmatch(re.escape(alias) + r"-\d{20}", name) is not None
+
+
+def create_index(client: Elasticsearch, name: str, *, bulk: bool = False) -> None:
+    """Create a data index with the current mappings (bulk-friendly if asked)."""
+    client.indices.create(index=name, **index_body(bulk=bulk))
+
+
+def finish_bulk(client: Elasticsearch, name: str) -> None:
+    """Restore serving settings after a bulk build, then make everything searchable."""
+    serving = {k: v for k, v in SERVING_SETTINGS.items() if k != "number_of_shards"}
+    client.indices.put_settings(index=name, settings={**serving, "number_of_replicas": None})
+    client.indices.refresh(index=name)
+
+
+def indices_behind(client: Elasticsearch, alias: str) -> list[str]:
+    """Indices the alias points to now ([] if the alias does not exist)."""
+    found = client.options(ignore_status=404).indices.get_alias(name=alias)
+    if found.meta.status == 404:
+        return []
+    return sorted(found.body)
+
+
+def managed_indices(client: Elasticsearch, alias: str) -> dict[str, dict[str, Any]]:
+    """Every ``<alias>-<stamp>`` index with its mapping ``_meta``."""
+    found = client.options(ignore_status=404).indices.get_mapping(
+        index=f"{alias}-*", expand_wildcards="open,closed"
+    )
+    if found.meta.status == 404:
+        return {}
+    return {
+        name: dict(body.get("mappings", {}).get("_meta", {}))
+        for name, body in found.body.items()
+        if is_managed(alias, name)
+    }
+
+
+def swap_alias(
+    client: Elasticsearch, alias: str, new: str, *, retired_meta: dict[str, Any] | None = None
+) -> list[str]:
+    """Point the alias at ``new`` only, in one atomic ``_aliases`` request.
+
+    Returns the indices it pointed to before; those are marked retired (with
+    ``retired_meta`` added to their ``_meta``).
+    """
+    previous = indices_behind(client, alias)
+    actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in previous]
+    actions.append({"add": {"index": new, "alias": alias}})
+    client.indices.update_aliases(actions=actions)
+    meta = managed_meta(client, new)
+    if meta.pop("retired_at", None) is not None:  # a rollback serves it again
+        client.indices.put_mapping(index=new, meta=meta)
+    for old in previous:
+        if old != new:
+            mark_retired(client, old, extra=retired_meta)
+    return [old for old in previous if old != new]
+
+
+def mark_retired(
+    client: Elasticsearch,
+    name: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Record in the index's own ``_meta`` when it stopped being served."""
+    meta = {**managed_meta(client, name), **(extra or {})}
+    meta["retired_at"] = (now or datetime.now(UTC)).isoformat()
+    client.indices.put_mapping(index=name, meta=meta)
+
+
+def managed_meta(client: Elasticsearch, name: str) -> dict[str, Any]:
+    """The ``_meta`` of one index's mapping."""
+    body = client.indices.get_mapping(index=name).body
+    return dict(body[name]["mappings"].get("_meta", {}))
+
+
+def prune(
+    client: Elasticsearch, alias: str, *, keep: int, grace_s: float, now: datetime | None = None
+) -> list[str]:
+    """Delete unserved indices beyond the ``keep`` most recently retired ones.
+
+    Retired indices are deleted only ``grace_s`` after retirement (in-flight
+    searches may still read them). Indices never served are orphans of a crashed
+    load; callers hold the load lock, so nobody is writing them. Returns deleted names.
+    """
+    now = now or datetime.now(UTC)
+    served = set(indices_behind(client, alias))
+    retired: list[tuple[str, str]] = []
+    doomed: list[str] = []
+    for name, meta in managed_indices(client, alias).items():
+        if name in served:
+            continue
+        if "retired_at" in meta:
+            retired.append((str(meta["retired_at"]), name))
+        else:
+            doomed.append(name)
+    retired.sort(reverse=True)
+    for stamp, name in retired[keep:]:
+        if (now - datetime.fromisoformat(stamp)).total_seconds() >= grace_s:
+            doomed.append(name)
+    if doomed:
+        client.indices.delete(index=",".join(sorted(doomed)))
+    return sorted(doomed)

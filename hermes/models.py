@@ -1,0 +1,109 @@
+"""Request parameters and response bodies of the search API.
+
+The same models validate requests, shape responses and generate ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+
+from hermes.records import parse_rfc3339
+
+MAX_WINDOW = 1000
+
+Timestamp = Annotated[datetime, BeforeValidator(parse_rfc3339)]
+
+
+class SearchParams(BaseModel):
+    """Query-string parameters of ``GET /search``."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    q: str = Field(min_length=1, max_length=256, description="Query text; `*` matches all.")
+    size: int = Field(10, ge=1, le=100, description="Hits per page.")
+    from_: int = Field(0, ge=0, alias="from", description="Offset of the first hit.")
+    tag: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=20, description="Repeatable; every tag must match."
+    )
+    updated_after: Timestamp | None = Field(None, description="RFC 3339; inclusive lower bound.")
+    updated_before: Timestamp | None = Field(None, description="RFC 3339; inclusive upper bound.")
+    sort: Literal["relevance", "updated_at", "-updated_at"] = Field("relevance", description="Order of hits.")
+
+    @field_validator("from_")
+    @classmethod
+    def _window(cls, value: int, info: ValidationInfo) -> int:
+        size = info.data.get("size")
+        if isinstance(size, int) and value + size > MAX_WINDOW:
+            msg = f"from + size must not exceed {MAX_WINDOW}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("updated_before")
+    @classmethod
+    def _range(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        after = info.data.get("updated_after")
+        if value is not None and after is not None and after > value:
+            msg = "must not be earlier than updated_after"
+            raise ValueError(msg)
+        return value
+
+
+class SuggestParams(BaseModel):
+    """Query-string parameters of ``GET /suggest``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    q: str = Field(min_length=1, max_length=256, description="What the user typed so far.")
+    size: int = Field(5, ge=1, le=20, description="Number of suggestions.")
+
+
+class Hit(BaseModel):
+    id: str
+    score: float | None
+    document: dict[str, Any]
+    highlight: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class SearchResponse(BaseModel):
+    query: str
+    total: int
+    total_relation: Literal["eq", "gte"]
+    took_ms: int
+    from_: int = Field(alias="from")
+    size: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Suggestion(BaseModel):
+    id: str
+    title: str
+
+
+class SuggestResponse(BaseModel):
+    suggestions: list[Suggestion]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="snake_case error type")
+    message: str
+    parameter: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,92 @@
+"""Pure query builders: typed parameters in, Elasticsearch request bodies out.
+
+User input only fills values of a fixed query shape; it never becomes field
+names, query DSL or scripts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hermes.models import SearchParams, SuggestParams
+from hermes.records import format_rfc3339
+
+SEARCH_FIELDS = ["title^3", "content", "tags"]
+FACET_SIZE = 20
+HIGHLIGHT = {
+    "pre_tags": ["<mark>"],
+    "post_tags": ["</mark>"],
+    "encoder": "html",  # stored text is escaped: highlights are safe to render
+    "fields": {
+        "title": {"number_of_fragments": 0},
+        "content": {"fragment_size": 150, "number_of_fragments": 3},
+    },
+}
+_SORTS: dict[str, list[Any]] = {
+    "relevance": [{"_score": "desc"}, {"updated_at": "desc"}, {"id": "asc"}],
+    "updated_at": [{"updated_at": "asc"}, {"id": "asc"}],
+    "-updated_at": [{"updated_at": "desc"}, {"id": "asc"}],
+}
+NOT_DELETED: dict[str, Any] = {"term": {"deleted": True}}
+
+
+def search_body(params: SearchParams, timeout_ms: int) -> dict[str, Any]:
+    """The ``_search`` body for ``GET /search``."""
+    match_all = params.q.strip() == "*"
+    body: dict[str, Any] = {
+        "query": {
+            "bool": {
+                "must": [{"match_all": {}} if match_all else _text_query(params.q)],
+                "filter": _filters(params),
+                "must_not": [NOT_DELETED],
+            }
+        },
+        "from": params.from_,
+        "size": params.size,
+        "sort": _SORTS[params.sort],
+        "track_scores": True,
+        "aggs": {"tags": {"terms": {"field": "tags", "size": FACET_SIZE}}},
+        "timeout": f"{timeout_ms}ms",
+    }
+    if not match_all:
+        body["highlight"] = HIGHLIGHT
+    return body
+
+
+def _text_query(q: str) -> dict[str, Any]:
+    return {
+        "multi_match": {
+            "query": q,
+            "fields": SEARCH_FIELDS,
+            "type": "best_fields",
+            "fuzziness": "AUTO",
+            "max_expansions": 50,
+        }
+    }
+
+
+def _filters(params: SearchParams) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = [{"term": {"tags": tag}} for tag in params.tag]
+    bounds: dict[str, str] = {}
+    if params.updated_after is not None:
+        bounds["gte"] = format_rfc3339(params.updated_after)
+    if params.updated_before is not None:
+        bounds["lte"] = format_rfc3339(params.updated_before)
+    if bounds:
+        filters.append({"range": {"updated_at": bounds}})
+    return filters
+
+
+def suggest_body(params: SuggestParams, timeout_ms: int) -> dict[str, Any]:
+    """The ``_search`` body for ``GET /suggest``: the last word typed is a prefix."""
+    return {
+        "query": {
+            "bool": {
+                "must": [{"match_bool_prefix": {"title.prefix": {"query": params.q}}}],
+                "must_not": [NOT_DELETED],
+            }
+        },
+        "size": params.size,
+        "_source": ["id", "title"],
+        "timeout": f"{timeout_ms}ms",
+    }

@@ -1,0 +1,112 @@
+"""Records of the data source: validation and the document + version they become."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# RFC 3339 date-time: date, 'T' or space, time, optional fraction, mandatory offset.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """Parse an RFC 3339 timestamp (offset required) into an aware UTC datetime."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        msg = "must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z"
+        raise ValueError(msg)
+    return datetime.fromisoformat(value.replace(" ", "T").upper()).astimezone(UTC)
+
+
+def format_rfc3339(value: datetime) -> str:
+    """UTC, microseconds, ``Z`` suffix: sorts as text and parses everywhere."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Record(BaseModel):
+    """One record of the data source (CONTRACT.md § Documents)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    id: str = Field(min_length=1, max_length=512)
+    updated_at: datetime
+    title: str | None = None
+    content: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    deleted: bool = False
+
+    @field_validator("updated_at", "created_at", mode="before")
+    @classmethod
+    def _timestamp(cls, value: object) -> datetime | None:
+        return None if value is None else parse_rfc3339(value)
+
+    @field_validator("updated_at")
+    @classmethod
+    def _after_epoch(cls, value: datetime) -> datetime:
+        if value <= _EPOCH:
+            msg = "must be after 1970-01-01T00:00:00Z"
+            raise ValueError(msg)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What one record does to the index: write ``document`` at ``version``.
+
+    Tombstones are written too (as ``deleted: true`` documents that every read
+    filters out), so Elasticsearch keeps their version forever and an older copy
+    arriving later cannot resurrect the record.
+    """
+
+    id: str
+    version: int
+    updated_at: datetime
+    document: dict[str, Any]
+
+    @property
+    def deleted(self) -> bool:
+        return bool(self.document.get("deleted"))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that failed validation: skipped, counted, reported."""
+
+    id: str | None
+    reason: str
+
+
+def version_of(updated_at: datetime) -> int:
+    """External version: microseconds since the epoch, so newer always wins."""
+    delta = updated_at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def to_operation(raw: object) -> Operation | Rejected:
+    """Validate one raw record and turn it into an operation or a rejection."""
+    if not isinstance(raw, dict):
+        return Rejected(None, f"record is a JSON {type(raw).__name__}, not an object")
+    try:
+        record = Record.model_validate(raw)
+    except ValidationError as exc:
+        rid = raw.get("id")
+        return Rejected(rid if isinstance(rid, str) else None, _reason(exc))
+    updated = format_rfc3339(record.updated_at)
+    if record.deleted:
+        document: dict[str, Any] = {"id": record.id, "updated_at": updated, "deleted": True}
+    else:
+        document = {**raw, "updated_at": updated, "deleted": False}
+        if record.created_at is not None:
+            document["created_at"] = format_rfc3339(record.created_at)
+    return Operation(record.id, version_of(record.updated_at), record.updated_at, document)
+
+
+def _reason(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()
+    )

@@ -1,0 +1,111 @@
+"""All configuration, read once from the environment (see CONTRACT.md § Configuration)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hermes.errors import ConfigurationError
+
+_INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
+
+
+class Settings(BaseSettings):
+    """Every setting Hermes reads. Nothing else looks at ``os.environ``."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    es_url: str = Field("http://localhost:9200", validation_alias="ES_URL")
+    es_api_key: SecretStr | None = Field(None, validation_alias="ES_API_KEY")
+    es_username: str | None = Field(None, validation_alias="ES_USERNAME")
+    es_password: SecretStr | None = Field(None, validation_alias="ES_PASSWORD")
+    es_ca_certs: str | None = Field(None, validation_alias="ES_CA_CERTS")
+    es_index: str = Field("documents", validation_alias="ES_INDEX")
+    data_source_url: str | None = Field(None, validation_alias="DATA_SOURCE_URL")
+    data_source_token: SecretStr | None = Field(None, validation_alias="DATA_SOURCE_TOKEN")
+
+    # Elasticsearch client behaviour.
+    es_request_timeout_s: Annotated[float, Field(gt=0)] = Field(2.0, validation_alias="HERMES_ES_TIMEOUT_S")
+    es_bulk_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        60.0, validation_alias="HERMES_ES_BULK_TIMEOUT_S"
+    )
+    es_max_retries: Annotated[int, Field(ge=0, le=10)] = Field(1, validation_alias="HERMES_ES_MAX_RETRIES")
+    search_timeout_ms: Annotated[int, Field(ge=10)] = Field(1500, validation_alias="HERMES_SEARCH_TIMEOUT_MS")
+
+    # Search HTTP behaviour.
+    cors_origins: str = Field("", validation_alias="HERMES_CORS_ORIGINS")
+    cache_control: str = Field("public, max-age=5", validation_alias="HERMES_CACHE_CONTROL")
+    ready_cache_s: Annotated[float, Field(ge=0)] = Field(2.0, validation_alias="HERMES_READY_CACHE_S")
+    retry_after_s: Annotated[int, Field(ge=1)] = Field(5, validation_alias="HERMES_RETRY_AFTER_S")
+
+    # Loading.
+    source_timeout_s: Annotated[float, Field(gt=0)] = Field(30.0, validation_alias="HERMES_SOURCE_TIMEOUT_S")
+    source_retries: Annotated[int, Field(ge=0, le=20)] = Field(5, validation_alias="HERMES_SOURCE_RETRIES")
+    bulk_chunk_docs: Annotated[int, Field(ge=1)] = Field(1000, validation_alias="HERMES_BULK_CHUNK_DOCS")
+    bulk_chunk_bytes: Annotated[int, Field(ge=1024)] = Field(
+        10 * 1024 * 1024, validation_alias="HERMES_BULK_CHUNK_BYTES"
+    )
+    max_failures: Annotated[int, Field(ge=0)] = Field(1000, validation_alias="HERMES_MAX_FAILURES")
+    max_consecutive_failures: Annotated[int, Field(ge=1)] = Field(
+        100, validation_alias="HERMES_MAX_CONSECUTIVE_FAILURES"
+    )
+    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1, validation_alias="HERMES_MAX_FAILURE_RATE"
+    )
+    min_swap_ratio: Annotated[float, Field(ge=0, le=1)] = Field(0.5, validation_alias="HERMES_MIN_SWAP_RATIO")
+    keep_indices: Annotated[int, Field(ge=0)] = Field(1, validation_alias="HERMES_KEEP_INDICES")
+    prune_grace_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_PRUNE_GRACE_S")
+    lock_ttl_s: Annotated[float, Field(gt=0)] = Field(3600.0, validation_alias="HERMES_LOCK_TTL_S")
+    delta_overlap_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_DELTA_OVERLAP_S")
+
+    log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL")
+
+    @field_validator("es_url", "data_source_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "file:///")):
+            msg = "must start with http://, https:// or file:///"
+            raise ValueError(msg)
+        return value.rstrip("/") if value and not value.startswith("file:") else value
+
+    @field_validator("es_index")
+    @classmethod
+    def _index_name(cls, value: str) -> str:
+        bad = value != value.lower() or value.startswith(("-", "_", "+", "."))
+        if not value or bad or _INDEX_NAME_FORBIDDEN & set(value) or len(value) > 200:
+            msg = "must be a lowercase Elasticsearch alias name without special characters"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_pair(self) -> Settings:
+        if (self.es_username is None) != (self.es_password is None):
+            msg = "ES_USERNAME and ES_PASSWORD must be set together"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def state_index(self) -> str:
+        """The loaders' bookkeeping index; no ``<alias>-*`` pattern can match it."""
+        return f"{self.es_index}.hermes-state"
+
+
+def load_settings() -> Settings:
+    """Read settings, turning a validation error into one naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        msg = f"invalid configuration: {problems}"
+        raise ConfigurationError(msg) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use."""
+    return load_settings()

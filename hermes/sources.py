@@ -1,0 +1,195 @@
+"""Streaming readers for the data-source protocol (CONTRACT.md § Documents and the data source).
+
+Bodies are parsed incrementally (ijson, line by line for NDJSON): memory stays
+flat whatever the source's size. Transient HTTP failures (connect errors,
+timeouts, 429/5xx) are retried with exponential backoff by urllib3's ``Retry``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, cast
+from urllib.parse import unquote, urljoin, urlsplit
+
+import ijson
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util.retry import Retry
+
+from hermes.errors import SourceError
+from hermes.records import format_rfc3339, parse_rfc3339
+
+log = logging.getLogger(__name__)
+
+_NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where records come from and how patiently to ask."""
+
+    url: str
+    token: str | None = None
+    timeout_s: float = 30.0
+    retries: int = 5
+    backoff_s: float = 0.5
+
+
+def read_records(config: SourceConfig, since: datetime | None = None) -> Iterator[object]:
+    """Yield every raw record (``since``: only those updated at or after it)."""
+    try:
+        if config.url.startswith("file://"):
+            yield from _read_file(Path(unquote(urlsplit(config.url).path)), since)
+        else:
+            yield from _read_http(config, since)
+    except SourceError:
+        raise
+    except (requests.RequestException, Urllib3Error, ijson.JSONError, ValueError, OSError) as exc:
+        msg = f"data source failed: {type(exc).__name__}"
+        raise SourceError(msg) from exc
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def _read_file(path: Path, since: datetime | None) -> Iterator[object]:
+    with path.open("rb") as body:
+        if path.suffix in (".ndjson", ".jsonl"):
+            records = _ndjson(body)
+        else:
+            records = _json_body(body, on_next=lambda _next: None)
+        for record in records:
+            if since is None or _updated_since(record, since):
+                yield record
+
+
+def _updated_since(record: object, since: datetime) -> bool:
+    """Files have no server to filter: do it here. Unparseable → keep (validation reports it)."""
+    if not isinstance(record, dict):
+        return True
+    try:
+        return parse_rfc3339(record.get("updated_at")) >= since
+    except ValueError:
+        return True
+
+
+# --- HTTP --------------------------------------------------------------------------------------
+
+
+def _session(config: SourceConfig) -> requests.Session:
+    retry = Retry(
+        total=config.retries,
+        connect=config.retries,
+        read=config.retries,
+        status=config.retries,
+        backoff_factor=config.backoff_s,
+        backoff_max=30,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.headers["Accept"] = "application/json, application/x-ndjson"
+    if config.token:
+        session.headers["Authorization"] = f"Bearer {config.token}"
+    return session
+
+
+def _read_http(config: SourceConfig, since: datetime | None) -> Iterator[object]:
+    params = {"since": format_rfc3339(since)} if since is not None else None
+    url: str | None = config.url
+    pages = 0
+    with _session(config) as session:
+        while url is not None:
+            pages += 1
+            with session.get(url, params=params, stream=True, timeout=config.timeout_s) as resp:
+                if resp.status_code != 200:
+                    msg = f"data source answered HTTP {resp.status_code} (page {pages})"
+                    raise SourceError(msg)
+                links = _Collect()
+                yield from _http_body(resp, on_next=links.send)
+                url = _next_url(resp.url, links[0] if links else None)
+            params = None  # a `next` link carries its own query
+    log.debug("source read", extra={"pages": pages})
+
+
+def _next_url(current: str, link: object) -> str | None:
+    if link is None:
+        return None
+    if not isinstance(link, str):
+        msg = 'data source page has a "next" that is neither a string nor null'
+        raise SourceError(msg)
+    return urljoin(current, link)
+
+
+def _http_body(resp: requests.Response, on_next: Any) -> Iterator[object]:
+    resp.raw.decode_content = True
+    raw = cast(IO[bytes], resp.raw)
+    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if ctype in _NDJSON_TYPES:
+        return _ndjson(raw)
+    return _json_body(raw, on_next)
+
+
+# --- body formats ------------------------------------------------------------------------------
+
+
+def _ndjson(body: IO[bytes]) -> Iterator[object]:
+    for number, line in enumerate(body, start=1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                msg = f"NDJSON line {number} is not JSON"
+                raise SourceError(msg) from exc
+
+
+class _Collect(list[Any]):
+    """A push target for ijson coroutines."""
+
+    def send(self, value: Any) -> None:
+        self.append(value)
+
+
+def _json_body(body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024) -> Iterator[object]:
+    """A JSON array of records, or a page ``{"items": [...], "next": url|null}``.
+
+    The body is pushed chunk by chunk into ijson's C parser; records are yielded
+    as each chunk completes them, so memory holds one chunk's worth at most.
+    """
+    items, nexts = _Collect(), _Collect()
+    parsers: list[Any] = []
+    while chunk := body.read(chunk_size):
+        if not parsers:
+            head = chunk.lstrip()[:1]
+            if not head:
+                continue
+            if head == b"[":
+                parsers = [ijson.items_coro(items, "item", use_float=True)]
+            elif head == b"{":
+                parsers = [
+                    ijson.items_coro(items, "items.item", use_float=True),
+                    ijson.items_coro(nexts, "next"),
+                ]
+            else:
+                msg = "data source body is neither a JSON array nor a page object"
+                raise SourceError(msg)
+        for parser in parsers:
+            parser.send(chunk)
+        yield from items
+        items.clear()
+    if not parsers:
+        msg = "data source body is empty"
+        raise SourceError(msg)
+    for parser in parsers:
+        parser.close()  # raises on a truncated document
+    yield from items
+    on_next(nexts[0] if nexts else None)

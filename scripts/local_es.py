@@ -1,0 +1,308 @@
+"""Provision a real, local Elasticsearch with no Docker: fetch, start, wait, stop.
+
+Elasticsearch's ``integ-test-zip`` distribution is published on Maven Central, so
+``mvn dependency:copy`` fetches it with the machine's ordinary Maven set-up. The zip
+is cached outside the repository and unpacked once. Each server runs on loopback on
+a free port, single-node, with a small heap, as a non-root user (Elasticsearch
+refuses to run as root; when we are root we create a system user for it).
+
+Used by the test session fixture, by ``make es-up``/``make dev`` and by CI::
+
+    python scripts/local_es.py fetch      # download + unpack only
+    python scripts/local_es.py up         # start the dev server, print its URL
+    python scripts/local_es.py url        # print the dev server's URL if it runs
+    python scripts/local_es.py down       # stop the dev server
+
+Standard library only, so it can run before the virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+ES_VERSION = os.environ.get("HERMES_ES_VERSION", "8.19.21")
+ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{v}:zip"
+ES_USER = "hermes-es"
+HEAP = os.environ.get("HERMES_ES_HEAP", "512m")
+
+
+def cache_dir() -> Path:
+    """Where downloads and unpacked servers live (outside the repo, world-readable)."""
+    if env := os.environ.get("HERMES_CACHE_DIR"):
+        return Path(env)
+    if os.geteuid() == 0:
+        # root's home is 0700: the unprivileged ES user could not read it.
+        return Path("/var/cache/hermes")
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hermes"
+
+
+def _log(msg: str) -> None:
+    sys.stderr.write(f"[local_es] {msg}\n")
+
+
+def java_home() -> str:
+    """A JDK that runs Elasticsearch 8.x (17+): ES_JAVA_HOME, JAVA_HOME, or `java` on PATH."""
+    for var in ("ES_JAVA_HOME", "JAVA_HOME"):
+        if home := os.environ.get(var):
+            return home
+    java = shutil.which("java")
+    if not java:
+        msg = "no Java found: install a JDK 17+ or set ES_JAVA_HOME"
+        raise SystemExit(msg)
+    return str(Path(java).resolve().parent.parent)
+
+
+def fetch(version: str = ES_VERSION) -> Path:
+    """Download (once) and unpack (once) the distribution; return its home."""
+    root = cache_dir()
+    home = root / f"elasticsearch-{version}"
+    if (home / "bin" / "elasticsearch").exists():
+        return home
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    zip_path = root / "dl" / f"elasticsearch-{version}.zip"
+    if not zip_path.exists():
+        _log(f"fetching Elasticsearch {version} with Maven (cached in {root})")
+        subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [  # noqa: S607 - mvn from PATH, as documented
+                "mvn", "-B", "-q", "dependency:copy",
+                f"-Dartifact={ARTIFACT.format(v=version)}",
+                f"-DoutputDirectory={zip_path.parent}",
+            ],
+            check=True,
+        )  # fmt: skip
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".unpack-"))
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(staging)
+    for path in staging.rglob("*"):
+        if path.is_file() and path.parent.name == "bin":
+            path.chmod(0o755)
+    (staging / f"elasticsearch-{version}").rename(home)
+    staging.rmdir()
+    subprocess.run(["chmod", "-R", "a+rX", str(home)], check=True)  # noqa: S603, S607 - coreutils
+    return home
+
+
+def ensure_user() -> str | None:
+    """The user ES runs as: ourselves, or a created system user when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(ES_USER)
+    except KeyError:
+        _log(f"creating system user {ES_USER} (Elasticsearch refuses to run as root)")
+        subprocess.run(  # noqa: S603
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER],  # noqa: S607
+            check=True,
+        )
+    return ES_USER
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running local Elasticsearch."""
+
+    url: str
+    pid: int
+    run_dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+    console: IO[bytes] | None = None
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the server's process group, SIGKILL it if it lingers."""
+        _signal_group(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(self.pid):
+            time.sleep(0.2)
+        if _alive(self.pid):
+            _signal_group(self.pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=timeout)
+        if self.console is not None:
+            self.console.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still "exists": reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == 0
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def _prepare_run_dir(home: Path, run_dir: Path, user: str | None) -> None:
+    for sub in ("data", "logs", "tmp"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "config").exists():
+        shutil.copytree(home / "config", run_dir / "config")
+    if user:
+        subprocess.run(["chown", "-R", f"{user}:", str(run_dir)], check=True)  # noqa: S603, S607
+
+
+def start(run_dir: Path, port: int | None = None, wait_s: float = 120) -> Server:
+    """Start a single-node server on loopback; return once it answers."""
+    home = fetch()
+    user = ensure_user()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.chmod(0o755)
+    _prepare_run_dir(home, run_dir, user)
+    port = port or free_port()
+    settings = {
+        "cluster.name": f"hermes-{port}",
+        "node.name": "hermes-local",
+        "discovery.type": "single-node",
+        "network.host": "127.0.0.1",
+        "http.port": str(port),
+        "transport.port": str(free_port()),
+        "path.data": str(run_dir / "data"),
+        "path.logs": str(run_dir / "logs"),
+        "xpack.security.enabled": "false",
+        # Shared CI disks can be nearly full: never flip indices to read-only here.
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+    }
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))},
+        "ES_JAVA_HOME": java_home(),
+        "ES_PATH_CONF": str(run_dir / "config"),
+        "ES_TMPDIR": str(run_dir / "tmp"),
+        "ES_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
+    }
+    argv = [str(home / "bin" / "elasticsearch"), "-q", *(f"-E{k}={v}" for k, v in settings.items())]
+    out = (run_dir / "logs" / "console.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603
+        argv, env=env, cwd=run_dir, stdout=out, stderr=subprocess.STDOUT,
+        start_new_session=True, user=user,
+    )  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}", proc.pid, run_dir, proc, out)
+    try:
+        _wait_ready(server, proc, wait_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_ready(server: Server, proc: subprocess.Popen[bytes], wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    health = f"{server.url}/_cluster/health?wait_for_status=yellow&timeout=1s"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (server.run_dir / "logs" / "console.log").read_text(errors="replace")[-3000:]
+            msg = f"Elasticsearch exited with {proc.returncode}:\n{tail}"
+            raise RuntimeError(msg)
+        try:
+            with urllib.request.urlopen(health, timeout=2) as resp:  # noqa: S310 - loopback URL we built
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    msg = f"Elasticsearch did not become ready within {wait_s:.0f}s (logs in {server.run_dir}/logs)"
+    raise TimeoutError(msg)
+
+
+def server_version(url: str) -> str:
+    """The node's version (the integ-test-zip has no ``GET /`` handler: ask the nodes API)."""
+    query = f"{url}/_nodes/_local?filter_path=nodes.*.version"
+    with urllib.request.urlopen(query, timeout=5) as resp:  # noqa: S310
+        return str(next(iter(json.load(resp)["nodes"].values()))["version"])
+
+
+# --- the dev server used by `make es-up` / `make dev` -------------------------------------------
+
+
+def _dev_state() -> Path:
+    return cache_dir() / "dev" / "server.json"
+
+
+def dev_url() -> str | None:
+    """URL of the running dev server, or None."""
+    state = _dev_state()
+    if not state.exists():
+        return None
+    info = json.loads(state.read_text())
+    if not _alive(info["pid"]):
+        return None
+    try:
+        server_version(info["url"])
+    except OSError:
+        return None
+    return str(info["url"])
+
+
+def dev_up() -> str:
+    if url := dev_url():
+        return url
+    run_dir = cache_dir() / "dev"
+    server = start(run_dir, port=int(os.environ.get("HERMES_ES_PORT", "9200")))
+    _dev_state().write_text(json.dumps({"url": server.url, "pid": server.pid}))
+    return server.url
+
+
+def dev_down() -> None:
+    state = _dev_state()
+    if state.exists():
+        info = json.loads(state.read_text())
+        Server(info["url"], info["pid"], state.parent).stop()
+        state.unlink()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["fetch", "up", "down", "url", "version"])
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    if args.command == "fetch":
+        out.write(f"{fetch()}\n")
+    elif args.command == "up":
+        url = dev_up()
+        _log(f"Elasticsearch {server_version(url)} at {url}")
+        out.write(f"{url}\n")
+    elif args.command == "down":
+        dev_down()
+    elif args.command == "url":
+        url = dev_url()
+        if not url:
+            return 1
+        out.write(f"{url}\n")
+    else:
+        out.write(f"{ES_VERSION}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

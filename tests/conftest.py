@@ -1,0 +1,96 @@
+"""Test fixtures: isolated process state, and one real Elasticsearch for the session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from hermes.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+_PREFIXES = ("ES_", "DATA_SOURCE_", "HERMES_")
+
+
+def clear_caches() -> None:
+    """Forget every per-process singleton (settings, client, apps, metrics)."""
+    from hermes import client, metrics, openapi, settings, web
+
+    for fn in (settings.get_settings, client.get_client, web.get_search_app, metrics.get_metrics,
+               openapi.openapi_document):  # fmt: skip
+        fn.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def isolate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's ES_*/HERMES_* variables or another test's singletons."""
+    for name in list(os.environ):
+        if name.startswith(_PREFIXES) and name != "HERMES_CACHE_DIR":
+            monkeypatch.delenv(name)
+    clear_caches()
+    yield
+    clear_caches()
+
+
+@pytest.fixture(scope="session")
+def es_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A real Elasticsearch: ``HERMES_TEST_ES_URL`` if given, else one we start and stop."""
+    import local_es
+
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    given = os.environ.get("HERMES_TEST_ES_URL")
+    if given:
+        if reporter:
+            reporter.write_line(f"Elasticsearch {local_es.server_version(given)} at {given} (given)")
+        yield given
+        return
+    run_dir = Path(tempfile.mkdtemp(prefix="hermes-es-"))
+    server = local_es.start(run_dir)
+    try:
+        if reporter:
+            reporter.write_line(f"\nElasticsearch {local_es.server_version(server.url)} at {server.url}")
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def alias(es_url: str) -> Iterator[str]:
+    """A unique alias for one test; its indices and state index are deleted afterwards."""
+    import requests
+
+    name = f"t{uuid.uuid4().hex[:10]}"
+    yield name
+    for pattern in (f"{name}-*", f"{name}.hermes-state"):
+        requests.delete(f"{es_url}/{pattern}?ignore_unavailable=true", timeout=30)
+
+
+@pytest.fixture
+def make_settings(es_url: str, alias: str) -> Any:
+    """Build ``Settings`` for this test's alias (keyword names are the env variable names)."""
+    from hermes.settings import Settings
+
+    def build(**env: Any) -> Settings:
+        return Settings(**{"ES_URL": es_url, "ES_INDEX": alias, **env})
+
+    return build
+
+
+@pytest.fixture
+def es(es_url: str) -> Iterator[Elasticsearch]:
+    from hermes.client import build_client
+    from hermes.settings import Settings
+
+    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
+    yield client
+    client.close()

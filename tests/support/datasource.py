@@ -1,0 +1,130 @@
+"""A real HTTP data source for tests: records the test mutates, every body format, failures.
+
+Runs ``http.server`` on a free loopback port in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from hermes.records import parse_rfc3339
+
+
+@dataclass
+class SourceBehaviour:
+    """What the server does; tests flip these while it runs."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: list[Any] = field(default_factory=list)  # raw items appended as-is (invalid records)
+    fmt: str = "array"  # array | ndjson | pages
+    page_size: int = 3
+    token: str | None = None
+    fail_next: int = 0  # answer 503 this many times
+    status: int = 200  # a persistent status (e.g. 500: the source is down)
+    die_after: int | None = None  # close the connection after this many records
+    garbage: bool = False  # answer invalid JSON
+    requests: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, *records: dict[str, Any]) -> None:
+        with self.lock:
+            for r in records:
+                self.records[r["id"]] = r
+
+    def current(self, since: str | None) -> list[Any]:
+        with self.lock:
+            items: list[Any] = list(self.records.values())
+        if since is not None:
+            floor = parse_rfc3339(since)
+            items = [r for r in items if parse_rfc3339(r["updated_at"]) >= floor]
+        return items + list(self.extra)
+
+
+def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            state.requests.append(self.path)
+            if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
+                self._send(401, b'{"error":"unauthorized"}')
+                return
+            if state.fail_next > 0:
+                state.fail_next -= 1
+                self._send(503, b'{"error":"busy"}')
+                return
+            if state.status != 200:
+                self._send(state.status, b'{"error":"down"}')
+                return
+            if state.garbage:
+                self._send(200, b'[{"id": "a", "updated_at": ')
+                return
+            query = parse_qs(urlsplit(self.path).query)
+            items = state.current(query.get("since", [None])[0])
+            if state.die_after is not None:
+                self._die(items[: state.die_after])
+            elif state.fmt == "ndjson":
+                body = b"".join(json.dumps(r).encode() + b"\n" for r in items)
+                self._send(200, body, "application/x-ndjson")
+            elif state.fmt == "pages":
+                self._page(items, int(query.get("offset", ["0"])[0]), query.get("since", [None])[0])
+            else:
+                self._send(200, json.dumps(items).encode())
+
+        def _page(self, items: list[Any], offset: int, since: str | None) -> None:
+            chunk = items[offset : offset + state.page_size]
+            more = offset + state.page_size < len(items)
+            # A relative `next`, as the contract allows.
+            nxt = f"?offset={offset + state.page_size}" + (f"&since={since}" if since else "")
+            self._send(200, json.dumps({"items": chunk, "next": nxt if more else None}).encode())
+
+        def _die(self, items: list[Any]) -> None:
+            body = b"[" + b",".join(json.dumps(r).encode() for r in items)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body) + 1000))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@contextmanager
+def serve(state: SourceBehaviour | None = None) -> Iterator[tuple[str, SourceBehaviour]]:
+    """Run a data source; yield its URL and the behaviour object to mutate."""
+    state = state or SourceBehaviour()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/records", state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def record(rid: str, updated_at: datetime | str, **fields: Any) -> dict[str, Any]:
+    """A valid record (builder for readable tests)."""
+    when = updated_at if isinstance(updated_at, str) else updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {"id": rid, "updated_at": when, "title": f"Title {rid}", "content": f"Content of {rid}",
+            "tags": [], **fields}  # fmt: skip

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+
+from hermes.models import SearchParams, SuggestParams
+from hermes.query import search_body, suggest_body
+
+
+def _params(**kw: object) -> SearchParams:
+    return SearchParams.model_validate({"q": "paris", **kw})
+
+
+def test_text_query_is_fuzzy_best_fields_with_title_boost() -> None:
+    body = search_body(_params(), 1500)
+    mm = body["query"]["bool"]["must"][0]["multi_match"]
+    assert mm["type"] == "best_fields"
+    assert mm["fuzziness"] == "AUTO"
+    assert mm["fields"][0].startswith("title^")
+    assert body["timeout"] == "1500ms"
+    assert body["highlight"]["pre_tags"] == ["<mark>"]
+
+
+def test_star_matches_all_without_highlight() -> None:
+    body = search_body(_params(q="*"), 1000)
+    assert body["query"]["bool"]["must"] == [{"match_all": {}}]
+    assert "highlight" not in body
+
+
+def test_user_input_only_fills_values() -> None:
+    hostile = '{"script": {"source": "boom"}} title:*'
+    body = search_body(_params(q=hostile, tag=['"}, {"match_all": {}}']), 1000)
+    assert body["query"]["bool"]["must"][0]["multi_match"]["query"] == hostile
+    assert body["query"]["bool"]["filter"] == [{"term": {"tags": '"}, {"match_all": {}}'}}]
+    assert "script" not in json.dumps({k: v for k, v in body.items() if k != "query"})
+
+
+def test_filters_tags_and_dates_and_hides_tombstones() -> None:
+    body = search_body(
+        _params(
+            tag=["a", "b"], updated_after="2026-01-01T00:00:00Z", updated_before="2026-02-01T00:00:00+01:00"
+        ),
+        1000,
+    )
+    bool_q = body["query"]["bool"]
+    assert {"term": {"tags": "a"}} in bool_q["filter"]
+    assert {"term": {"tags": "b"}} in bool_q["filter"]
+    assert {"range": {"updated_at": {"gte": "2026-01-01T00:00:00.000000Z",
+                                     "lte": "2026-01-31T23:00:00.000000Z"}}} in bool_q["filter"]  # fmt: skip
+    assert bool_q["must_not"] == [{"term": {"deleted": True}}]
+
+
+def test_sorts_are_stable_with_an_id_tiebreak() -> None:
+    for sort, first in (("relevance", "_score"), ("updated_at", "updated_at"), ("-updated_at", "updated_at")):
+        order = search_body(_params(sort=sort), 1000)["sort"]
+        assert next(iter(order[0])) == first
+        assert order[-1] == {"id": "asc"}
+    assert search_body(_params(sort="-updated_at"), 1000)["sort"][0] == {"updated_at": "desc"}
+
+
+def test_suggest_uses_prefix_field_and_hides_tombstones() -> None:
+    body = suggest_body(SuggestParams(q="par"), 500)
+    assert body["query"]["bool"]["must"][0] == {"match_bool_prefix": {"title.prefix": {"query": "par"}}}
+    assert body["size"] == 5
