@@ -46,9 +46,7 @@ def indices_behind(client: Elasticsearch, alias: str) -> list[str]:
 
 def managed_indices(client: Elasticsearch, alias: str) -> dict[str, dict[str, Any]]:
     """Every ``<alias>-<stamp>`` index with its mapping ``_meta``."""
-    found = client.options(ignore_status=404).indices.get_mapping(
-        index=f"{alias}-*", expand_wildcards="open,closed"
-    )
+    found = client.options(ignore_status=404).indices.get_mapping(index=f"{alias}-*", expand_wildcards="open,closed")
     if found.meta.status == 404:
         return {}
     return {
@@ -58,9 +56,7 @@ def managed_indices(client: Elasticsearch, alias: str) -> dict[str, dict[str, An
     }
 
 
-def swap_alias(
-    client: Elasticsearch, alias: str, new: str, *, retired_meta: dict[str, Any] | None = None
-) -> list[str]:
+def swap_alias(client: Elasticsearch, alias: str, new: str, *, retired_meta: dict[str, Any] | None = None) -> list[str]:
     """Point the alias at ``new`` only, in one atomic ``_aliases`` request.
 
     Returns the indices it pointed to before; those are marked retired (with
@@ -98,9 +94,7 @@ def managed_meta(client: Elasticsearch, name: str) -> dict[str, Any]:
     return dict(body[name]["mappings"].get("_meta", {}))
 
 
-def prune(
-    client: Elasticsearch, alias: str, *, keep: int, grace_s: float, now: datetime | None = None
-) -> list[str]:
+def prune(client: Elasticsearch, alias: str, *, keep: int, grace_s: float, now: datetime | None = None) -> list[str]:
     """Delete unserved indices beyond the ``keep`` most recently retired ones.
 
     Retired indices are deleted only ``grace_s`` after retirement (in-flight

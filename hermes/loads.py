@@ -95,9 +95,7 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, *, force: 
         outcome = _stream(client, new, settings, since=None)
         indices.finish_bulk(client, new)
         _verify(client, alias, new, outcome, settings, force=force)
-        previous = indices.swap_alias(
-            client, alias, new, retired_meta={"watermark": _stored_watermark(state)}
-        )
+        previous = indices.swap_alias(client, alias, new, retired_meta={"watermark": _stored_watermark(state)})
     except BaseException:
         client.options(ignore_status=404).indices.delete(index=new)
         raise
@@ -128,9 +126,7 @@ def _stored_watermark(state: State) -> str | None:
     return format_rfc3339(value) if value else None
 
 
-def _verify(
-    client: Elasticsearch, alias: str, new: str, outcome: Outcome, settings: Settings, *, force: bool
-) -> None:
+def _verify(client: Elasticsearch, alias: str, new: str, outcome: Outcome, settings: Settings, *, force: bool) -> None:
     count = int(client.count(index=new)["count"])
     if count != outcome.created:
         msg = f"index {new} holds {count} documents, but {outcome.created} were written"

@@ -15,9 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 def parse_params(model: type[M], args: MultiDict[str, str]) -> M:
     """Validate ``args`` against ``model``; repeatable parameters are list fields."""
     repeatable = {
-        (f.alias or name)
-        for name, f in model.model_fields.items()
-        if getattr(f.annotation, "__origin__", None) is list
+        (f.alias or name) for name, f in model.model_fields.items() if getattr(f.annotation, "__origin__", None) is list
     }
     data: dict[str, object] = {}
     for name in args:

@@ -60,9 +60,7 @@ def suggest(client: Elasticsearch, index: str, params: SuggestParams, timeout_ms
     """Run ``GET /suggest``."""
     resp = client.search(index=index, body=suggest_body(params, timeout_ms))
     return SuggestResponse(
-        suggestions=[
-            Suggestion(id=h["_id"], title=str(h["_source"].get("title", ""))) for h in resp["hits"]["hits"]
-        ]
+        suggestions=[Suggestion(id=h["_id"], title=str(h["_source"].get("title", ""))) for h in resp["hits"]["hits"]]
     )
 
 

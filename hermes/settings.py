@@ -29,9 +29,7 @@ class Settings(BaseSettings):
 
     # Elasticsearch client behaviour.
     es_request_timeout_s: Annotated[float, Field(gt=0)] = Field(2.0, validation_alias="HERMES_ES_TIMEOUT_S")
-    es_bulk_timeout_s: Annotated[float, Field(gt=0)] = Field(
-        60.0, validation_alias="HERMES_ES_BULK_TIMEOUT_S"
-    )
+    es_bulk_timeout_s: Annotated[float, Field(gt=0)] = Field(60.0, validation_alias="HERMES_ES_BULK_TIMEOUT_S")
     es_max_retries: Annotated[int, Field(ge=0, le=10)] = Field(1, validation_alias="HERMES_ES_MAX_RETRIES")
     search_timeout_ms: Annotated[int, Field(ge=10)] = Field(1500, validation_alias="HERMES_SEARCH_TIMEOUT_MS")
 
@@ -52,9 +50,7 @@ class Settings(BaseSettings):
     max_consecutive_failures: Annotated[int, Field(ge=1)] = Field(
         100, validation_alias="HERMES_MAX_CONSECUTIVE_FAILURES"
     )
-    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = Field(
-        0.1, validation_alias="HERMES_MAX_FAILURE_RATE"
-    )
+    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = Field(0.1, validation_alias="HERMES_MAX_FAILURE_RATE")
     min_swap_ratio: Annotated[float, Field(ge=0, le=1)] = Field(0.5, validation_alias="HERMES_MIN_SWAP_RATIO")
     keep_indices: Annotated[int, Field(ge=0)] = Field(1, validation_alias="HERMES_KEEP_INDICES")
     prune_grace_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_PRUNE_GRACE_S")

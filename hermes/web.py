@@ -88,9 +88,7 @@ class SearchApp:
 
     def suggest(self, request: Request) -> Response:
         params = parse_params(SuggestParams, request.args)
-        result = service.suggest(
-            get_client(), self.settings.es_index, params, self.settings.search_timeout_ms
-        )
+        result = service.suggest(get_client(), self.settings.es_index, params, self.settings.search_timeout_ms)
         return self._cached(json_response(result.model_dump()))
 
     def document(self, request: Request) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class SourceBehaviour:
     status: int = 200  # a persistent status (e.g. 500: the source is down)
     die_after: int | None = None  # close the connection after this many records
     garbage: bool = False  # answer invalid JSON
+    delay_s: float = 0.0  # wait before answering (keeps a load running)
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,6 +59,8 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.requests.append(self.path)
+            if state.delay_s:
+                time.sleep(state.delay_s)
             if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
                 self._send(401, b'{"error":"unauthorized"}')
                 return

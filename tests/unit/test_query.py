@@ -36,9 +36,7 @@ def test_user_input_only_fills_values() -> None:
 
 def test_filters_tags_and_dates_and_hides_tombstones() -> None:
     body = search_body(
-        _params(
-            tag=["a", "b"], updated_after="2026-01-01T00:00:00Z", updated_before="2026-02-01T00:00:00+01:00"
-        ),
+        _params(tag=["a", "b"], updated_after="2026-01-01T00:00:00Z", updated_before="2026-02-01T00:00:00+01:00"),
         1000,
     )
     bool_q = body["query"]["bool"]

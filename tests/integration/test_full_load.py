@@ -1,0 +1,280 @@
+"""Full loads against the real Elasticsearch and a real HTTP data source."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from functions_framework import create_app
+
+from hermes import indices, loads
+from hermes.client import build_client
+from hermes.errors import LoadInProgressError, SourceError, VerificationError
+from hermes.loads import EventKey
+from hermes.settings import Settings
+from hermes.state import LOCK_ID, State
+from tests.support.datasource import SourceBehaviour, record, serve
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _records(n: int, prefix: str = "r") -> list[dict[str, Any]]:
+    return [record(f"{prefix}{i}", T0 + timedelta(minutes=i), tags=["t"]) for i in range(n)]
+
+
+@pytest.fixture
+def source() -> Iterator[tuple[str, SourceBehaviour]]:
+    with serve() as served:
+        yield served
+
+
+@pytest.fixture
+def settings(make_settings: Any, source: tuple[str, SourceBehaviour]) -> Settings:
+    return make_settings(DATA_SOURCE_URL=source[0], HERMES_PRUNE_GRACE_S=0, HERMES_SOURCE_RETRIES=1)  # type: ignore[no-any-return]
+
+
+def _count(es: Any, alias: str) -> int:
+    return int(es.count(index=alias, query={"term": {"deleted": False}})["count"])
+
+
+@pytest.mark.parametrize("fmt", ["array", "ndjson", "pages"])
+def test_full_load_from_each_body_format(es: Any, settings: Settings, source: Any, fmt: str) -> None:
+    _, state = source
+    state.fmt = fmt
+    state.page_size = 7
+    state.put(*_records(25))
+    report = loads.full_load(build_client(settings), settings)
+    assert report["status"] == "completed"
+    assert (report["indexed"], report["skipped"], report["failed"]) == (25, 0, 0)
+    assert report["previous_index"] is None
+    assert indices.indices_behind(es, settings.es_index) == [report["index"]]
+    assert _count(es, settings.es_index) == 25
+    assert State(es, settings.state_index).watermark() == T0 + timedelta(minutes=24)
+
+
+def test_alias_moves_previous_kept_older_pruned(es: Any, settings: Settings, source: Any) -> None:
+    source[1].put(*_records(5))
+    reports = [loads.full_load(build_client(settings), settings) for _ in range(3)]
+    assert reports[1]["previous_index"] == reports[0]["index"]
+    assert reports[2]["previous_index"] == reports[1]["index"]
+    assert reports[2]["pruned"] == [reports[0]["index"]]
+    assert set(indices.managed_indices(es, settings.es_index)) == {reports[1]["index"], reports[2]["index"]}
+    assert indices.indices_behind(es, settings.es_index) == [reports[2]["index"]]
+
+
+def test_searches_during_reloads_never_fail_nor_see_nothing(es: Any, settings: Settings, source: Any) -> None:
+    source[1].put(*_records(300))
+    loads.full_load(build_client(settings), settings)
+    stop = threading.Event()
+    totals: list[int] = []
+    errors: list[BaseException] = []
+
+    def searcher() -> None:
+        while not stop.is_set():
+            try:
+                totals.append(es.search(index=settings.es_index, query={"match_all": {}}, size=0)
+                              ["hits"]["total"]["value"])  # fmt: skip
+            except Exception as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=searcher)
+    thread.start()
+    try:
+        for _ in range(3):
+            loads.full_load(build_client(settings), settings)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert len(totals) > 10
+    assert min(totals) == 300
+
+
+def _assert_unchanged(es: Any, settings: Settings, served: str) -> None:
+    assert indices.indices_behind(es, settings.es_index) == [served]
+    assert set(indices.managed_indices(es, settings.es_index)) == {served}  # no orphan
+    assert _count(es, settings.es_index) == 20
+    assert State(es, settings.state_index).current_lock() is None
+
+
+@pytest.mark.parametrize("failure", ["dies_mid_stream", "invalid_json", "too_few", "down"])
+def test_failed_load_leaves_alias_and_index_untouched(es: Any, settings: Settings, source: Any,
+                                                       failure: str) -> None:  # fmt: skip
+    _, state = source
+    state.put(*_records(20))
+    served = loads.full_load(build_client(settings), settings)["index"]
+    watermark = State(es, settings.state_index).watermark()
+    if failure == "dies_mid_stream":
+        state.die_after = 5
+    elif failure == "invalid_json":
+        state.garbage = True
+    elif failure == "down":
+        state.status = 500
+    else:
+        state.records = {r["id"]: r for r in _records(5)}
+    expected = VerificationError if failure == "too_few" else SourceError
+    with pytest.raises(expected):
+        loads.full_load(build_client(settings), settings)
+    _assert_unchanged(es, settings, served)
+    assert State(es, settings.state_index).watermark() == watermark
+
+
+def test_too_few_records_swap_when_forced(es: Any, settings: Settings, source: Any) -> None:
+    source[1].put(*_records(20))
+    loads.full_load(build_client(settings), settings)
+    source[1].records = {r["id"]: r for r in _records(3)}
+    report = loads.full_load(build_client(settings), settings, force=True)
+    assert report["indexed"] == 3
+    assert _count(es, settings.es_index) == 3
+
+
+def test_invalid_records_are_skipped_counted_and_dead_lettered(es: Any, settings: Settings, source: Any) -> None:
+    _, state = source
+    state.put(*_records(10))
+    state.extra = [{"id": "bad-date", "updated_at": "yesterday"}, {"title": "no id"}, 42]
+    report = loads.full_load(build_client(settings), settings)
+    assert (report["indexed"], report["skipped"], report["failed"]) == (10, 3, 0)
+    total, letters = State(es, settings.state_index).dead_letters()
+    assert total == 3
+    assert {d["record_id"] for d in letters} == {"bad-date", None}
+    assert any("updated_at" in d["reason"] for d in letters)
+
+
+def test_error_budget_fails_the_load_and_changes_nothing(es: Any, make_settings: Any, source: Any) -> None:
+    url, state = source
+    state.put(*_records(20))
+    settings = make_settings(DATA_SOURCE_URL=url, HERMES_MAX_FAILURES=2)
+    served = loads.full_load(build_client(settings), settings)["index"]
+    state.extra = [{"id": f"bad{i}"} for i in range(3)]
+    with pytest.raises(Exception, match="error budget"):
+        loads.full_load(build_client(settings), settings)
+    _assert_unchanged(es, settings, served)
+
+
+def test_concurrent_loads_one_conflicts(es: Any, settings: Settings, source: Any) -> None:
+    _, state = source
+    state.put(*_records(5))
+    state.delay_s = 1.5
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(loads.full_load, build_client(settings), settings) for _ in range(2)]
+        outcomes = []
+        for f in futures:
+            try:
+                outcomes.append(f.result()["status"])
+            except LoadInProgressError:
+                outcomes.append("409")
+    assert sorted(outcomes) == ["409", "completed"]
+
+
+def test_redelivered_event_is_a_duplicate_and_changes_nothing(es: Any, settings: Settings, source: Any) -> None:
+    source[1].put(*_records(5))
+    key = EventKey("curl", "evt-1")
+    first = loads.full_load(build_client(settings), settings, event=key)
+    source[1].put(*_records(8))
+    again = loads.full_load(build_client(settings), settings, event=key)
+    assert again["status"] == "duplicate"
+    assert again["index"] == first["index"]
+    assert indices.indices_behind(es, settings.es_index) == [first["index"]]
+    assert _count(es, settings.es_index) == 5
+
+
+def test_rollback_restores_the_previous_index(es: Any, settings: Settings, source: Any) -> None:
+    source[1].put(*_records(5))
+    first = loads.full_load(build_client(settings), settings)
+    source[1].put(*_records(9))
+    second = loads.full_load(build_client(settings), settings)
+    result = loads.rollback(build_client(settings), settings)
+    assert (result["index"], result["previous_index"]) == (first["index"], second["index"])
+    assert indices.indices_behind(es, settings.es_index) == [first["index"]]
+    assert _count(es, settings.es_index) == 5
+    # The watermark goes back with the index, so the next delta re-applies what came after.
+    assert State(es, settings.state_index).watermark() == T0 + timedelta(minutes=4)
+
+
+def test_stale_lock_of_a_crashed_run_expires(es: Any, settings: Settings, source: Any) -> None:
+    source[1].put(*_records(3))
+    state = State(es, settings.state_index)
+    state.ensure()
+    es.index(index=state.index, id=LOCK_ID, refresh=True,
+             document={"kind": "full_load", "owner": "crashed", "expires_at": "2020-01-01T00:00:00Z"})  # fmt: skip
+    assert loads.full_load(build_client(settings), settings)["status"] == "completed"
+    # A live lock is respected.
+    es.index(index=state.index, id=LOCK_ID, refresh=True,
+             document={"kind": "full_load", "owner": "alive", "expires_at": "2999-01-01T00:00:00Z"})  # fmt: skip
+    with pytest.raises(LoadInProgressError):
+        loads.full_load(build_client(settings), settings)
+
+
+# --- through the function ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def function(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("ES_URL", settings.es_url)
+    monkeypatch.setenv("ES_INDEX", settings.es_index)
+    monkeypatch.setenv("DATA_SOURCE_URL", str(settings.data_source_url))
+    return create_app("full_load", "functions/full_load/main.py").test_client()
+
+
+def _binary(client: Any, event_id: str, data: bytes = b"{}", kind: str = "dev.hermes.load.full") -> Any:
+    headers = {"ce-specversion": "1.0", "ce-type": kind, "ce-source": "curl", "ce-id": event_id,
+               "Content-Type": "application/json"}  # fmt: skip
+    return client.post("/", data=data, headers=headers)
+
+
+def test_function_binary_and_structured_events(function: Any, source: Any) -> None:
+    source[1].put(*_records(4))
+    resp = _binary(function, "b-1")
+    assert resp.status_code == 200, resp.get_json()
+    assert set(resp.get_json()) >= {
+        "status",
+        "index",
+        "previous_index",
+        "indexed",
+        "skipped",
+        "failed",
+        "duration_s",
+    }
+    structured = {"specversion": "1.0", "type": "dev.hermes.load.full", "source": "curl", "id": "s-1",
+                  "datacontenttype": "application/json", "data": {"force": True}}  # fmt: skip
+    resp = function.post("/", json=structured, headers={"Content-Type": "application/cloudevents+json"})
+    assert resp.get_json()["status"] == "completed"
+    assert resp.get_json()["previous_index"] is not None
+    assert _binary(function, "b-1").get_json()["status"] == "duplicate"
+
+
+def test_function_rejects_bad_events(function: Any) -> None:
+    wrong = _binary(function, "x", kind="dev.hermes.load.delta")
+    assert wrong.status_code == 400
+    assert wrong.get_json()["error"]["type"] == "unsupported_event_type"
+    not_ce = function.post("/", json={"hello": "world"})
+    assert not_ce.status_code == 400
+    assert not_ce.get_json()["error"]["type"] == "invalid_event"
+    bad_force = _binary(function, "y", data=b'{"force": "yes"}')
+    assert bad_force.status_code == 400
+    assert bad_force.get_json()["error"]["parameter"] == "force"
+    assert function.get("/").status_code == 405
+    assert function.get("/health/live").status_code == 200
+
+
+def test_function_answers_409_while_a_load_runs(function: Any, settings: Settings, es: Any) -> None:
+    state = State(es, settings.state_index)
+    state.ensure()
+    state.acquire("full_load", 60)
+    resp = _binary(function, "busy")
+    assert resp.status_code == 409
+    assert resp.get_json()["error"]["type"] == "load_in_progress"
+
+
+def test_function_answers_503_when_elasticsearch_is_down(source: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ES_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DATA_SOURCE_URL", source[0])
+    resp = _binary(create_app("full_load", "functions/full_load/main.py").test_client(), "down")
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"]

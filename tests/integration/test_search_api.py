@@ -1,0 +1,205 @@
+"""The search function driven through functions-framework against the real Elasticsearch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from functions_framework import create_app
+
+from hermes import loads
+from hermes.client import build_client
+from tests.support.corpus import corpus, stamp, write_ndjson
+
+pytestmark = pytest.mark.integration
+
+SOURCE = "functions/search/main.py"
+
+
+@pytest.fixture
+def loaded(make_settings: Any, tmp_path: Path) -> Any:
+    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()))
+    report = loads.full_load(build_client(settings), settings)
+    assert report["indexed"] == 34
+    return settings
+
+
+@pytest.fixture
+def client(loaded: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> Any:
+    monkeypatch.setenv("ES_URL", es_url)
+    monkeypatch.setenv("ES_INDEX", loaded.es_index)
+    monkeypatch.setenv("HERMES_CORS_ORIGINS", "https://app.example")
+    return create_app("search", SOURCE).test_client()
+
+
+def _ids(resp: Any) -> list[str]:
+    assert resp.status_code == 200, resp.get_json()
+    return [h["id"] for h in resp.get_json()["hits"]]
+
+
+def test_title_match_beats_content_match(client: Any) -> None:
+    ids = _ids(client.get("/search?q=lighthouse"))
+    assert ids[0] == "title-hit"
+    assert ids.index("content-hit") == len(ids) - 1  # both title matches rank above it
+
+
+def test_one_letter_typo_still_finds_the_title(client: Any) -> None:
+    assert _ids(client.get("/search?q=lighthuose"))[0] == "title-hit"
+
+
+def test_response_shape(client: Any) -> None:
+    body = client.get("/search?q=lighthouse&size=1").get_json()
+    assert set(body) == {"query", "total", "total_relation", "took_ms", "from", "size", "hits", "facets"}
+    assert (body["query"], body["total_relation"], body["from"], body["size"]) == ("lighthouse", "eq", 0, 1)
+    hit = body["hits"][0]
+    assert hit["document"]["title"] == "Lighthouse keepers of Brittany"
+    assert "deleted" not in hit["document"]
+    assert hit["highlight"]["title"] == ["<mark>Lighthouse</mark> keepers of Brittany"]
+
+
+def test_highlight_is_html_escaped(client: Any) -> None:
+    hit = next(h for h in client.get("/search?q=lighthouse").get_json()["hits"] if h["id"] == "xss")
+    assert "<b>" not in hit["highlight"]["title"][0]
+    assert "&lt;b&gt;" in hit["highlight"]["title"][0]
+
+
+def test_tombstones_are_never_served(client: Any) -> None:
+    assert "gone" not in _ids(client.get("/search?q=lighthouse"))
+    assert "gone" not in _ids(client.get("/search?q=*&size=100"))
+    assert client.get("/documents/gone").status_code == 404
+    titles = [s["title"] for s in client.get("/suggest?q=lighthouse").get_json()["suggestions"]]
+    assert "Lighthouse museum" not in titles
+
+
+def test_tag_filters_are_exact_and_combine_with_and(client: Any) -> None:
+    assert sorted(_ids(client.get("/search?q=*&tag=fr"))) == ["content-hit", "title-hit"]
+    assert _ids(client.get("/search?q=*&tag=fr&tag=sea")) == ["title-hit"]
+    assert _ids(client.get("/search?q=*&tag=F")) == []
+    assert _ids(client.get("/search?q=*&tag=fr&tag=web")) == []
+
+
+def test_facets_equal_filtered_counts(client: Any) -> None:
+    body = client.get("/search?q=*&tag=filler&size=1").get_json()
+    facets = {f["value"]: f["count"] for f in body["facets"]["tags"]}
+    assert facets == {"filler": 30, "even": 15, "odd": 15}
+    even = client.get("/search?q=*&tag=even&size=1").get_json()
+    assert even["total"] == facets["even"]
+
+
+def test_date_range_and_sorts(client: Any) -> None:
+    url = f"/search?q=*&tag=filler&updated_after={stamp(5)}&updated_before={stamp(9)}"
+    asc = _ids(client.get(url + "&sort=updated_at"))
+    assert asc == [f"doc-{i:02d}" for i in range(5, 10)]
+    assert _ids(client.get(url + "&sort=-updated_at")) == asc[::-1]
+
+
+def test_pagination_windows_do_not_overlap(client: Any) -> None:
+    pages = [_ids(client.get(f"/search?q=*&size=7&from={f}")) for f in range(0, 35, 7)]
+    flat = [i for page in pages for i in page]
+    assert len(flat) == len(set(flat)) == 33  # 34 records less one tombstone
+
+
+def test_relevance_pagination_is_stable(client: Any) -> None:
+    first = _ids(client.get("/search?q=filler&size=10&from=0"))
+    second = _ids(client.get("/search?q=filler&size=10&from=10"))
+    assert not set(first) & set(second)
+
+
+def test_suggest_finds_a_title_from_its_first_letters(client: Any) -> None:
+    body = client.get("/suggest?q=lig").get_json()
+    assert {"id": "title-hit", "title": "Lighthouse keepers of Brittany"} in body["suggestions"]
+    multi = client.get("/suggest?q=lighthouse kee").get_json()["suggestions"]
+    assert multi[0]["id"] == "title-hit"
+
+
+def test_get_document(client: Any) -> None:
+    resp = client.get("/documents/doc-03")
+    assert resp.status_code == 200
+    assert resp.get_json()["rating"] == 3
+    assert resp.headers["Cache-Control"] == "public, max-age=5"
+    missing = client.get("/documents/nope")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["type"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [("", "q"), ("q=" + "x" * 257, "q"), ("q=a&size=0", "size"), ("q=a&size=101", "size"),
+     ("q=a&from=-1", "from"), ("q=a&from=990&size=20", "from"), ("q=a&sort=title", "sort"),
+     ("q=a&updated_after=nope", "updated_after")],
+)  # fmt: skip
+def test_bounds_answer_400_naming_the_parameter(client: Any, query: str, parameter: str) -> None:
+    resp = client.get(f"/search?{query}")
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["parameter"] == parameter
+
+
+def test_unknown_route_and_wrong_method(client: Any) -> None:
+    assert client.get("/nope").get_json()["error"]["type"] == "not_found"
+    resp = client.post("/search?q=a")
+    assert resp.status_code == 405
+    assert resp.get_json()["error"]["type"] == "method_not_allowed"
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_cors(client: Any) -> None:
+    ok = client.get("/search?q=a", headers={"Origin": "https://app.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    other = client.get("/search?q=a", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    pre = client.options("/search", headers={"Origin": "https://app.example"})
+    assert pre.status_code == 204
+    assert "GET" in pre.headers["Access-Control-Allow-Methods"]
+
+
+def test_openapi_describes_every_route(client: Any) -> None:
+    doc = client.get("/openapi.json").get_json()
+    assert set(doc["paths"]) == {"/search", "/suggest", "/documents/{id}", "/health/live", "/health/ready",
+                                 "/openapi.json", "/metrics"}  # fmt: skip
+    names = {p["name"] for p in doc["paths"]["/search"]["get"]["parameters"]}
+    assert names == {"q", "size", "from", "tag", "updated_after", "updated_before", "sort"}
+
+
+def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
+    client.get("/search?q=a")
+    client.get("/search?size=0")
+    client.get("/documents/doc-01")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'hermes_http_requests_total{route="/search",status="200"} 1.0' in text
+    assert 'hermes_http_requests_total{route="/search",status="400"} 1.0' in text
+    assert 'hermes_http_requests_total{route="/documents/{id}",status="200"} 1.0' in text
+    assert "hermes_http_request_duration_seconds_bucket" in text
+
+
+def test_readiness_follows_the_alias(make_settings: Any, monkeypatch: pytest.MonkeyPatch, es_url: str,
+                                     alias: str, tmp_path: Path) -> None:  # fmt: skip
+    monkeypatch.setenv("ES_URL", es_url)
+    monkeypatch.setenv("ES_INDEX", alias)
+    monkeypatch.setenv("HERMES_READY_CACHE_S", "0")
+    app = create_app("search", SOURCE).test_client()
+    assert app.get("/health/live").status_code == 200
+    before = app.get("/health/ready")
+    assert before.status_code == 503
+    assert "Retry-After" in before.headers
+    search = app.get("/search?q=a")
+    assert search.status_code == 503
+    assert search.get_json()["error"]["type"] == "service_unavailable"
+    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()[:3]))
+    loads.full_load(build_client(settings), settings)
+    assert app.get("/health/ready").status_code == 200
+
+
+def test_unreachable_elasticsearch_answers_503_without_internals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ES_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    app = create_app("search", SOURCE).test_client()
+    for path in ("/search?q=a", "/suggest?q=a", "/documents/x"):
+        resp = app.get(path)
+        assert resp.status_code == 503
+        assert resp.headers["Retry-After"] == "5"
+        body = resp.get_json()
+        assert body["error"]["type"] == "service_unavailable"
+        assert "Traceback" not in resp.get_data(as_text=True)
+        assert "127.0.0.1" not in resp.get_data(as_text=True)
+    assert app.get("/health/ready").status_code == 503
+    assert app.get("/health/live").status_code == 200
