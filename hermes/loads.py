@@ -113,6 +113,7 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, *, force: 
         "indexed": outcome.indexed + outcome.deleted,
         "skipped": outcome.skipped,
         "failed": outcome.failed,
+        "invalid": outcome.invalid,
         "duration_s": round(time.monotonic() - clock, 3),
         "watermark": format_rfc3339(watermark),
         "pruned": pruned,
@@ -198,6 +199,7 @@ def _apply_delta(client: Elasticsearch, settings: Settings, state: State) -> dic
         "deleted": outcome.deleted,
         "skipped": outcome.skipped,
         "failed": outcome.failed,
+        "invalid": outcome.invalid,
         "watermark": format_rfc3339(new_mark),
         "duration_s": round(time.monotonic() - clock, 3),
     }

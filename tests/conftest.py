@@ -71,8 +71,11 @@ def alias(es_url: str) -> Iterator[str]:
 
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
-    for pattern in (f"{name}-*", f"{name}.hermes-state"):
-        requests.delete(f"{es_url}/{pattern}?ignore_unavailable=true", timeout=30)
+    # Deleting by wildcard is refused (action.destructive_requires_name): resolve names first.
+    found = requests.get(f"{es_url}/{name}-*,{name}.hermes-state?filter_path=*.aliases", timeout=30)
+    names = ",".join(found.json()) if found.status_code == 200 else ""
+    if names:
+        requests.delete(f"{es_url}/{names}", timeout=30).raise_for_status()
 
 
 @pytest.fixture

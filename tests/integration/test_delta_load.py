@@ -1,0 +1,255 @@
+"""Delta loads: watermark, deletes, replays, overlap, crashes, deferral — real ES, real HTTP source."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from functions_framework import create_app
+
+from hermes import loads
+from hermes.client import build_client
+from hermes.errors import NoFullLoadError, SourceError
+from hermes.settings import Settings
+from hermes.state import State
+from tests.support.datasource import SourceBehaviour, record, serve
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def source() -> Iterator[tuple[str, SourceBehaviour]]:
+    with serve(SourceBehaviour(fmt="pages", page_size=4)) as served:
+        yield served
+
+
+@pytest.fixture
+def settings(make_settings: Any, source: tuple[str, SourceBehaviour]) -> Settings:
+    return make_settings(DATA_SOURCE_URL=source[0], HERMES_SOURCE_RETRIES=1)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def loaded(settings: Settings, source: tuple[str, SourceBehaviour]) -> Settings:
+    source[1].put(*[record(f"r{i}", at(i)) for i in range(10)])
+    loads.full_load(build_client(settings), settings)
+    return settings
+
+
+def _served(es: Any, alias: str) -> dict[str, dict[str, Any]]:
+    hits = es.search(index=alias, query={"term": {"deleted": False}}, size=1000, version=True)["hits"]["hits"]
+    return {h["_id"]: {**h["_source"], "_version": h["_version"]} for h in hits}
+
+
+def _versions(es: Any, alias: str) -> dict[str, int]:
+    hits = es.search(index=alias, query={"match_all": {}}, size=1000, version=True)["hits"]["hits"]
+    return {h["_id"]: h["_version"] for h in hits}
+
+
+def _delta(settings: Settings) -> dict[str, Any]:
+    return loads.delta_load(build_client(settings), settings)
+
+
+def test_no_full_load_yet_is_a_conflict(settings: Settings) -> None:
+    with pytest.raises(NoFullLoadError):
+        _delta(settings)
+
+
+def test_one_tick_applies_updates_inserts_and_tombstones(es: Any, loaded: Settings, source: Any) -> None:
+    state = source[1]
+    state.put(record("r1", at(100), title="Updated title"), record("new", at(101)),
+              {"id": "r2", "updated_at": at(102).isoformat(), "deleted": True})  # fmt: skip
+    report = _delta(loaded)
+    assert report["status"] == "applied"
+    assert (report["indexed"], report["deleted"]) == (2, 1)
+    assert report["watermark"] == "2026-01-01T01:42:00.000000Z"
+    served = _served(es, loaded.es_index)
+    assert served["r1"]["title"] == "Updated title"
+    assert "new" in served
+    assert "r2" not in served
+    assert es.get(index=loaded.es_index, id="r2")["_source"]["deleted"] is True
+
+
+def test_the_same_tick_again_changes_no_version(es: Any, loaded: Settings, source: Any) -> None:
+    source[1].put(record("r1", at(100)), {"id": "r3", "updated_at": at(101).isoformat(), "deleted": True})
+    _delta(loaded)
+    before = _versions(es, loaded.es_index)
+    again = _delta(loaded)
+    assert (again["indexed"], again["deleted"]) == (0, 0)
+    assert again["skipped"] >= 2
+    assert _versions(es, loaded.es_index) == before
+
+
+def test_replay_from_an_earlier_watermark_goes_nowhere_backwards(es: Any, loaded: Settings, source: Any) -> None:
+    source[1].put(record("r1", at(100), title="newest"))
+    _delta(loaded)
+    before = _versions(es, loaded.es_index)
+    # An operator (or a bug) rewinds the watermark; the source even serves an older copy again.
+    State(es, loaded.state_index).save_watermark(T0 - timedelta(days=1), "rewound")
+    source[1].put(record("r1", at(50), title="older"))
+    source[1].put(record("r1", at(100), title="newest"))
+    report = _delta(loaded)
+    assert report["indexed"] == 0
+    assert _versions(es, loaded.es_index) == before
+    assert _served(es, loaded.es_index)["r1"]["title"] == "newest"
+
+
+def test_late_record_within_the_overlap_is_applied(es: Any, loaded: Settings, source: Any) -> None:
+    source[1].put(record("r1", at(100)))
+    mark = _delta(loaded)["watermark"]
+    # Committed late: its updated_at is 2 minutes behind the watermark (overlap is 5).
+    source[1].put(record("late", at(98)))
+    report = _delta(loaded)
+    assert report["indexed"] == 1
+    assert "late" in _served(es, loaded.es_index)
+    assert report["watermark"] == mark  # never moves backwards on success
+
+
+def test_older_copy_of_a_deleted_record_never_resurrects(es: Any, loaded: Settings, source: Any) -> None:
+    # Elasticsearch forgets a deleted document's version after index.gc_deletes; shrink it to prove the
+    # tombstone-as-document design does not depend on it (the slow test below uses the 60 s default).
+    served_index = next(iter(es.indices.get_alias(name=loaded.es_index)))
+    es.indices.put_settings(index=served_index, settings={"index.gc_deletes": "1s"})
+    source[1].put({"id": "r4", "updated_at": at(200).isoformat(), "deleted": True})
+    _delta(loaded)
+    time.sleep(2.5)
+    source[1].records["r4"] = record("r4", at(150), title="stale copy")
+    State(es, loaded.state_index).save_watermark(at(140), "rewound")
+    report = _delta(loaded)
+    assert report["indexed"] == 0
+    assert "r4" not in _served(es, loaded.es_index)
+
+
+@pytest.mark.slow
+def test_older_copy_after_the_default_gc_deletes_window(es: Any, loaded: Settings, source: Any) -> None:
+    source[1].put({"id": "r5", "updated_at": at(200).isoformat(), "deleted": True})
+    _delta(loaded)
+    time.sleep(65)  # past index.gc_deletes (60 s by default)
+    source[1].records["r5"] = record("r5", at(150), title="stale copy")
+    State(es, loaded.state_index).save_watermark(at(140), "rewound")
+    _delta(loaded)
+    assert "r5" not in _served(es, loaded.es_index)
+
+
+def test_crash_between_bulk_and_watermark_is_harmless(es: Any, loaded: Settings, source: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    state = State(es, loaded.state_index)
+    mark = state.watermark()
+    source[1].put(record("r1", at(100), title="v2"), record("new", at(101)))
+
+    def crash(*_: object, **__: object) -> None:
+        raise RuntimeError("process killed before the watermark was saved")
+
+    monkeypatch.setattr(State, "save_watermark", crash)
+    with pytest.raises(RuntimeError):
+        _delta(loaded)
+    monkeypatch.undo()
+    assert state.watermark() == mark
+    assert state.current_lock() is None
+    report = _delta(loaded)  # re-reads the same changes; they are already there
+    assert report["indexed"] == 0
+    assert report["skipped"] >= 2  # the two changes, plus what the overlap re-reads
+    assert _served(es, loaded.es_index)["r1"]["title"] == "v2"
+    assert state.watermark() == at(101)
+
+
+def test_source_down_keeps_the_watermark_and_next_tick_catches_up(es: Any, loaded: Settings, source: Any) -> None:
+    state = State(es, loaded.state_index)
+    mark = state.watermark()
+    source[1].put(record("new", at(100)))
+    source[1].status = 500
+    with pytest.raises(SourceError):
+        _delta(loaded)
+    assert state.watermark() == mark
+    source[1].status = 200
+    assert _delta(loaded)["indexed"] == 1
+    assert "new" in _served(es, loaded.es_index)
+
+
+def test_delta_during_full_load_is_deferred_then_catches_up(es: Any, loaded: Settings, source: Any) -> None:
+    src = source[1]
+    src.delay_s = 2.0  # every page takes a while: the full load holds the lock
+    rebuild = threading.Thread(target=loads.full_load, args=(build_client(loaded), loaded))
+    rebuild.start()
+    while State(es, loaded.state_index).current_lock() is None:
+        time.sleep(0.05)
+    # Changes land at the source while the rebuild streams.
+    src.put(record("r0", at(24 * 60), title="changed during rebuild"), record("born", at(24 * 60 + 1)),
+            {"id": "r9", "updated_at": at(24 * 60 + 2).isoformat(), "deleted": True})  # fmt: skip
+    assert _delta(loaded)["status"] == "deferred"
+    rebuild.join()
+    src.delay_s = 0
+    assert _delta(loaded)["status"] == "applied"
+    expected = {rid: r for rid, r in src.records.items() if not r.get("deleted")}
+    served = _served(es, loaded.es_index)
+    assert set(served) == set(expected)
+    for rid, rec in expected.items():
+        assert served[rid]["title"] == rec["title"]
+
+
+def test_invalid_records_are_dead_lettered_and_do_not_hold_the_watermark(es: Any, loaded: Settings,
+                                                                         source: Any) -> None:  # fmt: skip
+    source[1].put(record("r1", at(100)))
+    source[1].extra = [{"id": "broken", "updated_at": "not a time"}]
+    report = _delta(loaded)
+    assert report["invalid"] == 1
+    assert report["skipped"] >= 1
+    assert report["watermark"] == "2026-01-01T01:40:00.000000Z"
+    total, letters = State(es, loaded.state_index).dead_letters()
+    assert total == 1
+    assert letters[0]["record_id"] == "broken"
+
+
+# --- through the function ----------------------------------------------------------------------
+
+
+def _ping(client: Any, event_id: str) -> Any:
+    headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping", "ce-id": event_id,
+               "ce-source": "/apis/v1/namespaces/default/pingsources/hermes-delta",
+               "Content-Type": "application/json"}  # fmt: skip
+    return client.post("/", data=b'{"reason": "tick"}', headers=headers)
+
+
+@pytest.fixture
+def function(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("ES_URL", settings.es_url)
+    monkeypatch.setenv("ES_INDEX", settings.es_index)
+    monkeypatch.setenv("DATA_SOURCE_URL", str(settings.data_source_url))
+    return create_app("delta_load", "functions/delta_load/main.py").test_client()
+
+
+def test_function_before_full_load_answers_409(function: Any) -> None:
+    resp = _ping(function, "t1")
+    assert resp.status_code == 409
+    assert resp.get_json()["error"]["type"] == "no_full_load"
+
+
+def test_function_applies_ping_and_manual_events(function: Any, loaded: Settings, source: Any) -> None:
+    source[1].put(record("new", at(100)))
+    resp = _ping(function, "t2")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert {k: body[k] for k in ("status", "indexed", "deleted")} == {"status": "applied", "indexed": 1, "deleted": 0}
+    manual = {"specversion": "1.0", "type": "dev.hermes.load.delta", "source": "ops", "id": "m1"}
+    resp = function.post("/", json=manual, headers={"Content-Type": "application/cloudevents+json"})
+    assert resp.get_json()["status"] == "applied"
+    full = {**manual, "type": "dev.hermes.load.full"}
+    wrong = function.post("/", json=full, headers={"Content-Type": "application/cloudevents+json"})
+    assert wrong.status_code == 400
+    assert wrong.get_json()["error"]["type"] == "unsupported_event_type"
+
+
+def test_function_source_down_is_a_retryable_5xx(function: Any, loaded: Settings, source: Any) -> None:
+    source[1].status = 503
+    resp = _ping(function, "t3")
+    assert resp.status_code >= 500
+    assert resp.get_json()["error"]["type"] == "source_error"
