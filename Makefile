@@ -37,8 +37,12 @@ dev: install es-up ## Run Hermes locally end to end: Elasticsearch, the 3 functi
 ##@ Quality
 
 .PHONY: test
-test: install ## Run every test (starts a real Elasticsearch unless ES_URL is set)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
+	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: tools
+tools: ## Build helm, kustomize, kn (Go module proxy) and install checkov, cached outside the repo
+	bash scripts/tools.sh
 
 .PHONY: lint
 lint: install ## Ruff lint and format check
@@ -70,3 +74,51 @@ es-up: ## Start the local dev Elasticsearch (port 9200 unless HERMES_ES_PORT)
 .PHONY: es-down
 es-down: ## Stop the local dev Elasticsearch
 	$(PYTHON) scripts/local_es.py down
+
+##@ Benchmarks
+
+.PHONY: bench
+bench: install ## Run the benchmarks (own Elasticsearch + generated source); writes docs/benchmarks.md
+	$(PY) bench/run.py
+
+##@ Deploy (needs pack + Docker, kubectl, helm, kn and a cluster with Knative)
+
+IMAGE_REPO ?= registry.example.com/hermes
+IMAGE_TAG ?= 0.1.0
+BUILDER ?= gcr.io/buildpacks/builder:google-22
+NAMESPACE ?= hermes
+FUNCTION ?= search
+IMAGE ?=
+URL ?= http://127.0.0.1:$(FULL_LOAD_PORT)/
+DELTA_URL ?= http://127.0.0.1:$(DELTA_LOAD_PORT)/
+
+.PHONY: images
+images: ## Build the 3 function images with pack (IMAGE_REPO, IMAGE_TAG)
+	for fn in search:search delta_load:delta-load full_load:full-load; do \
+	  src=$${fn%%:*}; img=$${fn##*:}; \
+	  pack build "$(IMAGE_REPO)/$$img:$(IMAGE_TAG)" --path . --builder "$(BUILDER)" \
+	    --env GOOGLE_FUNCTION_TARGET=$$src --env GOOGLE_FUNCTION_SOURCE=functions/$$src/main.py; \
+	done
+
+.PHONY: deploy
+deploy: ## helm upgrade --install the chart into NAMESPACE (extra flags: HELM_ARGS)
+	helm upgrade --install hermes helm/hermes --namespace $(NAMESPACE) --create-namespace $(HELM_ARGS)
+
+.PHONY: apply
+apply: ## kubectl apply -k knative/
+	kubectl apply -k knative/
+
+.PHONY: hotfix
+hotfix: ## Ship one image now: make hotfix FUNCTION=search IMAGE=repo/search@sha256:…
+	@test -n "$(IMAGE)" || { echo "IMAGE=… is required"; exit 2; }
+	kn service update hermes-$(subst _,-,$(FUNCTION)) --namespace $(NAMESPACE) --image $(IMAGE)
+
+.PHONY: full-load
+full-load: ## POST a dev.hermes.load.full CloudEvent (binary mode) to URL (default: make dev's port)
+	curl -fsS -X POST "$(URL)" -H "Ce-Specversion: 1.0" -H "Ce-Type: dev.hermes.load.full" \
+	  -H "Ce-Source: make" -H "Ce-Id: $$(date +%s%N)" -H "Content-Type: application/json" -d '$(or $(DATA),{})'; echo
+
+.PHONY: delta-load
+delta-load: ## POST a dev.hermes.load.delta CloudEvent to DELTA_URL (default: make dev's port)
+	curl -fsS -X POST "$(DELTA_URL)" -H "Ce-Specversion: 1.0" -H "Ce-Type: dev.hermes.load.delta" \
+	  -H "Ce-Source: make" -H "Ce-Id: $$(date +%s%N)" -H "Content-Type: application/json" -d '{}'; echo

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 def build_client(settings: Settings) -> Elasticsearch:
     """A client with explicit timeouts and retries (imported here: it costs ~0.2 s)."""
     from elasticsearch import Elasticsearch  # noqa: PLC0415 - kept off the import path
+    from elasticsearch.serializer import OrjsonSerializer  # noqa: PLC0415
 
     kwargs: dict[str, Any] = {
         "request_timeout": settings.es_request_timeout_s,
@@ -22,6 +23,8 @@ def build_client(settings: Settings) -> Elasticsearch:
         # Never hold a Knative request for long on a dead node: fail fast, answer 503.
         "dead_node_backoff_factor": 0.5,
         "max_dead_node_backoff": 2.0,
+        # orjson: several times faster than json for bulk bodies and search answers.
+        "serializer": OrjsonSerializer(),
     }
     if settings.es_api_key is not None:
         kwargs["api_key"] = settings.es_api_key.get_secret_value()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from flask import Response
 
 from hermes.errors import (
@@ -23,7 +23,7 @@ JSON = "application/json"
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer (bodies are plain dicts or pydantic ``model_dump`` output)."""
-    return Response(json.dumps(body, separators=(",", ":")), status, headers, mimetype=JSON)
+    return Response(orjson.dumps(body), status, headers, mimetype=JSON)
 
 
 def error_body(err: HermesError) -> dict[str, Any]:

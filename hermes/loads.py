@@ -16,6 +16,7 @@ from hermes import indices
 from hermes.budget import ErrorBudget
 from hermes.bulk import BulkConfig, Outcome, Sink
 from hermes.errors import ConfigurationError, LoadInProgressError, NoFullLoadError, VerificationError
+from hermes.prefetch import prefetch
 from hermes.records import format_rfc3339, to_operation
 from hermes.settings import Settings
 from hermes.sources import SourceConfig, read_records
@@ -33,6 +34,11 @@ class EventKey:
 
     source: str
     id: str
+
+
+def _loader_client(client: Elasticsearch, settings: Settings) -> Elasticsearch:
+    """Loaders wait longer than searches: a refresh after a large bulk takes seconds."""
+    return client.options(request_timeout=settings.es_bulk_timeout_s)
 
 
 def _source_config(settings: Settings) -> SourceConfig:
@@ -55,7 +61,7 @@ def _sink(client: Elasticsearch, index: str, settings: Settings) -> Sink:
 
 def _stream(client: Elasticsearch, index: str, settings: Settings, since: datetime | None) -> Outcome:
     records = read_records(_source_config(settings), since)
-    return _sink(client, index, settings).write(to_operation(r) for r in records)
+    return _sink(client, index, settings).write(prefetch(to_operation(r) for r in records))
 
 
 # --- full load ---------------------------------------------------------------------------------
@@ -70,6 +76,7 @@ def full_load(
     the alias and the served index are left exactly as they were.
     """
     _source_config(settings)  # refuse early, before taking the lock
+    client = _loader_client(client, settings)
     state = State(client, settings.state_index)
     state.ensure()
     if event is not None and (done := state.completed_event(event.source, event.id)):
@@ -162,6 +169,7 @@ def delta_load(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
     while another load holds the lock.
     """
     _source_config(settings)
+    client = _loader_client(client, settings)
     state = State(client, settings.state_index)
     state.ensure()
     if state.watermark() is None:
@@ -212,6 +220,7 @@ def _apply_delta(client: Elasticsearch, settings: Settings, state: State) -> dic
 
 def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
     """Point the alias back at the most recently retired index; restore its watermark."""
+    client = _loader_client(client, settings)
     state = State(client, settings.state_index)
     state.ensure()
     lock = state.acquire("rollback", settings.lock_ttl_s)

@@ -14,6 +14,10 @@ from hermes.records import format_rfc3339
 SEARCH_FIELDS = ["title^3", "content", "tags"]
 FACET_SIZE = 20
 HIGHLIGHT = {
+    # The plain highlighter: the unified one costs ~5x more per query with fuzzy terms (measured on
+    # ES 8.19, bench corpus: 87 ms vs 17 ms). max_analyzed_offset bounds its cost on huge texts.
+    "type": "plain",
+    "max_analyzed_offset": 100_000,
     "pre_tags": ["<mark>"],
     "post_tags": ["</mark>"],
     "encoder": "html",  # stored text is escaped: highlights are safe to render

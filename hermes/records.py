@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 # RFC 3339 date-time: date, 'T' or space, time, optional fraction, mandatory offset.
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+# What Elasticsearch's default date format reads as is: kept verbatim (no reformatting cost).
+_ES_READABLE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -96,14 +98,19 @@ def to_operation(raw: object) -> Operation | Rejected:
     except ValidationError as exc:
         rid = raw.get("id")
         return Rejected(rid if isinstance(rid, str) else None, _reason(exc))
-    updated = format_rfc3339(record.updated_at)
+    updated = _es_date(raw["updated_at"], record.updated_at)
     if record.deleted:
         document: dict[str, Any] = {"id": record.id, "updated_at": updated, "deleted": True}
     else:
         document = {**raw, "updated_at": updated, "deleted": False}
         if record.created_at is not None:
-            document["created_at"] = format_rfc3339(record.created_at)
+            document["created_at"] = _es_date(raw["created_at"], record.created_at)
     return Operation(record.id, version_of(record.updated_at), record.updated_at, document)
+
+
+def _es_date(text: str, parsed: datetime) -> str:
+    """The timestamp as given when Elasticsearch reads it as is, else normalised to UTC."""
+    return text if _ES_READABLE.fullmatch(text) else format_rfc3339(parsed)
 
 
 def _reason(exc: ValidationError) -> str:

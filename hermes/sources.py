@@ -7,7 +7,6 @@ timeouts, 429/5xx) are retried with exponential backoff by urllib3's ``Retry``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import IO, Any, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 import ijson
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -146,8 +146,8 @@ def _ndjson(body: IO[bytes]) -> Iterator[object]:
     for number, line in enumerate(body, start=1):
         if line.strip():
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
                 msg = f"NDJSON line {number} is not JSON"
                 raise SourceError(msg) from exc
 

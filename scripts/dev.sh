@@ -37,6 +37,6 @@ cat <<TXT
   curl 'http://127.0.0.1:$SEARCH_PORT/search?q=pariss'
   curl 'http://127.0.0.1:$SEARCH_PORT/suggest?q=tok'
   curl 'http://127.0.0.1:$SEARCH_PORT/documents/paris'
-  make delta-load URL=http://127.0.0.1:$DELTA_LOAD_PORT/
+  make delta-load DELTA_URL=http://127.0.0.1:$DELTA_LOAD_PORT/
 TXT
 wait

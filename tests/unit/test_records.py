@@ -11,16 +11,23 @@ def test_valid_record_becomes_an_operation_keeping_unknown_fields() -> None:
     op = to_operation({"id": "a", "updated_at": "2026-01-02T03:04:05+02:00", "title": "T", "extra": {"x": 1}})
     assert isinstance(op, Operation)
     assert op.document["extra"] == {"x": 1}
-    assert op.document["updated_at"] == "2026-01-02T01:04:05.000000Z"
+    assert op.document["updated_at"] == "2026-01-02T03:04:05+02:00"  # Elasticsearch reads it as is
     assert op.document["deleted"] is False
     assert op.updated_at == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
+
+
+def test_timestamps_elasticsearch_cannot_read_are_normalised() -> None:
+    op = to_operation({"id": "a", "updated_at": "2026-01-02 03:04:05z", "created_at": "2026-01-01t00:00:00+01:00"})
+    assert isinstance(op, Operation)
+    assert op.document["updated_at"] == "2026-01-02T03:04:05.000000Z"
+    assert op.document["created_at"] == "2025-12-31T23:00:00.000000Z"
 
 
 def test_tombstone_keeps_only_what_it_needs() -> None:
     op = to_operation({"id": "a", "updated_at": "2026-01-02T00:00:00Z", "deleted": True, "content": "x"})
     assert isinstance(op, Operation)
     assert op.deleted
-    assert op.document == {"id": "a", "updated_at": "2026-01-02T00:00:00.000000Z", "deleted": True}
+    assert op.document == {"id": "a", "updated_at": "2026-01-02T00:00:00Z", "deleted": True}
 
 
 def test_newer_means_higher_version() -> None:

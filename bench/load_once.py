@@ -1,0 +1,23 @@
+"""Run one full (or delta) load in this process and print duration and peak RSS as JSON.
+
+python bench/load_once.py full|delta   (configured by the environment, like the functions)
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+from hermes import loads
+from hermes.client import get_client
+from hermes.settings import get_settings
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    run = loads.full_load if sys.argv[1] == "full" else loads.delta_load
+    report = run(get_client(), get_settings())
+    report["wall_s"] = time.perf_counter() - started
+    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.stdout.write(json.dumps(report) + "\n")

@@ -1,0 +1,381 @@
+"""Hermes benchmarks: ours vs a baseline, side by side in one run; medians and ratios.
+
+    python bench/run.py [--quick] [--out docs/benchmarks.md]
+
+Starts its own Elasticsearch (scripts/local_es.py) and a generated data source
+(bench/source_server.py), so the figures are reproducible with one command
+(`make bench`). Absolute times drift on a shared 2-core machine; ratios hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+import local_es  # noqa: E402
+from source_server import make_record  # noqa: E402
+
+from hermes.client import build_client  # noqa: E402
+from hermes.models import SearchParams  # noqa: E402
+from hermes.query import search_body  # noqa: E402
+from hermes.settings import Settings  # noqa: E402
+from tests.support.process import command, free_port, running  # noqa: E402
+
+PY = sys.executable
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+@contextmanager
+def source_server() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([PY, str(ROOT / "bench" / "source_server.py"), str(port)])
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/records/n=0", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/records"
+    finally:
+        proc.terminate()  # its SIGTERM handler removes the rendered listings
+        proc.wait()
+
+
+def warm(url: str) -> None:
+    """Have the source render a listing before anything is timed."""
+    with requests.get(url, stream=True, timeout=1800) as resp:
+        resp.raise_for_status()
+        for _ in resp.iter_content(1 << 20):
+            pass
+
+
+def load_once(kind: str, es_url: str, alias: str, source: str) -> dict[str, Any]:
+    """One load in a fresh process (so its peak RSS is its own)."""
+    env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source,
+           "HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0"}  # fmt: skip
+    out = subprocess.run([PY, str(ROOT / "bench" / "load_once.py"), kind], env=env, cwd=ROOT,
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"load_once {kind} {alias} failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# --- cold start --------------------------------------------------------------------------------
+
+
+def time_to_first_200(argv: list[str], url: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                if requests.get(url, timeout=5).status_code == 200:
+                    return time.perf_counter() - started
+            except requests.ConnectionError:
+                time.sleep(0.005)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
+    env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias}
+    ours, bare = [], []
+    for _ in range(reps):
+        port = free_port()
+        ours.append(
+            time_to_first_200(command("search", "search", port), f"http://127.0.0.1:{port}/search?q=alpha", env)
+        )
+        port = free_port()
+        hello = [str(Path(PY).parent / "functions-framework"), "--source", "bench/hello/main.py", "--target", "hello",
+                 "--port", str(port), "--host", "127.0.0.1"]  # fmt: skip
+        bare.append(time_to_first_200(hello, f"http://127.0.0.1:{port}/", env))
+    return {"ours_s": ours, "bare_s": bare, "ratio": median(ours) / median(bare), "importtime": import_breakdown()}
+
+
+def import_breakdown(top: int = 12) -> list[tuple[str, float]]:
+    """Cumulative import time of what the search path imports (first request included)."""
+    code = "import functions_framework, hermes.web, hermes.client, elasticsearch"
+    err = subprocess.run([PY, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stderr  # fmt: skip
+    rows = []
+    for line in err.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        if not name.startswith(" ") and "." not in name.strip():
+            rows.append((name.strip(), int(cumulative) / 1e6))
+    return sorted(rows, key=lambda r: -r[1])[:top]
+
+
+# --- overhead ----------------------------------------------------------------------------------
+
+
+def hammer(call: Callable[[], None], threads: int, per_thread: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        mine = []
+        for _ in range(per_thread):
+            t = time.perf_counter()
+            call()
+            mine.append(time.perf_counter() - t)
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return latencies, len(latencies) / (time.perf_counter() - started)
+
+
+def overhead(es_url: str, alias: str, threads: int, per_thread: int, rounds: int) -> dict[str, Any]:
+    params = SearchParams(q="alpha bravo")
+    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
+    body = search_body(params, 1500)
+    local = threading.local()
+
+    def direct() -> None:
+        client.search(index=alias, body=body)
+
+    with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
+
+        def via_function() -> None:
+            session = getattr(local, "session", None) or requests.Session()
+            local.session = session
+            assert session.get(f"{url}/search", params={"q": "alpha bravo"}, timeout=30).status_code == 200
+
+        for call in (direct, via_function):  # warm both paths
+            hammer(call, threads, 20)
+        lat: dict[str, list[float]] = {"direct": [], "function": []}
+        rps: dict[str, list[float]] = {"direct": [], "function": []}
+        for _ in range(rounds):
+            for name, call in (("direct", direct), ("function", via_function)):
+                samples, throughput = hammer(call, threads, per_thread)
+                lat[name].extend(samples)
+                rps[name].append(throughput)
+    p50 = {k: median(v) * 1000 for k, v in lat.items()}
+    return {"p50_ms": p50, "rps": {k: median(v) for k, v in rps.items()},
+            "p50_overhead_ms": p50["function"] - p50["direct"],
+            "throughput_ratio": median(rps["function"]) / median(rps["direct"]), "threads": threads}  # fmt: skip
+
+
+# --- loads -------------------------------------------------------------------------------------
+
+
+def raw_bulk(es_url: str, index: str, n: int) -> float:
+    """Baseline: the same documents, already in memory, through plain streaming_bulk."""
+    from elasticsearch import helpers
+
+    from hermes import indices
+
+    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=120))  # type: ignore[call-arg]
+    docs = [{"_index": index, "_id": f"b{i}", "_source": {**make_record(i, datetime(2020, 1, 1, tzinfo=UTC)),
+                                                         "deleted": False}} for i in range(n)]  # fmt: skip
+    started = time.perf_counter()
+    indices.create_index(client, index, bulk=True)
+    for ok, _ in helpers.streaming_bulk(client, docs, chunk_size=1000, max_chunk_bytes=10 * 1024 * 1024):
+        assert ok
+    indices.finish_bulk(client, index)
+    elapsed = time.perf_counter() - started
+    client.indices.delete(index=index)
+    return elapsed
+
+
+def throughput(es_url: str, source: str, n: int, reps: int) -> dict[str, Any]:
+    ours, raw = [], []
+    warm(f"{source}/n={n}")
+    for rep in range(reps):
+        report = load_once("full", es_url, "bench-tp", f"{source}/n={n}")
+        assert report["indexed"] == n, report
+        ours.append(report["duration_s"])
+        raw.append(raw_bulk(es_url, f"bench-raw-{rep}", n))
+    rate_ours, rate_raw = n / median(ours), n / median(raw)
+    return {"n": n, "ours_s": ours, "raw_s": raw, "ours_docs_s": rate_ours, "raw_docs_s": rate_raw,
+            "ratio": rate_ours / rate_raw}  # fmt: skip
+
+
+def memory(es_url: str, source: str, sizes: list[int]) -> dict[str, Any]:
+    out = {}
+    for n in sizes:
+        warm(f"{source}/n={n}")
+        report = load_once("full", es_url, f"bench-{n}", f"{source}/n={n}")
+        assert report["indexed"] == n, report
+        out[n] = {"peak_rss_mb": report["peak_rss_mb"], "duration_s": report["duration_s"]}
+    return out
+
+
+def delta(es_url: str, source: str, sizes: list[int], changed: int, reps: int) -> dict[str, Any]:
+    times: dict[int, list[float]] = {n: [] for n in sizes}
+    for gen in range(1, reps + 1):
+        for n in sizes:
+            report = load_once("delta", es_url, f"bench-{n}", f"{source}/n={n}/changed={changed}/gen={gen}")
+            assert report["indexed"] == changed, report
+            times[n].append(report["duration_s"])
+    small, large = min(sizes), max(sizes)
+    return {"changed": changed, "times_s": times, "ratio": median(times[large]) / median(times[small])}
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def fmt_list(values: list[float], unit: str = "s") -> str:
+    return ", ".join(f"{v:.3f}" for v in values) + f" {unit}"
+
+
+def report_md(r: dict[str, Any], command_line: str) -> str:
+    cold, ov, tp, mem, dl = r["cold"], r["overhead"], r["throughput"], r["memory"], r["delta"]
+    imports = "\n".join(f"| `{name}` | {sec * 1000:.0f} ms |" for name, sec in cold["importtime"])
+    mem_rows = "\n".join(f"| {n:,} | {v['peak_rss_mb']:.0f} MB | {v['duration_s']:.1f} s |" for n, v in mem.items())
+    sizes = sorted(dl["times_s"])
+    return (
+        f"""# Benchmarks
+
+Produced by `{command_line}` on {r["when"]} ({r["machine"]}); Elasticsearch {r["es_version"]} started by the run
+(single node, heap {local_es.HEAP}), data from `bench/source_server.py` (generated NDJSON, ~400-byte records).
+Each comparison runs ours and its baseline side by side in the same run; figures are medians, and the
+machine is a shared 2-core VM, so read the ratios rather than the absolute times.
+
+## Search: cold start (issue 3)
+
+Process spawn → first `200` on `/search?q=alpha` (the first request includes importing the
+Elasticsearch client and opening its connection), versus a bare functions-framework hello function
+(`bench/hello/main.py`) to its first `200`; {len(cold["ours_s"])} alternating repetitions.
+
+| | median | runs |
+|---|---|---|
+| Hermes search | {median(cold["ours_s"]):.3f} s | {fmt_list(cold["ours_s"])} |
+| bare hello function | {median(cold["bare_s"]):.3f} s | {fmt_list(cold["bare_s"])} |
+| **ratio** | **{cold["ratio"]:.2f}×** (goal ≤ 1.5×) | |
+
+`python -X importtime` of the search path (`functions_framework`, `hermes.web`, `hermes.client`,
+`elasticsearch`), top-level packages by cumulative import time:
+
+| package | cumulative |
+|---|---|
+{imports}
+
+## Search: overhead of the function (issue 3)
+
+The same query (`q=alpha bravo`: fuzzy multi_match, highlight, tag facets) at {ov["threads"]} concurrent
+clients, through the function as deployed (functions-framework → gunicorn, 1 worker, default threads)
+and directly with the Elasticsearch client.
+
+| | p50 latency | throughput |
+|---|---|---|
+| direct (elasticsearch client) | {ov["p50_ms"]["direct"]:.2f} ms | {ov["rps"]["direct"]:.0f} req/s |
+| through the function | {ov["p50_ms"]["function"]:.2f} ms | {ov["rps"]["function"]:.0f} req/s |
+| **difference** | **{ov["p50_overhead_ms"]:+.2f} ms** (goal ≤ 2 ms) | **{ov["throughput_ratio"]:.2f}×** (goal ≥ 0.8×) |
+
+## Full load: throughput (issue 4)
+
+{tp["n"]:,} generated records: a full load from the local HTTP source (stream → parse → validate → external
+versions → `streaming_bulk` → verify → swap) versus plain `helpers.streaming_bulk` of the same documents
+already in memory into a fresh index (same chunking, same bulk-time settings, refresh included).
+
+| | median | runs | rate |
+|---|---|---|---|
+| Hermes full load | {median(tp["ours_s"]):.1f} s | {fmt_list(tp["ours_s"])} | {tp["ours_docs_s"]:,.0f} docs/s |
+| raw streaming_bulk | {median(tp["raw_s"]):.1f} s | {fmt_list(tp["raw_s"])} | {tp["raw_docs_s"]:,.0f} docs/s |
+| **ratio** | **{tp["ratio"]:.2f}×** (goal ≥ 0.9×) | | |
+
+At this rate one Knative request at the default `timeoutSeconds: 300` fits about
+{tp["ours_docs_s"] * 300 * 0.8:,.0f} records (80% of the limit), and about {tp["ours_docs_s"] * 600 * 0.8:,.0f} at the
+usual maximum of 600 s.
+
+## Full load: memory (issue 4)
+
+Peak RSS of the loading process (a fresh `python bench/load_once.py full` each time, imports included).
+
+| records | peak RSS | duration |
+|---|---|---|
+{mem_rows}
+
+## Delta: cost follows changes, not index size (issue 5)
+
+{dl["changed"]:,} changed records applied by a delta against an index of {sizes[0]:,} and of {sizes[-1]:,} documents,
+alternating, {len(dl["times_s"][sizes[0]])} generations each (each delta also re-reads the overlap window).
+
+| index size | median | runs |
+|---|---|---|
+"""
+        + "\n".join(f"| {n:,} | {median(dl['times_s'][n]):.3f} s | {fmt_list(dl['times_s'][n])} |" for n in sizes)
+        + f"""
+| **ratio** | **{dl["ratio"]:.2f}×** (goal ≤ 1.5×) | |
+"""
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of the harness")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--only", help="comma-separated sections (debugging): memory,cold,overhead,delta,throughput")
+    args = parser.parse_args()
+    q = args.quick
+    run_dir = Path(tempfile.mkdtemp(prefix="hermes-bench-"))
+    os.environ.setdefault("HERMES_ES_HEAP", "1g")
+    local_es.HEAP = os.environ["HERMES_ES_HEAP"]
+    server = local_es.start(run_dir)
+    results: dict[str, Any] = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                               "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+                               "es_version": local_es.server_version(server.url)}  # fmt: skip
+    try:
+        with source_server() as source:
+            small, large = (1_000, 20_000) if q else (10_000, 1_000_000)
+            memory_sizes = [small, large] if q else [100_000, 1_000_000]
+            only = set(args.only.split(",")) if args.only else None
+            sections: list[tuple[str, Callable[[], Any]]] = [
+                ("memory", lambda: memory(server.url, source, sorted({*memory_sizes, small}))),
+                ("cold", lambda: cold_start(server.url, f"bench-{small}", 3 if q else 7)),
+                ("overhead", lambda: overhead(server.url, f"bench-{small}", 4, 50 if q else 250, 1 if q else 3)),
+                ("delta", lambda: delta(server.url, source, [small, large], 100 if q else 1_000, 2 if q else 5)),
+                ("throughput", lambda: throughput(server.url, source, 20_000 if q else 200_000, 2 if q else 3)),
+            ]
+            for name, section in sections:
+                if only is None or name in only or (name == "memory" and only & {"cold", "overhead", "delta"}):
+                    print(f"{name}…", flush=True)
+                    results[name] = section()
+            if "memory" in results:
+                results["memory"] = {n: results["memory"][n] for n in memory_sizes if n in results["memory"]}
+    finally:
+        server.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    print(json.dumps(results, indent=1, default=str))
+    if args.only:
+        return 0
+    cmd = "make bench" if not q else "python bench/run.py --quick"
+    Path(args.out).write_text(report_md(results, cmd))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""A generated data source for benchmarks: millions of records, streamed, never held in memory.
+
+The URL path chooses the data: ``/records/n=<N>/changed=<C>/gen=<G>``
+- ``N`` base records ``b<i>``, ``updated_at = T0 + i seconds``;
+- ``C`` of them (``b0…b<C-1>``) changed in generation ``G`` (``updated_at = T1 + G days + i ms``).
+``?since=`` is honoured by arithmetic, so a delta query costs what it returns.
+
+    python bench/source_server.py PORT
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
+T1 = datetime(2024, 1, 1, tzinfo=UTC)
+WORDS = (
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+    "quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
+).split()
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make_record(i: int, updated: datetime, gen: int = 0) -> dict[str, object]:
+    """A record of ~400 bytes: title, content, tags, dates, one unmapped field."""
+    w = WORDS
+    return {
+        "id": f"b{i}",
+        "updated_at": _stamp(updated),
+        "created_at": _stamp(T0),
+        "title": f"{w[i % 26]} {w[(i // 26) % 26]} {w[(i // 676) % 26]} number {i}",
+        "content": " ".join(w[(i * (k + 3) + k * k) % 26] for k in range(40)) + f" generation {gen}",
+        "tags": [w[i % 5], w[5 + i % 7]],
+        "source_rank": i % 1000,
+    }
+
+
+def records(n: int, changed: int, gen: int, since: datetime | None) -> Iterator[dict[str, object]]:
+    first = 0
+    if since is not None:
+        first = max(0, -(-int((since - T0).total_seconds()) // 1))
+    for i in range(first, n):
+        if i < changed and gen:
+            continue  # served below, with its changed timestamp
+        yield make_record(i, T0 + timedelta(seconds=i))
+    if gen:
+        base = T1 + timedelta(days=gen)
+        for i in range(changed):
+            when = base + timedelta(milliseconds=i)
+            if since is None or when >= since:
+                yield make_record(i, when, gen)
+
+
+CACHE = Path(tempfile.mkdtemp(prefix="hermes-bench-source-"))
+
+
+def render(stream: Iterator[dict[str, object]]) -> Iterator[bytes]:
+    buf: list[bytes] = []
+    for rec in stream:
+        buf.append(json.dumps(rec).encode() + b"\n")
+        if len(buf) == 500:
+            yield b"".join(buf)
+            buf.clear()
+    if buf:
+        yield b"".join(buf)
+
+
+def rendered(n: int, changed: int, gen: int) -> Path:
+    path = CACHE / f"{n}-{changed}-{gen}.ndjson"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as out:
+            for block in render(records(n, changed, gen, None)):
+                out.write(block)
+        tmp.rename(path)
+    return path
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        parts = dict(p.split("=", 1) for p in url.path.split("/") if "=" in p)
+        since_raw = parse_qs(url.query).get("since", [None])[0]
+        since = datetime.fromisoformat(since_raw.replace("Z", "+00:00")) if since_raw else None
+        args = (int(parts.get("n", "0")), int(parts.get("changed", "0")), int(parts.get("gen", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if since is None:
+            # Whole listings are rendered once and then served from disk: the source's own CPU
+            # (a separate machine in real life) stays out of the loader's measurements.
+            with rendered(*args).open("rb") as body:
+                while block := body.read(1 << 20):
+                    self._chunk(block)
+        else:
+            for block in render(records(*args, since)):
+                self._chunk(block)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
+def _stop(*_: object) -> None:
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    finally:
+        shutil.rmtree(CACHE, ignore_errors=True)

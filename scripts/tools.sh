@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Install the deployment checkers, built from the Go module proxy and PyPI, into a cache outside
+# the repo (CI may reuse it). Prints nothing but progress; idempotent.
+#   helm (helm.sh/helm/v3), kustomize (sigs.k8s.io/kustomize), kn (knative.dev/client),
+#   the Knative Serving and Eventing modules (their CRDs carry the official openAPIV3Schema),
+#   checkov (PyPI, in a virtualenv of its own: its pins clash with ours).
+set -euo pipefail
+
+HELM_VERSION=v3.21.4
+KUSTOMIZE_VERSION=v5.8.3
+KN_VERSION=v0.50.0
+SERVING_VERSION=v0.50.0
+EVENTING_VERSION=v0.50.0
+CHECKOV_VERSION=3.3.30
+
+if [ -n "${HERMES_CACHE_DIR:-}" ]; then CACHE="$HERMES_CACHE_DIR"
+elif [ "$(id -u)" = 0 ]; then CACHE=/var/cache/hermes
+else CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/hermes"; fi
+BIN="$CACHE/tools/bin"
+mkdir -p "$BIN"
+export GOBIN="$BIN" GOFLAGS=-mod=mod CGO_ENABLED=0
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+need_go() {
+  command -v go >/dev/null || { log "Go is required (apt-get install golang, or the machine's Go)"; exit 1; }
+}
+
+install_go_tool() {  # binary module@version
+  local bin=$1 pkg=$2 stamp="$BIN/.$1.version"
+  if [ -x "$BIN/$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then return; fi
+  need_go
+  log "building $pkg (once; cached in $BIN)"
+  local start=$SECONDS
+  go install -trimpath -ldflags=-s "$pkg"
+  echo "$pkg" > "$stamp"
+  log "built $bin in $((SECONDS - start)) s"
+}
+
+install_go_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+install_go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+if [ "${HERMES_SKIP_KN:-}" != 1 ]; then
+  install_go_tool kn "knative.dev/client/cmd/kn@$KN_VERSION"
+fi
+
+crds="$CACHE/tools/knative-crds"
+if [ ! -f "$crds/.done-$SERVING_VERSION-$EVENTING_VERSION" ]; then
+  need_go
+  log "fetching Knative CRDs (serving $SERVING_VERSION, eventing $EVENTING_VERSION)"
+  serving=$(go mod download -json "knative.dev/serving@$SERVING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  eventing=$(go mod download -json "knative.dev/eventing@$EVENTING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$crds" && mkdir -p "$crds"
+  cp "$serving"/config/core/300-resources/{service,configuration,route}.yaml "$crds/"
+  cp "$eventing"/config/core/resources/{broker,trigger,pingsource}.yaml "$crds/"
+  chmod -R u+w "$crds"
+  touch "$crds/.done-$SERVING_VERSION-$EVENTING_VERSION"
+fi
+
+checkov_venv="$CACHE/tools/checkov-$CHECKOV_VERSION"
+if [ ! -x "$checkov_venv/bin/checkov" ]; then
+  log "installing checkov $CHECKOV_VERSION (own virtualenv)"
+  python3.11 -m venv "$checkov_venv"
+  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+fi
+ln -sf "$checkov_venv/bin/checkov" "$BIN/checkov"
+
+echo "$BIN"

@@ -1,0 +1,78 @@
+"""Render the chart and the kustomization; validate objects against the official schemas."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "hermes"
+K8S_VERSION = "1.31.0"
+KNATIVE_KINDS = {
+    ("serving.knative.dev/v1", "Service"): "service.yaml",
+    ("eventing.knative.dev/v1", "Broker"): "broker.yaml",
+    ("eventing.knative.dev/v1", "Trigger"): "trigger.yaml",
+    ("sources.knative.dev/v1", "PingSource"): "pingsource.yaml",
+}
+
+
+def run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT, **kw)
+
+
+def docs(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def helm_template(tools: Path, *args: str) -> list[dict[str, Any]]:
+    out = run([str(tools / "helm"), "template", "hermes", str(CHART), "--namespace", "hermes", *args])
+    assert out.returncode == 0, out.stderr
+    return docs(out.stdout)
+
+
+def kustomize_build(tools: Path) -> list[dict[str, Any]]:
+    out = run([str(tools / "kustomize"), "build", str(ROOT / "knative")])
+    assert out.returncode == 0, out.stderr
+    return docs(out.stdout)
+
+
+def _strict(schema: Any) -> Any:
+    """Reject unknown fields like the API server's strict field validation (kubeconform -strict)."""
+    if isinstance(schema, dict):
+        if (schema.get("type") == "object" and "properties" in schema
+                and not schema.get("x-kubernetes-preserve-unknown-fields")):  # fmt: skip
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            _strict(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _strict(value)
+    return schema
+
+
+@functools.cache
+def crd_schema(crds: Path, api_version: str, kind: str) -> dict[str, Any]:
+    crd = yaml.safe_load((crds / KNATIVE_KINDS[(api_version, kind)]).read_text())
+    version = api_version.split("/")[1]
+    (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    return _strict(copy.deepcopy(entry["schema"]["openAPIV3Schema"]))  # type: ignore[no-any-return]
+
+
+def validate(obj: dict[str, Any], crds: Path) -> None:
+    """Raise if the object breaks its official schema (Knative CRD or Kubernetes core)."""
+    key = (obj["apiVersion"], obj["kind"])
+    if key in KNATIVE_KINDS:
+        jsonschema.validate(obj, crd_schema(crds, *key))
+    else:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def kinds_and_names(objs: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(o["kind"], o["metadata"]["name"]) for o in objs}

@@ -1,0 +1,194 @@
+"""The chart and knative/ through the real tools and schemas that consume them."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.deploy.manifests import (
+    CHART,
+    ROOT,
+    helm_template,
+    kinds_and_names,
+    kustomize_build,
+    run,
+    validate,
+)
+
+pytestmark = pytest.mark.deploy
+
+PROD = CHART / "ci" / "production-values.yaml"
+CONTRACT_NAMES = {("Service", "hermes-search"), ("Service", "hermes-delta-load"), ("Service", "hermes-full-load"),
+                  ("PingSource", "hermes-delta")}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def crds(tools: Path) -> Path:
+    return tools.parent / "knative-crds"
+
+
+@pytest.fixture(scope="module")
+def chart_default(tools: Path) -> list[dict[str, Any]]:
+    return helm_template(tools)
+
+
+@pytest.fixture(scope="module")
+def chart_prod(tools: Path) -> list[dict[str, Any]]:
+    return helm_template(tools, "-f", str(PROD))
+
+
+@pytest.fixture(scope="module")
+def kustomized(tools: Path) -> list[dict[str, Any]]:
+    return kustomize_build(tools)
+
+
+@pytest.mark.parametrize("values", [[], ["-f", str(PROD)]], ids=["default", "production"])
+def test_helm_lint_strict(tools: Path, values: list[str]) -> None:
+    out = run([str(tools / "helm"), "lint", "--strict", str(CHART), *values])
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_rendered_object_matches_its_official_schema(
+    chart_default: list[dict[str, Any]], chart_prod: list[dict[str, Any]], kustomized: list[dict[str, Any]],
+    crds: Path,
+) -> None:  # fmt: skip
+    secret = yaml.safe_load((ROOT / "knative" / "secret-template.yaml").read_text())
+    objs = [*chart_default, *chart_prod, *kustomized, secret]
+    for obj in objs:
+        validate(obj, crds)
+    assert len(objs) > 20
+
+
+def test_the_strict_schema_catches_a_typo(kustomized: list[dict[str, Any]], crds: Path) -> None:
+    service = next(o for o in kustomized if o["kind"] == "Service")
+    service["spec"]["template"]["spec"]["containerConcurency"] = 5
+    with pytest.raises(jsonschema.ValidationError, match="containerConcurency"):
+        validate(service, crds)
+
+
+def test_chart_and_kustomize_render_the_same_objects(
+    chart_default: list[dict[str, Any]], kustomized: list[dict[str, Any]]
+) -> None:
+    chart = {(k, n) for k, n in kinds_and_names(chart_default) if not n.endswith("-test-ready")}
+    assert chart == kinds_and_names(kustomized)
+    assert chart >= CONTRACT_NAMES
+
+
+def test_loaders_are_cluster_local_and_search_is_public(chart_default: list[dict[str, Any]],
+                                                        kustomized: list[dict[str, Any]]) -> None:  # fmt: skip
+    for objs in (chart_default, kustomized):
+        services = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Service"}
+        visibility = {n: s["metadata"]["labels"].get("networking.knative.dev/visibility") for n, s in services.items()}
+        assert visibility == {"hermes-search": None, "hermes-delta-load": "cluster-local",
+                              "hermes-full-load": "cluster-local"}  # fmt: skip
+        for name, svc in services.items():
+            spec = svc["spec"]["template"]["spec"]
+            assert "containerConcurrency" in spec
+            assert "timeoutSeconds" in spec
+            if name != "hermes-search":
+                assert spec["containerConcurrency"] == 1
+            container = spec["containers"][0]
+            assert ":latest" not in container["image"]
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+            assert "initialDelaySeconds" not in container["readinessProbe"]
+
+
+def test_triggers_filter_on_type_and_source(chart_default: list[dict[str, Any]],
+                                            kustomized: list[dict[str, Any]]) -> None:  # fmt: skip
+    for objs in (chart_default, kustomized):
+        triggers = {o["metadata"]["name"]: o["spec"]["filter"]["attributes"] for o in objs if o["kind"] == "Trigger"}
+        assert triggers["hermes-delta-load"] == {
+            "type": "dev.knative.sources.ping",
+            "source": "/apis/v1/namespaces/hermes/pingsources/hermes-delta",
+        }
+        assert triggers["hermes-full-load"] == {"type": "dev.hermes.load.full"}
+
+
+def test_values_schema_rejects_bad_values(tools: Path) -> None:
+    for args in (["--set", "functions.search.image.tag=latest"], ["--set", "config.esUrl=elasticsearch:9200"],
+                 ["--set", "functions.search.containerConcurrency=lots"], ["--set", "surprise=1"]):  # fmt: skip
+        out = run([str(tools / "helm"), "template", "hermes", str(CHART), *args])
+        assert out.returncode != 0, args
+        assert "values don't meet the specifications of the schema" in out.stderr
+
+
+def test_no_broker_sinks_the_pingsource_into_the_delta_service(tools: Path) -> None:
+    objs = helm_template(tools, "--set", "broker.enabled=false")
+    assert not any(o["kind"] in ("Broker", "Trigger") for o in objs)
+    ping = next(o for o in objs if o["kind"] == "PingSource")
+    assert ping["spec"]["sink"]["ref"]["name"] == "hermes-delta-load"
+
+
+def test_notes_show_search_url_full_load_curl_and_hotfix(tools: Path) -> None:
+    out = run([str(tools / "helm"), "install", "hermes", str(CHART), "--dry-run=client", "--namespace", "hermes"])
+    assert out.returncode == 0, out.stderr
+    notes = out.stdout.split("NOTES:")[1]
+    assert "get ksvc hermes-search" in notes
+    assert "Ce-Type: dev.hermes.load.full" in notes
+    assert "kn service update hermes-search" in notes
+
+
+def _checkov_view(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """checkov knows core workloads, not Knative Services: show it each pod template as a Deployment."""
+    view = []
+    for obj in objs:
+        if obj["kind"] == "Service" and obj["apiVersion"].startswith("serving.knative.dev"):
+            template = obj["spec"]["template"]
+            selector = {"matchLabels": template["metadata"]["labels"]}
+            view.append({"apiVersion": "apps/v1", "kind": "Deployment",
+                         "metadata": {**obj["metadata"], "namespace": "hermes"},
+                         "spec": {"selector": selector, "template": template}})  # fmt: skip
+        else:
+            view.append({**obj, "metadata": {"namespace": "hermes", **obj["metadata"]}})
+    return view
+
+
+def test_checkov_finds_nothing(tools: Path, chart_prod: list[dict[str, Any]], kustomized: list[dict[str, Any]],
+                               tmp_path: Path) -> None:  # fmt: skip
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(yaml.safe_dump_all(_checkov_view([*chart_prod, *kustomized])))
+    out = run([str(tools / "checkov"), "--quiet", "--compact", "--framework", "kubernetes", "--output", "json",
+               "--file", str(rendered)])  # fmt: skip
+    result = json.loads(out.stdout)
+    summary = result["summary"]
+    failed = [(c["check_id"], c["resource"]) for c in result["results"]["failed_checks"]]
+    assert failed == [], failed
+    assert summary["passed"] > 50
+
+
+def test_kn_hotfix_command_works_offline(tools: Path, kustomized: list[dict[str, Any]], tmp_path: Path) -> None:
+    search = next(o for o in kustomized if o["kind"] == "Service" and o["metadata"]["name"] == "hermes-search")
+    target = tmp_path / "hermes" / "ksvc"
+    target.mkdir(parents=True)
+    (target / "hermes-search.yaml").write_text(yaml.safe_dump(search))
+    image = "registry.example.com/hermes/search@sha256:" + "a" * 64
+    out = run([str(tools / "kn"), "service", "update", "hermes-search", "--namespace", "hermes", "--image", image,
+               "--target", str(tmp_path)])  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    updated = yaml.safe_load((target / "hermes-search.yaml").read_text())
+    assert updated["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
+def test_project_toml_follows_the_descriptor_spec() -> None:
+    project = tomllib.loads((ROOT / "project.toml").read_text())
+    assert project["_"]["schema-version"] == "0.2"
+    assert set(project["_"]) <= {"schema-version", "id", "name", "version", "authors", "licenses", "documentation-url",
+                                 "source-url", "metadata"}  # fmt: skip
+    assert set(project) <= {"_", "io"}
+    buildpacks = project["io"]["buildpacks"]
+    assert set(buildpacks) <= {"builder", "include", "exclude", "group", "pre", "post", "build"}
+    assert not ("include" in buildpacks and "exclude" in buildpacks)
+    env = {e["name"]: e["value"] for e in buildpacks["build"]["env"]}
+    assert env["GOOGLE_FUNCTION_SIGNATURE_TYPE"] == "http"
+    assert "hermes" not in buildpacks["exclude"]
+    # Each function's image gets its target and source at build time (make images).
+    makefile = (ROOT / "Makefile").read_text()
+    assert "GOOGLE_FUNCTION_TARGET=$$src" in makefile
+    assert "GOOGLE_FUNCTION_SOURCE=functions/$$src/main.py" in makefile
