@@ -203,3 +203,31 @@ def test_unreachable_elasticsearch_answers_503_without_internals(monkeypatch: py
         assert "127.0.0.1" not in resp.get_data(as_text=True)
     assert app.get("/health/ready").status_code == 503
     assert app.get("/health/live").status_code == 200
+
+
+def test_elasticsearch_going_away_and_coming_back(loaded: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> None:
+    import time
+    from urllib.parse import urlsplit
+
+    from tests.support.proxy import Proxy
+
+    target = urlsplit(es_url)
+    proxy = Proxy(str(target.hostname), int(target.port or 9200))
+    proxy.up()
+    monkeypatch.setenv("ES_URL", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.setenv("ES_INDEX", loaded.es_index)
+    app = create_app("search", SOURCE).test_client()
+    try:
+        assert app.get("/search?q=lighthouse").status_code == 200
+        proxy.down()
+        started = time.monotonic()
+        gone = app.get("/search?q=lighthouse")
+        assert gone.status_code == 503
+        assert time.monotonic() - started < 5  # a dead cluster answers fast, not after a long hang
+        proxy.up()
+        deadline = time.monotonic() + 15
+        while (status := app.get("/search?q=lighthouse").status_code) != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status == 200  # recovered by itself, same process, same client
+    finally:
+        proxy.down()
