@@ -54,6 +54,7 @@ def _sink(client: Elasticsearch, index: str, settings: Settings) -> Sink:
         chunk_docs=settings.bulk_chunk_docs,
         chunk_bytes=settings.bulk_chunk_bytes,
         timeout_s=settings.es_bulk_timeout_s,
+        workers=settings.bulk_workers,
     )
     budget = ErrorBudget(settings.max_failures, settings.max_consecutive_failures, settings.max_failure_rate)
     return Sink(client, index, config, budget)

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     bulk_chunk_bytes: Annotated[int, Field(ge=1024)] = Field(
         10 * 1024 * 1024, validation_alias="HERMES_BULK_CHUNK_BYTES"
     )
+    bulk_workers: Annotated[int, Field(ge=1, le=8)] = Field(2, validation_alias="HERMES_BULK_WORKERS")
     max_failures: Annotated[int, Field(ge=0)] = Field(1000, validation_alias="HERMES_MAX_FAILURES")
     max_consecutive_failures: Annotated[int, Field(ge=1)] = Field(
         100, validation_alias="HERMES_MAX_CONSECUTIVE_FAILURES"

@@ -23,6 +23,19 @@ KNATIVE_KINDS = {
 }
 
 
+_DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+METADATA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "pattern": _DNS_LABEL, "maxLength": 63},
+        "namespace": {"type": "string", "pattern": _DNS_LABEL},
+        "labels": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 63}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
 def run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT, **kw)
 
@@ -62,7 +75,12 @@ def crd_schema(crds: Path, api_version: str, kind: str) -> dict[str, Any]:
     crd = yaml.safe_load((crds / KNATIVE_KINDS[(api_version, kind)]).read_text())
     version = api_version.split("/")[1]
     (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
-    return _strict(copy.deepcopy(entry["schema"]["openAPIV3Schema"]))  # type: ignore[no-any-return]
+    schema = copy.deepcopy(entry["schema"]["openAPIV3Schema"])
+    # The API server checks these itself; CRD schemas may leave them out.
+    schema["properties"].setdefault("apiVersion", {"type": "string"})
+    schema["properties"].setdefault("kind", {"type": "string"})
+    schema["properties"]["metadata"] = METADATA
+    return _strict(schema)  # type: ignore[no-any-return]
 
 
 def validate(obj: dict[str, Any], crds: Path) -> None:
