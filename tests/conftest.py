@@ -97,3 +97,18 @@ def es(es_url: str) -> Iterator[Elasticsearch]:
     client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
     yield client
     client.close()
+
+
+@pytest.fixture
+def function_client(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``function_client(name, settings)``: the real function, via functions-framework, configured like a pod."""
+    from functions_framework import create_app
+
+    def build(name: str, settings: Settings) -> Any:
+        monkeypatch.setenv("ES_URL", settings.es_url)
+        monkeypatch.setenv("ES_INDEX", settings.es_index)
+        if settings.data_source_url:
+            monkeypatch.setenv("DATA_SOURCE_URL", settings.data_source_url)
+        return create_app(name, f"functions/{name}/main.py").test_client()
+
+    return build

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 
 from hermes import loads
 from hermes.client import build_client
@@ -220,11 +219,8 @@ def _ping(client: Any, event_id: str) -> Any:
 
 
 @pytest.fixture
-def function(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("ES_URL", settings.es_url)
-    monkeypatch.setenv("ES_INDEX", settings.es_index)
-    monkeypatch.setenv("DATA_SOURCE_URL", str(settings.data_source_url))
-    return create_app("delta_load", "functions/delta_load/main.py").test_client()
+def function(settings: Settings, function_client: Any) -> Any:
+    return function_client("delta_load", settings)
 
 
 def test_function_before_full_load_answers_409(function: Any) -> None:

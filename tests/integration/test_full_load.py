@@ -215,11 +215,8 @@ def test_stale_lock_of_a_crashed_run_expires(es: Any, settings: Settings, source
 
 
 @pytest.fixture
-def function(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("ES_URL", settings.es_url)
-    monkeypatch.setenv("ES_INDEX", settings.es_index)
-    monkeypatch.setenv("DATA_SOURCE_URL", str(settings.data_source_url))
-    return create_app("full_load", "functions/full_load/main.py").test_client()
+def function(settings: Settings, function_client: Any) -> Any:
+    return function_client("full_load", settings)
 
 
 def _binary(client: Any, event_id: str, data: bytes = b"{}", kind: str = "dev.hermes.load.full") -> Any:
