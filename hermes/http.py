@@ -68,8 +68,15 @@ def _es_error_type(exc: Any) -> str:
     return "unknown"
 
 
-def guarded(handler: Callable[[], Response], retry_after_s: int = 5) -> Response:
-    """Run ``handler``; map every failure to the contract's JSON error."""
+def guarded(
+    handler: Callable[[], Response],
+    retry_after_s: int = 5,
+    on_upstream_error: Callable[[str], None] | None = None,
+) -> Response:
+    """Run ``handler``; map every failure to the contract's JSON error.
+
+    ``on_upstream_error`` is told the error type of every Elasticsearch failure (for metrics).
+    """
     try:
         return handler()
     except HermesError as err:
@@ -80,6 +87,8 @@ def guarded(handler: Callable[[], Response], retry_after_s: int = 5) -> Response
         mapped = translate(exc)
         if mapped is not None:
             log.warning("elasticsearch error", extra={"error_type": mapped.type, "exc": type(exc).__name__})
+            if on_upstream_error is not None:
+                on_upstream_error(mapped.type)
             return error_response(mapped, retry_after_s)
         log.exception("unhandled error")
         internal = HermesError("internal error; see the logs")

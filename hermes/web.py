@@ -54,7 +54,7 @@ class SearchApp:
             response = error_response(MethodNotAllowedError(f"{request.method} is not allowed here"))
             response.headers["Allow"] = "GET, HEAD, OPTIONS"
         else:
-            response = guarded(lambda: handler(request), self.settings.retry_after_s)
+            response = guarded(lambda: handler(request), self.settings.retry_after_s, _count_es_error)
         self._cors(request, response)
         get_metrics().observe(route, response.status_code, time.perf_counter() - started)
         return response
@@ -114,6 +114,10 @@ class SearchApp:
     def metrics(self, _: Request) -> Response:
         body, ctype = get_metrics().render()
         return Response(body, 200, mimetype=None, content_type=ctype)
+
+
+def _count_es_error(kind: str) -> None:
+    get_metrics().es_errors.labels(type=kind).inc()
 
 
 @functools.cache

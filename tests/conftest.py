@@ -41,23 +41,31 @@ def isolate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clear_caches()
 
 
+_SERVER_INFO: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which Elasticsearch the integration tests talked to."""
+    for line in _SERVER_INFO:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def es_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A real Elasticsearch: ``HERMES_TEST_ES_URL`` if given, else one we start and stop."""
     import local_es
 
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     given = os.environ.get("HERMES_TEST_ES_URL")
     if given:
-        if reporter:
-            reporter.write_line(f"Elasticsearch {local_es.server_version(given)} at {given} (given)")
+        _SERVER_INFO.append(f"Elasticsearch {local_es.server_version(given)} at {given} (HERMES_TEST_ES_URL)")
         yield given
         return
     run_dir = Path(tempfile.mkdtemp(prefix="hermes-es-"))
     server = local_es.start(run_dir)
     try:
-        if reporter:
-            reporter.write_line(f"\nElasticsearch {local_es.server_version(server.url)} at {server.url}")
+        _SERVER_INFO.append(
+            f"Elasticsearch {local_es.server_version(server.url)} at {server.url} (started by the tests)"
+        )
         yield server.url
     finally:
         server.stop()

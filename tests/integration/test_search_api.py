@@ -203,6 +203,8 @@ def test_unreachable_elasticsearch_answers_503_without_internals(monkeypatch: py
         assert "127.0.0.1" not in resp.get_data(as_text=True)
     assert app.get("/health/ready").status_code == 503
     assert app.get("/health/live").status_code == 200
+    metrics = app.get("/metrics").get_data(as_text=True)
+    assert 'hermes_elasticsearch_errors_total{type="service_unavailable"} 3.0' in metrics
 
 
 def test_elasticsearch_going_away_and_coming_back(loaded: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> None:
