@@ -74,6 +74,7 @@ class Sink:
         self.outcome = Outcome()
         self._pending: dict[str, list[Operation]] = {}
         self._lock = threading.Lock()
+        self._source_lock = threading.Lock()
 
     def write(self, items: Iterable[Operation | Rejected]) -> Outcome:
         """Stream every item; return the outcome (raises when the budget is exceeded).
@@ -121,10 +122,11 @@ class Sink:
 
     def _actions(self, shared: Iterator[Operation | Rejected], stop: threading.Event) -> Iterator[dict[str, Any]]:
         while not stop.is_set():
-            with self._lock:
+            with self._source_lock:  # apart from _lock: waiting on the source must not stall accounting
                 item = next(shared, None)
-                if item is None:
-                    return
+            if item is None:
+                return
+            with self._lock:
                 if isinstance(item, Rejected):
                     self._reject(item)
                     continue
