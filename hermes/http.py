@@ -52,12 +52,15 @@ def translate(exc: BaseException) -> HermesError | None:
         kind = _es_error_type(exc)
         if kind == "index_not_found_exception":
             return UnavailableError("the index does not exist yet: run a full load")
-        if exc.meta.status == 400:
+        status = exc.meta.status
+        if status == 400:
             return BadRequestError(f"Elasticsearch could not run this query ({kind})")
-        if exc.meta.status in (429, 502, 503):
-            return UnavailableError(f"Elasticsearch is overloaded or recovering ({kind})")
-        if exc.meta.status == 504:
+        if status in (408, 504):
             return UpstreamTimeoutError("Elasticsearch did not answer in time")
+        if status in (401, 403):  # a configuration problem, not the caller's: retry after the fix
+            return UnavailableError("Elasticsearch refused Hermes' credentials")
+        if status == 429 or status >= 500:
+            return UnavailableError(f"Elasticsearch is overloaded or recovering ({kind})")
     return None
 
 

@@ -100,9 +100,12 @@ class Readiness:
     @staticmethod
     def _probe(client: Elasticsearch, alias: str) -> str | None:
         from elastic_transport import TransportError  # noqa: PLC0415
+        from elasticsearch import ApiError  # noqa: PLC0415
 
         try:
             exists = client.indices.exists_alias(name=alias)
         except TransportError as exc:
             return f"Elasticsearch unreachable ({type(exc).__name__})"
+        except ApiError as exc:
+            return f"Elasticsearch answered {exc.meta.status}"
         return None if exists else f"alias {alias} does not exist yet"
