@@ -172,7 +172,8 @@ def delta_load(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
     _source_config(settings)
     client = _loader_client(client, settings)
     state = State(client, settings.state_index)
-    state.ensure()
+    # No ensure() on every tick: a missing state index reads as "no watermark", and the full load
+    # that sets the watermark created it.
     if state.watermark() is None:
         msg = "no full load has completed yet: run a full load first"
         raise NoFullLoadError(msg)
@@ -249,7 +250,7 @@ def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
 def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
     """Alias, indices, watermark, lock and dead-letter count, for operators."""
     state = State(client, settings.state_index)
-    lock = state.current_lock() if client.indices.exists(index=state.index) else None
+    lock = state.current_lock()  # a missing state index reads as no lock
     dead, _ = state.dead_letters(limit=0)
     return {
         "alias": settings.es_index,
