@@ -10,13 +10,14 @@ import resource
 import sys
 import time
 
-from hermes import loads
 from hermes.client import get_client
+from hermes.load.delta import delta_load
+from hermes.load.full import full_load
 from hermes.settings import get_settings
 
 if __name__ == "__main__":
     started = time.perf_counter()
-    run = loads.full_load if sys.argv[1] == "full" else loads.delta_load
+    run = full_load if sys.argv[1] == "full" else delta_load
     report = run(get_client(), get_settings())
     report["wall_s"] = time.perf_counter() - started
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -36,8 +36,8 @@ import local_es  # noqa: E402
 from source_server import make_record  # noqa: E402
 
 from hermes.client import build_client  # noqa: E402
-from hermes.models import SearchParams  # noqa: E402
-from hermes.query import search_body  # noqa: E402
+from hermes.search.models import SearchParams  # noqa: E402
+from hermes.search.query import search_body  # noqa: E402
 from hermes.settings import Settings  # noqa: E402
 from tests.support.process import command, free_port, running  # noqa: E402
 
@@ -119,7 +119,7 @@ def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
 
 def import_breakdown(top: int = 12) -> list[tuple[str, float]]:
     """Cumulative import time of what the search path imports (first request included)."""
-    code = "import functions_framework, hermes.web, hermes.client, elasticsearch"
+    code = "import functions_framework, hermes.search.app, hermes.client, elastic_transport"
     err = subprocess.run([PY, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stderr  # fmt: skip
     rows = []
@@ -157,11 +157,11 @@ def hammer(call: Callable[[], None], threads: int, per_thread: int) -> tuple[lis
     return latencies, len(latencies) / (time.perf_counter() - started)
 
 
-def overhead(es_url: str, alias: str, threads: int, per_thread: int, rounds: int) -> dict[str, Any]:
-    """Same query both ways: p50 latency one request at a time, throughput at ``threads`` clients."""
+def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int, rounds: int) -> dict[str, Any]:
+    """The exact body Hermes sends, through the function and straight to Elasticsearch, at each concurrency."""
     query = "kilo"  # a selective term: Elasticsearch's own time stays small next to the overhead
     client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
-    body = search_body(SearchParams(q=query), 1500)
+    body = search_body(SearchParams(q=query), Settings().search_timeout_ms)  # what the function sends
 
     def direct() -> None:
         client.search(index=alias, body=body)
@@ -169,24 +169,29 @@ def overhead(es_url: str, alias: str, threads: int, per_thread: int, rounds: int
     with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
         # urllib3 on both sides (the ES client uses it too): the figure is the function's cost,
         # not the benchmark's HTTP client's.
-        pool = urllib3.PoolManager(maxsize=threads)
+        pool = urllib3.PoolManager(maxsize=max(clients))
 
         def via_function() -> None:
             assert pool.request("GET", f"{url}/search?q={query}").status == 200
 
         paths = (("direct", direct), ("function", via_function))
         for _, call in paths:  # warm both paths
-            hammer(call, threads, 20)
-        lat: dict[str, list[float]] = {"direct": [], "function": []}
-        rps: dict[str, list[float]] = {"direct": [], "function": []}
+            hammer(call, max(clients), 20)
+        lat: dict[tuple[str, int], list[float]] = {(n, c): [] for n, _ in paths for c in clients}
+        rps: dict[tuple[str, int], list[float]] = {(n, c): [] for n, _ in paths for c in clients}
         for _ in range(rounds):
-            for name, call in paths:
-                lat[name].extend(hammer(call, 1, per_thread)[0])
-                rps[name].append(hammer(call, threads, per_thread)[1])
-    p50 = {k: median(v) * 1000 for k, v in lat.items()}
-    return {"query": query, "p50_ms": p50, "rps": {k: median(v) for k, v in rps.items()},
-            "p50_overhead_ms": p50["function"] - p50["direct"],
-            "throughput_ratio": median(rps["function"]) / median(rps["direct"]), "threads": threads}  # fmt: skip
+            for c in clients:
+                for name, call in paths:  # alternate: both sides see the same machine
+                    got, rate = hammer(call, c, per_client)
+                    lat[name, c].extend(got)
+                    rps[name, c].append(rate)
+    rows = []
+    for c in clients:
+        p50 = {n: median(lat[n, c]) * 1000 for n, _ in paths}
+        rate = {n: median(rps[n, c]) for n, _ in paths}
+        rows.append({"clients": c, "p50_ms": p50, "rps": rate, "p50_overhead_ms": p50["function"] - p50["direct"],
+                     "throughput_ratio": rate["function"] / rate["direct"]})  # fmt: skip
+    return {"query": query, "rows": rows, "requests": per_client * rounds}
 
 
 # --- loads -------------------------------------------------------------------------------------
@@ -196,7 +201,7 @@ def raw_bulk(es_url: str, index: str, n: int) -> float:
     """Baseline: the same documents, already in memory, through plain streaming_bulk."""
     from elasticsearch import helpers
 
-    from hermes import indices
+    from hermes.load import indices
 
     client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=120))  # type: ignore[call-arg]
     docs = [{"_index": index, "_id": f"b{i}", "_source": {**make_record(i, datetime(2020, 1, 1, tzinfo=UTC)),
@@ -265,10 +270,10 @@ Produced by `{command_line}` on {r["when"]} ({r["machine"]}); Elasticsearch {r["
 Each comparison runs ours and its baseline side by side in the same run; figures are medians, and the
 machine is a shared 2-core VM, so read the ratios rather than the absolute times.
 
-## Search: cold start (issue 3)
+## Search: cold start (issue 13)
 
-Process spawn → first `200` on `/search?q=alpha` (the first request includes importing the
-Elasticsearch client and opening its connection), versus a bare functions-framework hello function
+Process spawn → first `200` on `/search?q=alpha` (the first request includes importing
+`elastic_transport` and opening its connection), versus a bare functions-framework hello function
 (`bench/hello/main.py`) to its first `200`; {len(cold["ours_s"])} alternating repetitions.
 
 | | median | runs |
@@ -277,26 +282,33 @@ Elasticsearch client and opening its connection), versus a bare functions-framew
 | bare hello function | {median(cold["bare_s"]):.3f} s | {fmt_list(cold["bare_s"])} |
 | **ratio** | **{cold["ratio"]:.2f}×** (goal ≤ 1.5×) | |
 
-`python -X importtime` of the search path (`functions_framework`, `hermes.web`, `hermes.client`,
-`elasticsearch`), top-level packages by cumulative import time:
+`python -X importtime` of the search path (`functions_framework`, `hermes.search.app`, `hermes.client`,
+`elastic_transport`, which the first request imports), top-level packages by cumulative import time:
 
 | package | cumulative |
 |---|---|
 {imports}
 
-## Search: overhead of the function (issue 3)
+## Search: overhead of the function (issue 13)
 
-The same query (`q={ov["query"]}`: fuzzy multi_match, highlight, tag facets) through the function as deployed
-(functions-framework → gunicorn, 1 worker, default threads; HTTP from the benchmark) and directly with the
-Elasticsearch client from the benchmark process: p50 latency one request at a time, throughput with
-{ov["threads"]} concurrent clients. Both share the 2 cores with Elasticsearch and the benchmark's own client
-threads, which is what limits the figures.
+The exact `_search` body the function sends for `q={ov["query"]}` (fuzzy multi_match, highlight, tag facets),
+through the function as deployed (functions-framework → gunicorn, 1 worker, default threads; HTTP from the
+benchmark) and sent directly with the Elasticsearch client from the benchmark process, at 1, 4 and 8
+concurrent clients, alternating, {ov["requests"]} requests per client and side at each level. Everything
+shares the 2 cores with Elasticsearch and the benchmark's own client threads.
 
-| | p50 latency (sequential) | throughput ({ov["threads"]} clients) |
-|---|---|---|
-| direct (elasticsearch client) | {ov["p50_ms"]["direct"]:.2f} ms | {ov["rps"]["direct"]:.0f} req/s |
-| through the function | {ov["p50_ms"]["function"]:.2f} ms | {ov["rps"]["function"]:.0f} req/s |
-| **difference** | **{ov["p50_overhead_ms"]:+.2f} ms** (goal ≤ 2 ms) | **{ov["throughput_ratio"]:.2f}×** (goal ≥ 0.8×) |
+| clients | p50 direct | p50 function | difference | direct | function | throughput ratio |
+|---|---|---|---|---|---|---|
+"""
+        + "\n".join(
+            f"| {row['clients']} | {row['p50_ms']['direct']:.2f} ms | {row['p50_ms']['function']:.2f} ms "
+            f"| **{row['p50_overhead_ms']:+.2f} ms** | {row['rps']['direct']:.0f} req/s "
+            f"| {row['rps']['function']:.0f} req/s | **{row['throughput_ratio']:.2f}×** |"
+            for row in ov["rows"]
+        )
+        + f"""
+
+Goals: ≤ +2 ms p50 and ≥ 0.8× throughput at every concurrency.
 
 ## Full load: throughput (issue 4)
 
@@ -359,7 +371,10 @@ def main() -> int:
             sections: list[tuple[str, Callable[[], Any]]] = [
                 ("memory", lambda: memory(server.url, source, sorted({*memory_sizes, small}))),
                 ("cold", lambda: cold_start(server.url, f"bench-{small}", 3 if q else 7)),
-                ("overhead", lambda: overhead(server.url, f"bench-{small}", 4, 50 if q else 250, 1 if q else 3)),
+                (
+                    "overhead",
+                    lambda: overhead(server.url, f"bench-{small}", (1, 4, 8), 50 if q else 200, 1 if q else 3),
+                ),
                 ("delta", lambda: delta(server.url, source, [small, large], 100 if q else 1_000, 2 if q else 5)),
                 ("throughput", lambda: throughput(server.url, source, 20_000 if q else 200_000, 2 if q else 3)),
             ]

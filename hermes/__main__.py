@@ -2,6 +2,6 @@
 
 import sys
 
-from hermes.cli import main
+from hermes.load.cli import main
 
 sys.exit(main())

@@ -1,14 +1,44 @@
-"""One Elasticsearch client per process, built lazily from settings."""
+"""Elasticsearch clients, built lazily once per process, and the translation of their failures.
+
+Two clients of the official family, configured from the same settings:
+
+- :func:`get_client`: the full ``elasticsearch`` client, for the loaders and the CLI
+  (bulk helpers, index management);
+- :func:`get_transport`: ``elastic_transport.Transport`` alone, for the search function.
+  It makes three kinds of read; the full client's API layer costs ~150 ms of imports at
+  every cold start and a measurable share of each request (docs/benchmarks.md).
+
+Every Elasticsearch failure becomes a Hermes error here and nowhere else: the HTTP
+boundary (``hermes.responses``) and the operator CLI both call :func:`translate`.
+"""
 
 from __future__ import annotations
 
+import base64
 import functools
+import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
+from hermes.errors import BadRequestError, HermesError, UnavailableError, UpstreamTimeoutError
 from hermes.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from elastic_transport import Transport
     from elasticsearch import Elasticsearch
+
+# Never hold a Knative request for long on a dead node: fail fast, answer 503.
+_DEAD_NODE_BACKOFF_FACTOR = 0.5
+_MAX_DEAD_NODE_BACKOFF_S = 2.0
+
+
+class ElasticsearchStatusError(Exception):
+    """An error status answered to a request made through :func:`get_transport`."""
+
+    def __init__(self, status: int, body: object) -> None:
+        super().__init__(f"Elasticsearch answered {status}")
+        self.status = status
+        self.body = body
 
 
 def build_client(settings: Settings) -> Elasticsearch:
@@ -20,9 +50,8 @@ def build_client(settings: Settings) -> Elasticsearch:
         "request_timeout": settings.es_request_timeout_s,
         "max_retries": settings.es_max_retries,
         "retry_on_timeout": False,
-        # Never hold a Knative request for long on a dead node: fail fast, answer 503.
-        "dead_node_backoff_factor": 0.5,
-        "max_dead_node_backoff": 2.0,
+        "dead_node_backoff_factor": _DEAD_NODE_BACKOFF_FACTOR,
+        "max_dead_node_backoff": _MAX_DEAD_NODE_BACKOFF_S,
         # orjson: several times faster than json for bulk bodies and search answers.
         "serializer": OrjsonSerializer(),
     }
@@ -39,3 +68,86 @@ def build_client(settings: Settings) -> Elasticsearch:
 def get_client() -> Elasticsearch:
     """The process's client for the process's settings."""
     return build_client(get_settings())
+
+
+def build_transport(settings: Settings) -> Transport:
+    """The transport layer alone, configured as :func:`build_client` configures the full client."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from elastic_transport import OrjsonSerializer, Transport  # noqa: PLC0415 - kept off the import path
+    from elastic_transport.client_utils import url_to_node_config  # noqa: PLC0415
+
+    node = replace(
+        url_to_node_config(settings.es_url),
+        request_timeout=settings.es_request_timeout_s,
+        headers=_auth_header(settings),
+        ca_certs=settings.es_ca_certs,
+    )
+    return Transport(
+        [node], serializers={"application/json": OrjsonSerializer()}, max_retries=settings.es_max_retries,
+        retry_on_timeout=False, dead_node_backoff_factor=_DEAD_NODE_BACKOFF_FACTOR,
+        max_dead_node_backoff=_MAX_DEAD_NODE_BACKOFF_S,
+    )  # fmt: skip
+
+
+def _auth_header(settings: Settings) -> dict[str, str]:
+    if settings.es_api_key is not None:
+        return {"authorization": f"ApiKey {settings.es_api_key.get_secret_value()}"}
+    if settings.es_username is not None and settings.es_password is not None:
+        pair = f"{settings.es_username}:{settings.es_password.get_secret_value()}".encode()
+        return {"authorization": f"Basic {base64.b64encode(pair).decode()}"}
+    return {}
+
+
+_transport_lock = threading.Lock()
+
+
+@functools.cache
+def _cached_transport() -> Transport:
+    return build_transport(get_settings())
+
+
+def get_transport() -> Transport:
+    """The process's transport; the first callers wait for one build (it imports the package)."""
+    with _transport_lock:
+        return _cached_transport()
+
+
+def translate(exc: BaseException) -> HermesError | None:
+    """Turn an Elasticsearch client exception into a Hermes error (None: not one).
+
+    Looks the client's exception classes up in ``sys.modules``: a package that was never
+    imported cannot have raised, and importing it here would cost a cold start.
+    """
+    transport, client = sys.modules.get("elastic_transport"), sys.modules.get("elasticsearch")
+    if transport is not None and isinstance(exc, transport.ConnectionTimeout):
+        return UpstreamTimeoutError("Elasticsearch did not answer in time")
+    if transport is not None and isinstance(exc, transport.TransportError):
+        return UnavailableError("Elasticsearch is unreachable")
+    if isinstance(exc, ElasticsearchStatusError):
+        return for_status(exc.status, error_type(exc.body))
+    if client is not None and isinstance(exc, client.ApiError):
+        return for_status(exc.meta.status, error_type(exc.body))
+    return None
+
+
+def for_status(status: int, kind: str) -> HermesError | None:
+    """The Hermes error for an Elasticsearch answer with this status and error type (None: not one)."""
+    if kind == "index_not_found_exception":
+        return UnavailableError("the index does not exist yet: run a full load")
+    if status == 400:
+        return BadRequestError(f"Elasticsearch could not run this query ({kind})")
+    if status in (408, 504):
+        return UpstreamTimeoutError("Elasticsearch did not answer in time")
+    if status in (401, 403):  # a configuration problem, not the caller's: retry after the fix
+        return UnavailableError("Elasticsearch refused Hermes' credentials")
+    if status == 429 or status >= 500:
+        return UnavailableError(f"Elasticsearch is overloaded or recovering ({kind})")
+    return None
+
+
+def error_type(body: object) -> str:
+    """The ``error.type`` of an Elasticsearch error body, or ``unknown``."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("type", "unknown"))
+    return "unknown"

@@ -1,9 +1,13 @@
 """The one exception tree. Each class knows its HTTP status and contract ``type``.
 
-Exceptions are mapped to responses at exactly one boundary (``hermes.http``).
+Exceptions are mapped to responses at exactly one boundary (``hermes.responses``).
 """
 
 from __future__ import annotations
+
+from typing import NotRequired
+
+from typing_extensions import TypedDict
 
 
 class HermesError(Exception):
@@ -71,6 +75,12 @@ class LoadInProgressError(ConflictError):
     type = "load_in_progress"
 
 
+class LockLostError(ConflictError):
+    """The load lock was taken over while this load held it (its heartbeat failed); nothing was served."""
+
+    type = "lock_lost"
+
+
 class NoFullLoadError(ConflictError):
     """A delta was asked for before any full load completed."""
 
@@ -114,3 +124,25 @@ class VerificationError(LoadFailedError):
     """The new index failed verification before the alias swap."""
 
     type = "verification_failed"
+
+
+class ErrorDetail(TypedDict):
+    """What went wrong: a snake_case type, a human message, the parameter at fault if one is."""
+
+    type: str
+    message: str
+    parameter: NotRequired[str]
+
+
+class ErrorBody(TypedDict):
+    """The contract's error object: every error answer of every function, and the CLI's."""
+
+    error: ErrorDetail
+
+
+def error_body(err: HermesError) -> ErrorBody:
+    """The contract's error object for ``err``."""
+    detail: ErrorDetail = {"type": err.type, "message": err.message}
+    if err.parameter is not None:
+        detail["parameter"] = err.parameter
+    return {"error": detail}

@@ -1,22 +1,29 @@
-"""All configuration, read once from the environment (see CONTRACT.md § Configuration)."""
+"""All configuration, read once from the environment (see CONTRACT.md § Configuration).
+
+A plain pydantic model fed from ``os.environ`` rather than ``pydantic-settings``: that
+package cost the search function 35-65 ms of imports at every cold start (measured with
+``python -X importtime``, docs/benchmarks.md) for one feature, reading variables by name,
+which :func:`load_settings` does in three lines.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hermes.errors import ConfigurationError
 
 _INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
 
 
-class Settings(BaseSettings):
-    """Every setting Hermes reads. Nothing else looks at ``os.environ``."""
+class Settings(BaseModel):
+    """Every setting Hermes reads, by environment variable name. Nothing else looks at ``os.environ``."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     es_url: str = Field("http://localhost:9200", validation_alias="ES_URL")
     es_api_key: SecretStr | None = Field(None, validation_alias="ES_API_KEY")
@@ -55,7 +62,9 @@ class Settings(BaseSettings):
     min_swap_ratio: Annotated[float, Field(ge=0, le=1)] = Field(0.5, validation_alias="HERMES_MIN_SWAP_RATIO")
     keep_indices: Annotated[int, Field(ge=0)] = Field(1, validation_alias="HERMES_KEEP_INDICES")
     prune_grace_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_PRUNE_GRACE_S")
-    lock_ttl_s: Annotated[float, Field(gt=0)] = Field(3600.0, validation_alias="HERMES_LOCK_TTL_S")
+    # A running load renews its lock every TTL/3 (hermes.load.lock), so the TTL only bounds how long
+    # the lock of a crashed run (SIGKILL, OOM, a pod ended at its timeout) blocks the next one.
+    lock_ttl_s: Annotated[float, Field(gt=0)] = Field(120.0, validation_alias="HERMES_LOCK_TTL_S")
     delta_overlap_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_DELTA_OVERLAP_S")
 
     log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL")
@@ -90,10 +99,19 @@ class Settings(BaseSettings):
         return f"{self.es_index}.hermes-state"
 
 
-def load_settings() -> Settings:
-    """Read settings, turning a validation error into one naming the variable."""
+def _variables() -> frozenset[str]:
+    return frozenset(str(f.validation_alias) for f in Settings.model_fields.values())
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default: the process environment).
+
+    A validation error becomes a :class:`ConfigurationError` naming the variable.
+    """
+    env = os.environ if environ is None else environ
+    names = _variables()
     try:
-        return Settings()
+        return Settings.model_validate({k: v for k, v in env.items() if k in names})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()

@@ -23,10 +23,11 @@ _PREFIXES = ("ES_", "DATA_SOURCE_", "HERMES_")
 
 def clear_caches() -> None:
     """Forget every per-process singleton (settings, client, apps, metrics)."""
-    from hermes import client, metrics, openapi, settings, web
+    from hermes import client, settings
+    from hermes.search import app, metrics, openapi
 
-    for fn in (settings.get_settings, client.get_client, web.get_search_app, metrics.get_metrics,
-               openapi.openapi_document):  # fmt: skip
+    for fn in (settings.get_settings, client.get_client, client._cached_transport, app.get_search_app,
+               metrics.get_metrics, openapi.openapi_document):  # fmt: skip
         fn.cache_clear()
 
 

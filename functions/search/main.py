@@ -3,13 +3,13 @@
 import flask
 import functions_framework
 
+from hermes.search.app import handle_search
 from hermes.startup import boot
-from hermes.web import handle_search
 
 boot()
 
 
 @functions_framework.http
 def search(request: flask.Request) -> flask.Response:
-    """Every route of the search API; see ``hermes.web``."""
+    """Every route of the search API; see ``hermes.search.app``."""
     return handle_search(request)

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import pytest
 from elasticsearch import helpers
 
-from hermes import indices
 from hermes.client import build_client
-from hermes.mappings import MAPPING_VERSION
-from hermes.models import SearchParams
-from hermes.query import search_body
+from hermes.load import indices
+from hermes.load.mappings import MAPPING_VERSION
+from hermes.search.models import SearchParams
+from hermes.search.query import search_body
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from hermes import indices, loads
 from hermes.client import build_client
-from hermes.errors import LoadInProgressError, SourceError, VerificationError
-from hermes.loads import EventKey
+from hermes.errors import ErrorBudgetExceededError, LoadInProgressError, SourceError, VerificationError
+from hermes.load import indices
+from hermes.load.full import EventKey, full_load
+from hermes.load.lock import LOCK_ID, LoadLock
+from hermes.load.operator import rollback
+from hermes.load.state import State
 from hermes.settings import Settings
-from hermes.state import LOCK_ID, State
 from tests.support.datasource import SourceBehaviour, record, serve
 
 pytestmark = pytest.mark.integration
@@ -49,7 +51,7 @@ def test_full_load_from_each_body_format(es: Any, settings: Settings, source: An
     state.fmt = fmt
     state.page_size = 7
     state.put(*_records(25))
-    report = loads.full_load(build_client(settings), settings)
+    report = full_load(build_client(settings), settings)
     assert report["status"] == "completed"
     assert (report["indexed"], report["skipped"], report["failed"]) == (25, 0, 0)
     assert report["previous_index"] is None
@@ -60,7 +62,7 @@ def test_full_load_from_each_body_format(es: Any, settings: Settings, source: An
 
 def test_alias_moves_previous_kept_older_pruned(es: Any, settings: Settings, source: Any) -> None:
     source[1].put(*_records(5))
-    reports = [loads.full_load(build_client(settings), settings) for _ in range(3)]
+    reports = [full_load(build_client(settings), settings) for _ in range(3)]
     assert reports[1]["previous_index"] == reports[0]["index"]
     assert reports[2]["previous_index"] == reports[1]["index"]
     assert reports[2]["pruned"] == [reports[0]["index"]]
@@ -70,7 +72,7 @@ def test_alias_moves_previous_kept_older_pruned(es: Any, settings: Settings, sou
 
 def test_searches_during_reloads_never_fail_nor_see_nothing(es: Any, settings: Settings, source: Any) -> None:
     source[1].put(*_records(300))
-    loads.full_load(build_client(settings), settings)
+    full_load(build_client(settings), settings)
     stop = threading.Event()
     totals: list[int] = []
     errors: list[BaseException] = []
@@ -87,7 +89,7 @@ def test_searches_during_reloads_never_fail_nor_see_nothing(es: Any, settings: S
     thread.start()
     try:
         for _ in range(3):
-            loads.full_load(build_client(settings), settings)
+            full_load(build_client(settings), settings)
     finally:
         stop.set()
         thread.join()
@@ -100,7 +102,7 @@ def _assert_unchanged(es: Any, settings: Settings, served: str) -> None:
     assert indices.indices_behind(es, settings.es_index) == [served]
     assert set(indices.managed_indices(es, settings.es_index)) == {served}  # no orphan
     assert _count(es, settings.es_index) == 20
-    assert State(es, settings.state_index).current_lock() is None
+    assert LoadLock(es, settings.state_index, 60).current() is None
 
 
 @pytest.mark.parametrize("failure", ["dies_mid_stream", "invalid_json", "too_few", "down"])
@@ -108,7 +110,7 @@ def test_failed_load_leaves_alias_and_index_untouched(es: Any, settings: Setting
                                                        failure: str) -> None:  # fmt: skip
     _, state = source
     state.put(*_records(20))
-    served = loads.full_load(build_client(settings), settings)["index"]
+    served = full_load(build_client(settings), settings)["index"]
     watermark = State(es, settings.state_index).watermark()
     if failure == "dies_mid_stream":
         state.die_after = 5
@@ -120,16 +122,16 @@ def test_failed_load_leaves_alias_and_index_untouched(es: Any, settings: Setting
         state.records = {r["id"]: r for r in _records(5)}
     expected = VerificationError if failure == "too_few" else SourceError
     with pytest.raises(expected):
-        loads.full_load(build_client(settings), settings)
+        full_load(build_client(settings), settings)
     _assert_unchanged(es, settings, served)
     assert State(es, settings.state_index).watermark() == watermark
 
 
 def test_too_few_records_swap_when_forced(es: Any, settings: Settings, source: Any) -> None:
     source[1].put(*_records(20))
-    loads.full_load(build_client(settings), settings)
+    full_load(build_client(settings), settings)
     source[1].records = {r["id"]: r for r in _records(3)}
-    report = loads.full_load(build_client(settings), settings, force=True)
+    report = full_load(build_client(settings), settings, force=True)
     assert report["indexed"] == 3
     assert _count(es, settings.es_index) == 3
 
@@ -138,7 +140,7 @@ def test_invalid_records_are_skipped_counted_and_dead_lettered(es: Any, settings
     _, state = source
     state.put(*_records(10))
     state.extra = [{"id": "bad-date", "updated_at": "yesterday"}, {"title": "no id"}, 42]
-    report = loads.full_load(build_client(settings), settings)
+    report = full_load(build_client(settings), settings)
     assert (report["indexed"], report["skipped"], report["failed"]) == (10, 3, 0)
     total, letters = State(es, settings.state_index).dead_letters()
     assert total == 3
@@ -150,34 +152,32 @@ def test_error_budget_fails_the_load_and_changes_nothing(es: Any, make_settings:
     url, state = source
     state.put(*_records(20))
     settings = make_settings(DATA_SOURCE_URL=url, HERMES_MAX_FAILURES=2)
-    served = loads.full_load(build_client(settings), settings)["index"]
+    served = full_load(build_client(settings), settings)["index"]
     state.extra = [{"id": f"bad{i}"} for i in range(3)]
-    with pytest.raises(Exception, match="error budget"):
-        loads.full_load(build_client(settings), settings)
+    with pytest.raises(ErrorBudgetExceededError, match="error budget"):
+        full_load(build_client(settings), settings)
     _assert_unchanged(es, settings, served)
 
 
 def test_concurrent_loads_one_conflicts(es: Any, settings: Settings, source: Any) -> None:
     _, state = source
     state.put(*_records(5))
-    state.delay_s = 1.5
-    with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(loads.full_load, build_client(settings), settings) for _ in range(2)]
-        outcomes = []
-        for f in futures:
-            try:
-                outcomes.append(f.result()["status"])
-            except LoadInProgressError:
-                outcomes.append("409")
-    assert sorted(outcomes) == ["409", "completed"]
+    state.hold()  # the first load waits in its source read, holding the lock
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(full_load, build_client(settings), settings)
+        assert state.arrived.wait(30)
+        with pytest.raises(LoadInProgressError):
+            full_load(build_client(settings), settings)
+        state.release()
+        assert first.result()["status"] == "completed"
 
 
 def test_redelivered_event_is_a_duplicate_and_changes_nothing(es: Any, settings: Settings, source: Any) -> None:
     source[1].put(*_records(5))
     key = EventKey("curl", "evt-1")
-    first = loads.full_load(build_client(settings), settings, event=key)
+    first = full_load(build_client(settings), settings, event=key)
     source[1].put(*_records(8))
-    again = loads.full_load(build_client(settings), settings, event=key)
+    again = full_load(build_client(settings), settings, event=key)
     assert again["status"] == "duplicate"
     assert again["index"] == first["index"]
     assert indices.indices_behind(es, settings.es_index) == [first["index"]]
@@ -186,10 +186,10 @@ def test_redelivered_event_is_a_duplicate_and_changes_nothing(es: Any, settings:
 
 def test_rollback_restores_the_previous_index(es: Any, settings: Settings, source: Any) -> None:
     source[1].put(*_records(5))
-    first = loads.full_load(build_client(settings), settings)
+    first = full_load(build_client(settings), settings)
     source[1].put(*_records(9))
-    second = loads.full_load(build_client(settings), settings)
-    result = loads.rollback(build_client(settings), settings)
+    second = full_load(build_client(settings), settings)
+    result = rollback(build_client(settings), settings)
     assert (result["index"], result["previous_index"]) == (first["index"], second["index"])
     assert indices.indices_behind(es, settings.es_index) == [first["index"]]
     assert _count(es, settings.es_index) == 5
@@ -203,12 +203,12 @@ def test_stale_lock_of_a_crashed_run_expires(es: Any, settings: Settings, source
     state.ensure()
     es.index(index=state.index, id=LOCK_ID, refresh=True,
              document={"kind": "full_load", "owner": "crashed", "expires_at": "2020-01-01T00:00:00Z"})  # fmt: skip
-    assert loads.full_load(build_client(settings), settings)["status"] == "completed"
+    assert full_load(build_client(settings), settings)["status"] == "completed"
     # A live lock is respected.
     es.index(index=state.index, id=LOCK_ID, refresh=True,
              document={"kind": "full_load", "owner": "alive", "expires_at": "2999-01-01T00:00:00Z"})  # fmt: skip
     with pytest.raises(LoadInProgressError):
-        loads.full_load(build_client(settings), settings)
+        full_load(build_client(settings), settings)
 
 
 # --- through the function ----------------------------------------------------------------------
@@ -261,10 +261,9 @@ def test_function_rejects_bad_events(function: Any) -> None:
 
 
 def test_function_answers_409_while_a_load_runs(function: Any, settings: Settings, es: Any) -> None:
-    state = State(es, settings.state_index)
-    state.ensure()
-    state.acquire("full_load", 60)
-    resp = _binary(function, "busy")
+    State(es, settings.state_index).ensure()
+    with LoadLock(es, settings.state_index, 60).held("full_load"):
+        resp = _binary(function, "busy")
     assert resp.status_code == 409
     assert resp.get_json()["error"]["type"] == "load_in_progress"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from hermes import loads
 from hermes.client import build_client
+from hermes.load.full import full_load
 from tests.support.corpus import corpus, write_ndjson
 from tests.support.datasource import record, serve
 from tests.support.process import ROOT, command, free_port, running
@@ -27,7 +27,7 @@ def _env(settings: Any) -> dict[str, str]:
 
 def test_search_process_serves_http(make_settings: Any, tmp_path: Path) -> None:
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()))
-    loads.full_load(build_client(settings), settings)
+    full_load(build_client(settings), settings)
     with running("search", "search", _env(settings)) as url:
         resp = requests.get(f"{url}/search", params={"q": "lighthuose"}, timeout=10)
         assert resp.status_code == 200

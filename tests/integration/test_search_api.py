@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from hermes import loads
 from hermes.client import build_client
+from hermes.load.full import full_load
 from tests.support.corpus import corpus, stamp, write_ndjson
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ SOURCE = "functions/search/main.py"
 @pytest.fixture
 def loaded(make_settings: Any, tmp_path: Path) -> Any:
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()))
-    report = loads.full_load(build_client(settings), settings)
+    report = full_load(build_client(settings), settings)
     assert report["indexed"] == 34
     return settings
 
@@ -155,7 +155,7 @@ def test_cors(client: Any) -> None:
 
 def test_openapi_describes_every_route(client: Any) -> None:
     doc = client.get("/openapi.json").get_json()
-    assert set(doc["paths"]) == {"/search", "/suggest", "/documents/{id}", "/health/live", "/health/ready",
+    assert set(doc["paths"]) == {"/search", "/suggest", "/documents/{doc_id}", "/health/live", "/health/ready",
                                  "/openapi.json", "/metrics"}  # fmt: skip
     names = {p["name"] for p in doc["paths"]["/search"]["get"]["parameters"]}
     assert names == {"q", "size", "from", "tag", "updated_after", "updated_before", "sort"}
@@ -168,7 +168,7 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     text = client.get("/metrics").get_data(as_text=True)
     assert 'hermes_http_requests_total{route="/search",status="200"} 1.0' in text
     assert 'hermes_http_requests_total{route="/search",status="400"} 1.0' in text
-    assert 'hermes_http_requests_total{route="/documents/{id}",status="200"} 1.0' in text
+    assert 'hermes_http_requests_total{route="/documents/<path:doc_id>",status="200"} 1.0' in text
     assert "hermes_http_request_duration_seconds_bucket" in text
 
 
@@ -186,7 +186,7 @@ def test_readiness_follows_the_alias(make_settings: Any, monkeypatch: pytest.Mon
     assert search.status_code == 503
     assert search.get_json()["error"]["type"] == "service_unavailable"
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()[:3]))
-    loads.full_load(build_client(settings), settings)
+    full_load(build_client(settings), settings)
     assert app.get("/health/ready").status_code == 200
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hermes.records import parse_rfc3339
+from hermes.timestamps import parse_rfc3339
 
 
 @dataclass
@@ -32,9 +31,21 @@ class SourceBehaviour:
     status: int = 200  # a persistent status (e.g. 500: the source is down)
     die_after: int | None = None  # close the connection after this many records
     garbage: bool = False  # answer invalid JSON
-    delay_s: float = 0.0  # wait before answering (keeps a load running)
+    # A load stays in its source read while the gate is closed: tests close it, check what
+    # happens meanwhile, and open it (no sleeps). `arrived` is set by every request.
+    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
+    arrived: threading.Event = field(default_factory=threading.Event)
+    open_connections: int = 0  # client connections the server holds (keep-alive included)
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold(self) -> None:
+        """Close the gate: requests wait until :meth:`release`."""
+        self.arrived.clear()
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
 
     def put(self, *records: dict[str, Any]) -> None:
         with self.lock:
@@ -57,10 +68,20 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            with state.lock:
+                state.open_connections += 1
+
+        def finish(self) -> None:
+            with state.lock:
+                state.open_connections -= 1
+            super().finish()
+
         def do_GET(self) -> None:
             state.requests.append(self.path)
-            if state.delay_s:
-                time.sleep(state.delay_s)
+            state.arrived.set()
+            state.gate.wait(timeout=60)
             if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
                 self._send(401, b'{"error":"unauthorized"}')
                 return
@@ -118,13 +139,19 @@ def serve(state: SourceBehaviour | None = None) -> Iterator[tuple[str, SourceBeh
     """Run a data source; yield its URL and the behaviour object to mutate."""
     state = state or SourceBehaviour()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() returns within ~10 ms instead of the default 0.5 s.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/records", state
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _opened(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 def record(rid: str, updated_at: datetime | str, **fields: Any) -> dict[str, Any]:

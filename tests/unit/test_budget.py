@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from hermes.budget import ErrorBudget
 from hermes.errors import ErrorBudgetExceededError
+from hermes.load.budget import ErrorBudget
 
 
 def test_total_limit() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hermes.indices import is_managed, new_index_name
+from hermes.load.indices import is_managed, new_index_name
 
 
 def test_names_sort_by_time_and_are_recognised() -> None:

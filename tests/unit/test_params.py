@@ -4,8 +4,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from hermes.errors import BadRequestError
-from hermes.models import SearchParams, SuggestParams
-from hermes.params import parse_params
+from hermes.search.models import SearchParams, SuggestParams
+from hermes.search.params import parse_params
 
 
 def _parse(query: list[tuple[str, str]]) -> SearchParams:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from hermes.models import SearchParams, SuggestParams
-from hermes.query import search_body, suggest_body
+from hermes.search.models import SearchParams, SuggestParams
+from hermes.search.query import search_body, suggest_body
 
 
 def _params(**kw: object) -> SearchParams:

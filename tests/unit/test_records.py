@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hermes.records import Operation, Rejected, parse_rfc3339, to_operation, version_of
+from hermes.load.records import Operation, Rejected, to_operation, version_of
+from hermes.timestamps import parse_rfc3339
 
 
 def test_valid_record_becomes_an_operation_keeping_unknown_fields() -> None:

@@ -1,14 +1,15 @@
-"""``/openapi.json``, generated from the models that validate and shape the API."""
+"""``/openapi.json``, generated from the parameter models and the body ``TypedDict``s the code uses."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel, TypeAdapter
 
-from hermes.models import ErrorBody, Health, SearchParams, SearchResponse, SuggestParams, SuggestResponse
+from hermes.errors import ErrorBody
+from hermes.responses import Health
+from hermes.search.models import SearchParams, SearchResponse, SuggestParams, SuggestResponse
 
 _REF = "#/components/schemas/{model}"
 _TEXT = {"schema": {"type": "string"}}
@@ -44,14 +45,14 @@ def _errors(*codes: int) -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 description of every route of the search function."""
-    _, defs = models_json_schema(
-        [(m, "serialization") for m in (SearchResponse, SuggestResponse, Health, ErrorBody)],
-        by_alias=True, ref_template=_REF,
-    )  # fmt: skip
-    schemas: dict[str, Any] = dict(defs["$defs"])
+    schemas: dict[str, Any] = {}
+    for body in (SearchResponse, SuggestResponse, Health, ErrorBody):
+        schema = TypeAdapter(body).json_schema(by_alias=True, ref_template=_REF, mode="serialization")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[body.__name__] = schema
     search_params = _parameters(SearchParams, schemas)
     suggest_params = _parameters(SuggestParams, schemas)
-    doc_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    doc_param = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths = {
         "/search": {"get": {"summary": "Ranked, typo-tolerant search", "operationId": "search",
                             "parameters": search_params,
@@ -61,7 +62,7 @@ def openapi_document() -> dict[str, Any]:
                              "parameters": suggest_params,
                              "responses": {"200": _json("SuggestResponse", "Suggestions"),
                                            **_errors(400, 503, 504)}}},
-        "/documents/{id}": {"get": {"summary": "A stored document", "operationId": "getDocument",
+        "/documents/{doc_id}": {"get": {"summary": "A stored document", "operationId": "getDocument",
                                     "parameters": [doc_param],
                                     "responses": {"200": {"description": "The document", "content": {
                                         "application/json": {"schema": {"type": "object"}}}},

@@ -22,8 +22,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
-from hermes.errors import SourceError
-from hermes.records import format_rfc3339, parse_rfc3339
+from hermes.errors import ConfigurationError, SourceError
+from hermes.settings import Settings
+from hermes.timestamps import format_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,15 @@ class SourceConfig:
     timeout_s: float = 30.0
     retries: int = 5
     backoff_s: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SourceConfig:
+        """``DATA_SOURCE_*`` and ``HERMES_SOURCE_*``; refuses when no source is configured."""
+        if not settings.data_source_url:
+            msg = "DATA_SOURCE_URL is not set: loaders refuse to run without it"
+            raise ConfigurationError(msg)
+        token = settings.data_source_token.get_secret_value() if settings.data_source_token else None
+        return cls(settings.data_source_url, token, settings.source_timeout_s, settings.source_retries)
 
 
 def read_records(config: SourceConfig, since: datetime | None = None) -> Iterator[object]:

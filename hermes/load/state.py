@@ -1,4 +1,4 @@
-"""The loaders' bookkeeping in a small state index: lock, watermark, events, dead letters.
+"""The loaders' bookkeeping in a small state index: watermark, completed events, dead letters.
 
 The state index is named ``<alias>.hermes-state``: no ``<alias>-*`` pattern of the
 data indices can match it, so pruning never touches it.
@@ -8,36 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import socket
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hermes.errors import LoadInProgressError
-from hermes.mappings import STATE_MAPPINGS
-from hermes.records import Rejected, format_rfc3339, parse_rfc3339
+from hermes.load.mappings import STATE_MAPPINGS
+from hermes.load.records import Rejected
+from hermes.timestamps import format_rfc3339, parse_rfc3339
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 log = logging.getLogger(__name__)
 
-LOCK_ID = "lock"
 WATERMARK_ID = "watermark"
 
 
-@dataclass(frozen=True)
-class Lock:
-    """A held load lock."""
-
-    owner: str
-    kind: str
-    expires_at: datetime
-
-
 class State:
-    """Reads and writes the state documents of one alias."""
+    """Reads and writes the state documents of one alias (the lock lives in ``hermes.load.lock``)."""
 
     def __init__(self, client: Elasticsearch, index: str) -> None:
         self.client = client
@@ -54,60 +41,6 @@ class State:
         if resp.meta.status == 400 and "already_exists" not in str(resp.body):
             msg = f"cannot create state index {self.index}: {resp.body}"
             raise RuntimeError(msg)
-
-    # --- lock ----------------------------------------------------------------------------------
-
-    def acquire(self, kind: str, ttl_s: float, now: datetime | None = None) -> Lock:
-        """Take the one load lock; raise :class:`LoadInProgressError` if another holds it.
-
-        A lock past its expiry belonged to a crashed run and is broken (compare-and-
-        delete on its sequence number, so two breakers cannot both win).
-        """
-        now = now or datetime.now(UTC)
-        lock = Lock(f"{socket.gethostname()}/{uuid.uuid4().hex}", kind, now + timedelta(seconds=ttl_s))
-        body = {"kind": kind, "owner": lock.owner, "expires_at": format_rfc3339(lock.expires_at)}
-        for _ in range(2):
-            resp = self.client.options(ignore_status=409).create(
-                index=self.index, id=LOCK_ID, document=body, refresh=True
-            )
-            if resp.meta.status != 409:
-                return lock
-            if not self._break_if_expired(now):
-                break
-        held = self.current_lock()
-        msg = f"a {held.kind if held else 'load'} is already running"
-        raise LoadInProgressError(msg)
-
-    def current_lock(self) -> Lock | None:
-        """The lock as stored (expired or not), or None."""
-        doc = self._get(LOCK_ID)
-        if doc is None:
-            return None
-        src = doc["_source"]
-        return Lock(src["owner"], src["kind"], parse_rfc3339(src["expires_at"]))
-
-    def _break_if_expired(self, now: datetime) -> bool:
-        doc = self._get(LOCK_ID)
-        if doc is None:
-            return True
-        if parse_rfc3339(doc["_source"]["expires_at"]) > now:
-            return False
-        log.warning("breaking expired lock", extra={"owner": doc["_source"]["owner"]})
-        self.client.options(ignore_status=(404, 409)).delete(
-            index=self.index, id=LOCK_ID, if_seq_no=doc["_seq_no"],
-            if_primary_term=doc["_primary_term"], refresh=True,
-        )  # fmt: skip
-        return True
-
-    def release(self, lock: Lock) -> None:
-        """Release the lock if we still own it."""
-        doc = self._get(LOCK_ID)
-        if doc is None or doc["_source"]["owner"] != lock.owner:
-            return
-        self.client.options(ignore_status=(404, 409)).delete(
-            index=self.index, id=LOCK_ID, if_seq_no=doc["_seq_no"],
-            if_primary_term=doc["_primary_term"], refresh=True,
-        )  # fmt: skip
 
     # --- watermark -----------------------------------------------------------------------------
 
@@ -191,5 +124,10 @@ class State:
         return len(ids)
 
     def _get(self, doc_id: str) -> dict[str, Any] | None:
-        resp = self.client.options(ignore_status=404).get(index=self.index, id=doc_id)
-        return None if resp.meta.status == 404 else dict(resp.body)
+        return read_doc(self.client, self.index, doc_id)
+
+
+def read_doc(client: Elasticsearch, index: str, doc_id: str) -> dict[str, Any] | None:
+    """One document of the state index with its sequence number, or None (also when the index is missing)."""
+    resp = client.options(ignore_status=404).get(index=index, id=doc_id)
+    return None if resp.meta.status == 404 else dict(resp.body)

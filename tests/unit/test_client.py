@@ -1,4 +1,8 @@
-"""The error boundary's mapping of Elasticsearch failures (pure: exceptions built, no server)."""
+"""The translation of Elasticsearch failures into Hermes errors (pure: exceptions built, no server).
+
+Both clients are covered: the full client's ``ApiError`` (loaders, CLI) and the light
+transport's ``ElasticsearchStatusError`` (the search function) must map alike.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import pytest
 from elastic_transport import ApiResponseMeta, ConnectionError, ConnectionTimeout, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
-from hermes.http import translate
+from hermes.client import ElasticsearchStatusError, build_transport, translate
+from hermes.settings import Settings
 
 
 def _api_error(status: int, kind: str = "some_exception") -> ApiError:
@@ -32,6 +37,25 @@ def test_elasticsearch_failures_map_to_contract_errors(exc: Exception, status: i
     err = translate(exc)
     assert err is not None
     assert (err.status, err.type) == (status, kind)
+    if isinstance(exc, ApiError):  # the same answer seen through the light transport
+        light = translate(ElasticsearchStatusError(exc.meta.status, exc.body))
+        assert light is not None
+        assert (light.status, light.type) == (status, kind)
+
+
+@pytest.mark.parametrize(
+    ("env", "header"),
+    [
+        ({"ES_API_KEY": "a2V5"}, "ApiKey a2V5"),
+        ({"ES_USERNAME": "elastic", "ES_PASSWORD": "pw"}, "Basic ZWxhc3RpYzpwdw=="),
+        ({}, None),
+    ],
+)
+def test_transport_sends_the_configured_credentials(env: dict[str, str], header: str | None) -> None:
+    transport = build_transport(Settings(ES_URL="https://es.internal:9243", HERMES_ES_TIMEOUT_S=3, **env))  # type: ignore[arg-type]
+    node = transport.node_pool.all()[0].config
+    assert (node.scheme, node.host, node.port, node.request_timeout) == ("https", "es.internal", 9243, 3)
+    assert node.headers.get("authorization") == header
 
 
 def test_other_exceptions_are_not_translated() -> None:

@@ -1,6 +1,9 @@
 """Request parameters and response bodies of the search API.
 
-The same models validate requests, shape responses and generate ``/openapi.json``.
+Parameters are pydantic models: they validate requests and generate the parameters of
+``/openapi.json``. Response bodies are ``TypedDict``s: the service builds plain dicts
+(no model is built per hit: it showed in the per-request profile), mypy checks them
+against these classes, and ``/openapi.json`` takes their schemas from the same classes.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from typing_extensions import TypedDict
 
-from hermes.records import parse_rfc3339
+from hermes.timestamps import parse_rfc3339
 
 MAX_WINDOW = 1000
 
@@ -60,50 +64,46 @@ class SuggestParams(BaseModel):
     size: int = Field(5, ge=1, le=20, description="Number of suggestions.")
 
 
-class Hit(BaseModel):
+class Hit(TypedDict):
+    """One result: the stored document (tombstone flag removed) and its highlights."""
+
     id: str
     score: float | None
     document: dict[str, Any]
-    highlight: dict[str, list[str]] = Field(default_factory=dict)
+    highlight: dict[str, list[str]]
 
 
-class FacetValue(BaseModel):
+class FacetValue(TypedDict):
+    """One facet bucket."""
+
     value: str
     count: int
 
 
-class SearchResponse(BaseModel):
-    query: str
-    total: int
-    total_relation: Literal["eq", "gte"]
-    took_ms: int
-    from_: int = Field(alias="from")
-    size: int
-    hits: list[Hit]
-    facets: dict[str, list[FacetValue]]
+# Functional form: ``from`` is a Python keyword.
+SearchResponse = TypedDict(
+    "SearchResponse",
+    {
+        "query": str,
+        "total": int,
+        "total_relation": Literal["eq", "gte"],
+        "took_ms": int,
+        "from": int,
+        "size": int,
+        "hits": list[Hit],
+        "facets": dict[str, list[FacetValue]],
+    },
+)
 
-    model_config = ConfigDict(populate_by_name=True)
 
+class Suggestion(TypedDict):
+    """One as-you-type suggestion."""
 
-class Suggestion(BaseModel):
     id: str
     title: str
 
 
-class SuggestResponse(BaseModel):
+class SuggestResponse(TypedDict):
+    """``GET /suggest``."""
+
     suggestions: list[Suggestion]
-
-
-class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    detail: str | None = None
-
-
-class ErrorDetail(BaseModel):
-    type: str = Field(description="snake_case error type")
-    message: str
-    parameter: str | None = None
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail

@@ -9,24 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-# RFC 3339 date-time: date, 'T' or space, time, optional fraction, mandatory offset.
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+from hermes.timestamps import format_rfc3339, parse_rfc3339
+
 # What Elasticsearch's default date format reads as is: kept verbatim (no reformatting cost).
 _ES_READABLE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def parse_rfc3339(value: object) -> datetime:
-    """Parse an RFC 3339 timestamp (offset required) into an aware UTC datetime."""
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        msg = "must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z"
-        raise ValueError(msg)
-    return datetime.fromisoformat(value.replace(" ", "T").upper()).astimezone(UTC)
-
-
-def format_rfc3339(value: datetime) -> str:
-    """UTC, microseconds, ``Z`` suffix: sorts as text and parses everywhere."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Record(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hermes.errors import ErrorBudgetExceededError
+from hermes.settings import Settings
 
 _RATE_MIN_SAMPLE = 100
 
@@ -19,6 +20,11 @@ class ErrorBudget:
     seen: int = 0
     failures: int = 0
     consecutive: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ErrorBudget:
+        """The budget ``HERMES_MAX_FAILURES`` / ``_CONSECUTIVE_FAILURES`` / ``_FAILURE_RATE`` describe."""
+        return cls(settings.max_failures, settings.max_consecutive_failures, settings.max_failure_rate)
 
     def ok(self) -> None:
         """Record one success."""

@@ -1,4 +1,33 @@
-"""The sink both loaders share: operations → ``helpers.streaming_bulk`` → counted outcomes."""
+"""The sink both loaders share: operations → ``helpers.streaming_bulk`` → counted outcomes.
+
+Threading model::
+
+    Prefetch (one iterator) ══▶ _actions() ──▶ streaming_bulk ──▶ Elasticsearch _bulk
+                           ╚══▶ _actions() ──▶ streaming_bulk ──▶ Elasticsearch _bulk
+                                 worker threads "hermes-bulk-<n>" (HERMES_BULK_WORKERS)
+                                         │ per-item results
+                                         ▼
+                              _account() under _lock ──▶ Outcome + ErrorBudget
+
+- ``_source_lock`` serialises ``next()`` on the shared iterator (the prefetch queue);
+  it is separate from ``_lock`` so a worker waiting on the source never stalls the
+  accounting of another worker's results.
+- ``_lock`` guards everything the workers share: ``_pending`` (operations in flight by
+  id), ``outcome`` and ``budget``.
+- The calling thread only starts the workers, joins them and raises the first error;
+  the first error sets ``stop`` so the other workers take nothing more.
+
+Watermark rules (pinned by tests/unit/test_sink.py):
+
+- an item that succeeded, or was refused as older than the stored version (409), is
+  *done*: ``outcome.newest_done`` may move past it;
+- an item that failed transiently (429, 5xx) *blocks*: ``outcome.oldest_failed`` holds
+  the watermark at its ``updated_at`` so the next delta reads it again;
+- an item refused permanently (other 4xx: mapping, size) is dead-lettered and counts as
+  done, so one bad record cannot hold the watermark forever;
+- when one id is in flight twice and a copy fails, the result cannot say which copy:
+  the watermark is held at the older one.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +38,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hermes.budget import ErrorBudget
-from hermes.records import Operation, Rejected
+from hermes.load.budget import ErrorBudget
+from hermes.load.records import Operation, Rejected
+from hermes.settings import Settings
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class BulkConfig:
-    """Chunking and retry knobs for ``streaming_bulk``."""
-
-    chunk_docs: int = 1000
-    chunk_bytes: int = 10 * 1024 * 1024
-    max_retries: int = 8  # 429 retries, backoff doubling from 1 s, capped below
-    max_backoff_s: float = 30.0
-    timeout_s: float = 60.0
-    # Bulk requests in flight: while one waits on Elasticsearch the other is being serialised,
-    # so the cluster never idles between chunks (measured: docs/benchmarks.md).
-    workers: int = 2
+# 429 answers are retried by streaming_bulk, backoff doubling from 1 s, capped at 30 s.
+_MAX_429_RETRIES = 8
+_MAX_BACKOFF_S = 30.0
 
 
 @dataclass
@@ -66,11 +86,12 @@ _DEAD_LETTER_CAP = 1000
 class Sink:
     """Writes operations into one index with external versions; never holds a whole load."""
 
-    def __init__(self, client: Elasticsearch, index: str, config: BulkConfig, budget: ErrorBudget) -> None:
-        self.client = client.options(request_timeout=config.timeout_s)
+    def __init__(self, client: Elasticsearch, index: str, settings: Settings) -> None:
+        """``client`` carries the loaders' request timeout already (``pipeline.loader_client``)."""
+        self.client = client
         self.index = index
-        self.config = config
-        self.budget = budget
+        self.settings = settings
+        self.budget = ErrorBudget.from_settings(settings)
         self.outcome = Outcome()
         self._pending: dict[str, list[Operation]] = {}
         self._lock = threading.Lock()
@@ -93,7 +114,10 @@ class Sink:
                 errors.append(exc)
                 stop.set()
 
-        threads = [threading.Thread(target=work, name=f"hermes-bulk-{n}") for n in range(self.config.workers)]
+        # Several bulk requests in flight: while one waits on Elasticsearch the next is being
+        # serialised, so the cluster never idles between chunks (docs/benchmarks.md).
+        workers = self.settings.bulk_workers
+        threads = [threading.Thread(target=work, name=f"hermes-bulk-{n}") for n in range(workers)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -108,12 +132,12 @@ class Sink:
         results = helpers.streaming_bulk(
             self.client,
             actions,
-            chunk_size=self.config.chunk_docs,
-            max_chunk_bytes=self.config.chunk_bytes,
+            chunk_size=self.settings.bulk_chunk_docs,
+            max_chunk_bytes=self.settings.bulk_chunk_bytes,
             raise_on_error=False,
-            max_retries=self.config.max_retries,
+            max_retries=_MAX_429_RETRIES,
             initial_backoff=1,
-            max_backoff=self.config.max_backoff_s,
+            max_backoff=_MAX_BACKOFF_S,
             yield_ok=True,
         )
         for ok, info in results:

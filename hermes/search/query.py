@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hermes.models import SearchParams, SuggestParams
-from hermes.records import format_rfc3339
+from hermes.search.models import SearchParams, SuggestParams
+from hermes.timestamps import format_rfc3339
 
 SEARCH_FIELDS = ["title^3", "content", "tags"]
 FACET_SIZE = 20

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hermes.mappings import SERVING_SETTINGS, index_body
+from hermes.load.mappings import SERVING_SETTINGS, index_body
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -119,3 +119,8 @@ def prune(client: Elasticsearch, alias: str, *, keep: int, grace_s: float, now: 
     if doomed:
         client.indices.delete(index=",".join(sorted(doomed)))
     return sorted(doomed)
+
+
+def live_count(client: Elasticsearch, index: str) -> int:
+    """Documents that are served (tombstones excluded)."""
+    return int(client.count(index=index, query={"term": {"deleted": False}})["count"])

@@ -11,31 +11,32 @@ import json
 import sys
 from typing import Any
 
-from hermes import loads
-from hermes.client import get_client
-from hermes.errors import HermesError
-from hermes.http import error_body, translate
+from hermes.client import get_client, translate
+from hermes.errors import HermesError, error_body
+from hermes.load.delta import delta_load
+from hermes.load.full import full_load
+from hermes.load.operator import rollback, status
+from hermes.load.state import State
 from hermes.logs import configure_logging
 from hermes.settings import get_settings
-from hermes.state import State
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     settings = get_settings()
     client = get_client()
     if args.command == "full-load":
-        return loads.full_load(client, settings, force=args.force)
+        return full_load(client, settings, force=args.force)
     if args.command == "delta-load":
-        return loads.delta_load(client, settings)
+        return delta_load(client, settings)
     if args.command == "rollback":
-        return loads.rollback(client, settings)
+        return rollback(client, settings)
     if args.command == "dead-letters":
         state = State(client, settings.state_index)
         if args.clear:
             return {"cleared": state.clear_dead_letters()}
         total, newest = state.dead_letters()
         return {"total": total, "newest": newest}
-    return loads.status(client, settings)
+    return status(client, settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = _run(args)
     except HermesError as exc:
-        result, code = error_body(exc), 1
+        result, code = dict(error_body(exc)), 1
     except Exception as exc:
         err = translate(exc)
         if err is None:
             raise
-        result, code = error_body(err), 1
+        result, code = dict(error_body(err)), 1
     else:
         code = 0
     sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")

@@ -1,0 +1,71 @@
+"""The loaders' HTTP surface: CloudEvents in, contract reports out.
+
+functions-framework's ``cloud_event`` signature always answers ``OK`` and drops
+the return value, while the contract needs JSON reports and 4xx/409 answers, so
+the loaders are HTTP functions that parse the CloudEvent themselves (binary and
+structured mode, via the cloudevents SDK). Routing is werkzeug's ``Map``, as in the
+search app: ``POST /`` takes an event, ``GET /health/live|ready`` answer probes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Request, Response
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+from hermes.client import get_client
+from hermes.errors import MethodNotAllowedError, NotFoundError
+from hermes.load.delta import delta_load
+from hermes.load.events import DELTA_LOAD, FULL_LOAD, PING, full_load_options, parse_event
+from hermes.load.full import EventKey, full_load
+from hermes.responses import error_response, guarded, health_response, json_response
+from hermes.settings import get_settings
+
+ROUTES = Map(
+    [
+        Rule("/", endpoint="event", methods=["POST"]),
+        Rule("/health/live", endpoint="health", methods=["GET"]),
+        Rule("/health/ready", endpoint="health", methods=["GET"]),
+    ],
+    merge_slashes=False,
+)
+_URLS = ROUTES.bind("hermes")
+
+
+def _route(request: Request, on_event: Callable[[], dict[str, Any]]) -> Response:
+    """Dispatch one request; ``on_event`` runs the load for ``POST /``."""
+    try:
+        rule = _URLS.match(request.path, method=request.method, return_rule=True)[0]
+    except NotFound:
+        return error_response(NotFoundError(f"no route {request.path}"))
+    except MethodNotAllowed as exc:
+        allow = ", ".join(sorted(exc.valid_methods or ()))
+        err = MethodNotAllowedError(f"{request.method} is not allowed here; post a CloudEvent to /")
+        return error_response(err, headers={"Allow": allow})
+    if rule.endpoint == "health":
+        return health_response()
+    return guarded(lambda: json_response(on_event()), get_settings().retry_after_s)
+
+
+def handle_full_load(request: Request) -> Response:
+    """Entry point of the full_load function."""
+
+    def run() -> dict[str, Any]:
+        event = parse_event(request, frozenset({FULL_LOAD}))
+        force = full_load_options(event.data)
+        return full_load(get_client(), get_settings(), force=force, event=EventKey(event.source, event.id))
+
+    return _route(request, run)
+
+
+def handle_delta_load(request: Request) -> Response:
+    """Entry point of the delta_load function."""
+
+    def run() -> dict[str, Any]:
+        parse_event(request, frozenset({PING, DELTA_LOAD}))
+        return delta_load(get_client(), get_settings())
+
+    return _route(request, run)

@@ -1,0 +1,173 @@
+"""The one load lock: a document in the state index, renewed while held.
+
+``LoadLock.held(kind)`` is the only way to take it::
+
+    with LoadLock(client, settings.state_index, settings.lock_ttl_s).held("full_load") as lease:
+        ...                 # a heartbeat thread renews the lock every ttl/3
+        lease.check()       # before anything irreversible: raises LockLostError if it was lost
+
+Taking it is a ``create`` of the document ``lock`` (``op_type=create``: exactly one
+creator wins). A lock whose ``expires_at`` has passed belonged to a crashed run and is
+broken with a compare-and-delete on its sequence number, so two breakers cannot both
+win. While held, the heartbeat thread ``hermes-lock-heartbeat`` pushes ``expires_at``
+forward with a compare-and-set on the sequence number of its last write: a run that
+outlives the TTL keeps its lock, and a run whose lock was broken (its heartbeat could
+not reach Elasticsearch for a whole TTL) finds out at its next renewal instead of
+overwriting the new holder. Release is a compare-and-delete too: it never removes
+another run's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hermes.errors import LoadInProgressError, LockLostError
+from hermes.load.state import read_doc
+from hermes.timestamps import format_rfc3339, parse_rfc3339
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+log = logging.getLogger(__name__)
+
+LOCK_ID = "lock"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """The lock as stored, for operators and error messages."""
+
+    owner: str
+    kind: str
+    expires_at: datetime
+
+
+class Lease:
+    """A held lock. Written by the heartbeat thread, read by the load."""
+
+    def __init__(self, owner: str, kind: str, seq_no: int, primary_term: int) -> None:
+        self.owner = owner
+        self.kind = kind
+        self.seq_no = seq_no
+        self.primary_term = primary_term
+        self.renewals = 0
+        self.lost = threading.Event()
+
+    def check(self) -> None:
+        """Raise :class:`LockLostError` if another run took the lock over."""
+        if self.lost.is_set():
+            msg = f"the {self.kind} lost its lock to another run; nothing was served"
+            raise LockLostError(msg)
+
+
+class LoadLock:
+    """The load lock of one state index."""
+
+    lost_total: ClassVar[int] = 0  # leases lost in this process (logged as they happen)
+
+    def __init__(self, client: Elasticsearch, index: str, ttl_s: float, *, renew_every_s: float | None = None) -> None:
+        self.client = client
+        self.index = index
+        self.ttl_s = ttl_s
+        self.renew_every_s = renew_every_s if renew_every_s is not None else ttl_s / 3
+
+    @contextmanager
+    def held(self, kind: str) -> Iterator[Lease]:
+        """Hold the lock for the block; raise :class:`LoadInProgressError` if another run holds it."""
+        lease = self._acquire(kind)
+        stop = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._heartbeat, args=(lease, stop), name="hermes-lock-heartbeat", daemon=True
+        )
+        heartbeat.start()
+        try:
+            yield lease
+        finally:
+            stop.set()
+            heartbeat.join()
+            self._release(lease)
+
+    def current(self) -> LockInfo | None:
+        """The lock as stored (expired or not), or None."""
+        doc = read_doc(self.client, self.index, LOCK_ID)
+        if doc is None:
+            return None
+        src = doc["_source"]
+        return LockInfo(src["owner"], src["kind"], parse_rfc3339(src["expires_at"]))
+
+    # --- taking and giving back ------------------------------------------------------------------
+
+    def _body(self, owner: str, kind: str) -> dict[str, Any]:
+        expires = datetime.now(UTC) + timedelta(seconds=self.ttl_s)
+        return {"kind": kind, "owner": owner, "expires_at": format_rfc3339(expires)}
+
+    def _acquire(self, kind: str) -> Lease:
+        owner = f"{socket.gethostname()}/{uuid.uuid4().hex}"
+        for _ in range(2):
+            resp = self.client.options(ignore_status=409).create(
+                index=self.index, id=LOCK_ID, document=self._body(owner, kind), refresh=True
+            )
+            if resp.meta.status != 409:
+                return Lease(owner, kind, int(resp["_seq_no"]), int(resp["_primary_term"]))
+            if not self._break_if_expired():
+                break
+        held = self.current()
+        msg = f"a {held.kind if held else 'load'} is already running"
+        raise LoadInProgressError(msg)
+
+    def _break_if_expired(self) -> bool:
+        doc = read_doc(self.client, self.index, LOCK_ID)
+        if doc is None:
+            return True
+        if parse_rfc3339(doc["_source"]["expires_at"]) > datetime.now(UTC):
+            return False
+        log.warning("breaking expired lock", extra={"owner": doc["_source"]["owner"]})
+        self.client.options(ignore_status=(404, 409)).delete(
+            index=self.index, id=LOCK_ID, if_seq_no=doc["_seq_no"],
+            if_primary_term=doc["_primary_term"], refresh=True,
+        )  # fmt: skip
+        return True
+
+    def _release(self, lease: Lease) -> None:
+        if lease.lost.is_set():
+            return
+        self.client.options(ignore_status=(404, 409)).delete(
+            index=self.index, id=LOCK_ID, if_seq_no=lease.seq_no,
+            if_primary_term=lease.primary_term, refresh=True,
+        )  # fmt: skip
+
+    # --- the heartbeat -----------------------------------------------------------------------------
+
+    def _heartbeat(self, lease: Lease, stop: threading.Event) -> None:
+        while not stop.wait(self.renew_every_s):
+            try:
+                renewed = self._renew(lease)
+            except Exception as exc:
+                log.warning("lock renewal failed", extra={"kind": lease.kind, "exc": type(exc).__name__})
+                continue
+            if not renewed:
+                LoadLock.lost_total += 1
+                lease.lost.set()
+                log.error("load lock lost", extra={"kind": lease.kind, "owner": lease.owner,
+                                                   "lock_lost_total": LoadLock.lost_total})  # fmt: skip
+                return
+
+    def _renew(self, lease: Lease) -> bool:
+        """Push ``expires_at`` forward if the lock is still ours (compare-and-set)."""
+        resp = self.client.options(ignore_status=(404, 409)).index(
+            index=self.index, id=LOCK_ID, document=self._body(lease.owner, lease.kind),
+            if_seq_no=lease.seq_no, if_primary_term=lease.primary_term, refresh=True,
+        )  # fmt: skip
+        if resp.meta.status in (404, 409):
+            return False
+        lease.seq_no, lease.primary_term = int(resp["_seq_no"]), int(resp["_primary_term"])
+        lease.renewals += 1
+        return True

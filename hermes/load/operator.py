@@ -1,0 +1,57 @@
+"""Operator actions on the loaders' indices and state: rollback and status (``python -m hermes``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from hermes.errors import VerificationError
+from hermes.load import indices
+from hermes.load.full import stored_watermark
+from hermes.load.pipeline import load_lock, loader_client
+from hermes.load.state import State
+from hermes.settings import Settings
+from hermes.timestamps import format_rfc3339
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+
+def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
+    """Point the alias back at the most recently retired index; restore its watermark."""
+    client = loader_client(client, settings)
+    state = State(client, settings.state_index)
+    state.ensure()
+    with load_lock(client, settings).held("rollback") as lease:
+        candidates = [
+            (str(meta["retired_at"]), name, meta)
+            for name, meta in indices.managed_indices(client, settings.es_index).items()
+            if "retired_at" in meta
+        ]
+        if not candidates:
+            msg = "no previous index to roll back to"
+            raise VerificationError(msg)
+        _, target, meta = max(candidates)
+        lease.check()
+        previous = indices.swap_alias(client, settings.es_index, target,
+                                      retired_meta={"watermark": stored_watermark(state)})  # fmt: skip
+        if meta.get("watermark"):
+            state.save_watermark(datetime.fromisoformat(str(meta["watermark"])), target)
+        return {"status": "rolled_back", "index": target,
+                "previous_index": previous[0] if previous else None}  # fmt: skip
+
+
+def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
+    """Alias, indices, watermark, lock and dead-letter count, for operators."""
+    state = State(client, settings.state_index)
+    lock = load_lock(client, settings).current()  # a missing state index reads as no lock
+    dead, _ = state.dead_letters(limit=0)
+    return {
+        "alias": settings.es_index,
+        "serving": indices.indices_behind(client, settings.es_index),
+        "indices": indices.managed_indices(client, settings.es_index),
+        "watermark": stored_watermark(state),
+        "lock": None if lock is None else {"kind": lock.kind, "owner": lock.owner,
+                                          "expires_at": format_rfc3339(lock.expires_at)},
+        "dead_letters": dead,
+    }  # fmt: skip

@@ -1,0 +1,85 @@
+"""The one boundary where results and exceptions become HTTP answers (CONTRACT.md § errors).
+
+Both apps (``hermes.search.app`` and ``hermes.load.app``) answer through
+:func:`guarded`: Hermes errors keep their status and type, Elasticsearch failures are
+translated by ``hermes.client.translate``, anything else is logged with its traceback
+and answered with a generic 500.
+
+The shared body shapes (``hermes.errors.ErrorBody``, :class:`Health`) are ``TypedDict``s:
+the code that builds them is type-checked against them, and ``/openapi.json`` is
+generated from the same classes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, NotRequired
+
+import orjson
+from flask import Response
+from typing_extensions import TypedDict
+
+from hermes.client import translate
+from hermes.errors import ErrorBody, HermesError, error_body
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+class Health(TypedDict):
+    """Liveness and readiness answers."""
+
+    status: Literal["ok", "unavailable"]
+    detail: NotRequired[str]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer (bodies are plain dicts and lists)."""
+    return Response(orjson.dumps(body), status, headers, mimetype=JSON)
+
+
+def error_response(err: HermesError, retry_after_s: int = 5, headers: dict[str, str] | None = None) -> Response:
+    """The error as an answer; 503s say when to retry."""
+    all_headers = {**(headers or {}), **({"Retry-After": str(retry_after_s)} if err.status == 503 else {})}
+    return json_response(error_body(err), err.status, all_headers or None)
+
+
+def health_response(problem: str | None = None, retry_after_s: int = 5) -> Response:
+    """200 ``{"status": "ok"}``, or 503 naming the problem."""
+    if problem is None:
+        ok: Health = {"status": "ok"}
+        return json_response(ok)
+    down: Health = {"status": "unavailable", "detail": problem}
+    return json_response(down, 503, {"Retry-After": str(retry_after_s)})
+
+
+def guarded(
+    handler: Callable[[], Response],
+    retry_after_s: int = 5,
+    on_upstream_error: Callable[[str], None] | None = None,
+) -> Response:
+    """Run ``handler``; map every failure to the contract's JSON error.
+
+    ``on_upstream_error`` is told the error type of every Elasticsearch failure (for metrics).
+    """
+    try:
+        return handler()
+    except HermesError as err:
+        if err.status >= 500:
+            log.warning("request failed", extra={"error_type": err.type, "detail": err.message})
+        return error_response(err, retry_after_s)
+    except Exception as exc:
+        mapped = translate(exc)
+        if mapped is not None:
+            log.warning("elasticsearch error", extra={"error_type": mapped.type, "exc": type(exc).__name__})
+            if on_upstream_error is not None:
+                on_upstream_error(mapped.type)
+            return error_response(mapped, retry_after_s)
+        log.exception("unhandled error")
+        internal = HermesError("internal error; see the logs")
+        return error_response(internal)
+
+
+__all__ = ["ErrorBody", "Health", "error_response", "guarded", "health_response", "json_response"]

@@ -1,0 +1,151 @@
+"""The search function's HTTP surface: routing, CORS, caching headers, metrics.
+
+``functions/search/main.py`` hands every request to :func:`handle_search`. Routing is
+werkzeug's own ``Map`` (already loaded by Flask): path converters, automatic ``HEAD``,
+``405`` with the allowed methods, and the rule template as the metrics label.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Request, Response
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+from hermes.client import get_transport
+from hermes.errors import MethodNotAllowedError, NotFoundError
+from hermes.responses import error_response, guarded, health_response, json_response
+from hermes.search import service
+from hermes.search.metrics import get_metrics
+from hermes.search.models import SearchParams, SuggestParams
+from hermes.search.openapi import openapi_document
+from hermes.search.params import parse_params
+from hermes.search.reader import Reader
+from hermes.search.readiness import Readiness
+from hermes.settings import Settings, get_settings
+
+_READ = ["GET", "OPTIONS"]  # werkzeug adds HEAD to every GET rule
+ROUTES = Map(
+    [
+        Rule("/search", endpoint="search", methods=_READ),
+        Rule("/suggest", endpoint="suggest", methods=_READ),
+        Rule("/documents/<path:doc_id>", endpoint="document", methods=_READ),
+        Rule("/health/live", endpoint="live", methods=_READ),
+        Rule("/health/ready", endpoint="ready", methods=_READ),
+        Rule("/openapi.json", endpoint="openapi", methods=_READ),
+        Rule("/metrics", endpoint="metrics", methods=_READ),
+    ],
+    merge_slashes=False,
+)
+_MAX_ID = 512
+
+
+class SearchApp:
+    """Routes of CONTRACT.md § The search function, over the search service."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.readiness = Readiness(settings.ready_cache_s)
+        self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
+        self.urls = ROUTES.bind("hermes")
+        self.endpoints: dict[str, Callable[..., Response]] = {
+            "search": self.search, "suggest": self.suggest, "document": self.document, "live": self.live,
+            "ready": self.ready, "openapi": self.openapi, "metrics": self.metrics,
+        }  # fmt: skip
+
+    def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        route, response = self._dispatch(request)
+        self._cors(request, response)
+        get_metrics().observe(route, response.status_code, time.perf_counter() - started)
+        return response
+
+    def _dispatch(self, request: Request) -> tuple[str, Response]:
+        """The metrics label (the rule template) and the answer."""
+        try:
+            rule, args = self.urls.match(request.path, method=request.method, return_rule=True)
+        except NotFound:
+            return "unknown", error_response(NotFoundError(f"no route {request.path}"))
+        except MethodNotAllowed as exc:
+            allow = ", ".join(sorted(exc.valid_methods or ()))
+            err = MethodNotAllowedError(f"{request.method} is not allowed here")
+            return "unknown", error_response(err, headers={"Allow": allow})
+        if request.method == "OPTIONS":
+            return rule.rule, Response(status=204, headers={"Allow": ", ".join(sorted(rule.methods or ()))})
+        endpoint = self.endpoints[str(rule.endpoint)]
+        return rule.rule, guarded(lambda: endpoint(request, **args), self.settings.retry_after_s, _count_es_error)
+
+    def _cors(self, request: Request, response: Response) -> None:
+        origin = request.headers.get("Origin")
+        if not origin or not self.origins:
+            return
+        if "*" in self.origins:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif origin in self.origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        else:
+            return
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+            response.headers["Access-Control-Max-Age"] = "600"
+
+    @staticmethod
+    def reader() -> Reader:
+        """A reader over the process's transport (built on the first request that needs it)."""
+        return Reader(get_transport())
+
+    def _cached(self, body: Any) -> Response:
+        return json_response(body, headers={"Cache-Control": self.settings.cache_control})
+
+    # --- endpoints -----------------------------------------------------------------------------
+
+    def search(self, request: Request) -> Response:
+        params = parse_params(SearchParams, request.args)
+        settings = self.settings
+        return self._cached(service.search(self.reader(), settings.es_index, params, settings.search_timeout_ms))
+
+    def suggest(self, request: Request) -> Response:
+        params = parse_params(SuggestParams, request.args)
+        settings = self.settings
+        return self._cached(service.suggest(self.reader(), settings.es_index, params, settings.search_timeout_ms))
+
+    def document(self, _: Request, doc_id: str) -> Response:
+        if len(doc_id) > _MAX_ID:
+            msg = f"no document with id {doc_id!r}"
+            raise NotFoundError(msg)
+        return self._cached(service.get_document(self.reader(), self.settings.es_index, doc_id))
+
+    def live(self, _: Request) -> Response:
+        return health_response()
+
+    def ready(self, _: Request) -> Response:
+        problem = self.readiness.check(self.reader(), self.settings.es_index)
+        return health_response(problem, self.settings.retry_after_s)
+
+    def openapi(self, _: Request) -> Response:
+        return json_response(openapi_document())
+
+    def metrics(self, _: Request) -> Response:
+        body, ctype = get_metrics().render()
+        return Response(body, 200, mimetype=None, content_type=ctype)
+
+
+def _count_es_error(kind: str) -> None:
+    get_metrics().es_errors.labels(type=kind).inc()
+
+
+@functools.cache
+def get_search_app() -> SearchApp:
+    """The process's search app, built on first request."""
+    return SearchApp(get_settings())
+
+
+def handle_search(request: Request) -> Response:
+    """Entry point the search function delegates to."""
+    return get_search_app()(request)

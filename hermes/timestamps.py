@@ -1,0 +1,22 @@
+"""RFC 3339 timestamps: the one parser and formatter every function uses."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+# RFC 3339 date-time: date, 'T' or space, time, optional fraction, mandatory offset.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """Parse an RFC 3339 timestamp (offset required) into an aware UTC datetime."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        msg = "must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z"
+        raise ValueError(msg)
+    return datetime.fromisoformat(value.replace(" ", "T").upper()).astimezone(UTC)
+
+
+def format_rfc3339(value: datetime) -> str:
+    """UTC, microseconds, ``Z`` suffix: sorts as text and parses everywhere."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

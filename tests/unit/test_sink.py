@@ -1,0 +1,163 @@
+"""The sink's accounting rules, pinned with canned bulk answers.
+
+Like elasticsearch-py's own helper tests (test_elasticsearch/test_helpers.py patches
+``Elasticsearch.bulk``), the real ``helpers.streaming_bulk`` runs against a client whose
+``bulk`` returns scripted per-item answers; no server is involved. These are unit tests of
+the watermark and dead-letter rules; the loads themselves are tested against a real
+Elasticsearch in tests/integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+import orjson
+import pytest
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig, ObjectApiResponse
+from elasticsearch import Elasticsearch
+
+from hermes.errors import ErrorBudgetExceededError
+from hermes.load.records import Operation, Rejected, version_of
+from hermes.load.sink import Outcome, Sink
+from hermes.settings import Settings
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+_ERRORS = {
+    429: {"type": "es_rejected_execution_exception", "reason": "queue full"},
+    503: {"type": "unavailable_shards_exception", "reason": "primary shard is not active"},
+    400: {"type": "document_parsing_exception", "reason": "failed to parse field [tags]"},
+    409: {"type": "version_conflict_engine_exception", "reason": "current version is higher"},
+}
+
+
+def op(rid: str, minute: int, *, deleted: bool = False) -> Operation:
+    when = T0 + timedelta(minutes=minute)
+    doc = {"id": rid, "updated_at": when.isoformat(), "deleted": deleted}
+    return Operation(rid, version_of(when), when, doc)
+
+
+class CannedBulk:
+    """Answers each bulk item with the next status scripted for its id (201 when none is left)."""
+
+    def __init__(self, script: dict[str, list[int]]) -> None:
+        self.script = {k: list(v) for k, v in script.items()}
+        self.requests = 0
+
+    def __call__(self, *, operations: list[bytes], **_: Any) -> ObjectApiResponse[Any]:
+        self.requests += 1
+        lines = [orjson.loads(line) for line in operations]
+        items = [self._item(action["index"]["_id"]) for action in lines[::2]]
+        body = {"took": 1, "errors": any("error" in i["index"] for i in items), "items": items}
+        meta = ApiResponseMeta(200, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "127.0.0.1", 9))
+        return ObjectApiResponse(body=body, meta=meta)
+
+    def _item(self, doc_id: str) -> dict[str, Any]:
+        queue = self.script.get(doc_id, [])
+        status = queue.pop(0) if queue else 201
+        item: dict[str, Any] = {"_index": "i", "_id": doc_id, "status": status}
+        if status < 300:
+            item["result"] = "created"
+        else:
+            item["error"] = _ERRORS[status]
+        return {"index": item}
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """streaming_bulk sleeps between 429 retries; the rules do not depend on the wait."""
+    from elasticsearch.helpers import actions
+
+    monkeypatch.setattr(actions.time, "sleep", lambda _s: None)
+
+
+def write(items: list[Operation | Rejected], script: dict[str, list[int]], **env: Any) -> tuple[Outcome, CannedBulk]:
+    settings = Settings(HERMES_BULK_WORKERS=1, HERMES_BULK_CHUNK_DOCS=100, **env)  # type: ignore[call-arg]
+    canned = CannedBulk(script)
+    client = Elasticsearch("http://127.0.0.1:9")
+    with mock.patch.object(Elasticsearch, "bulk", canned):
+        outcome = Sink(client, "i", settings).write(iter(items))
+    return outcome, canned
+
+
+def test_successes_move_the_watermark_to_the_newest() -> None:
+    outcome, _ = write([op("a", 1), op("b", 3), op("c", 2, deleted=True)], {})
+    assert (outcome.created, outcome.indexed, outcome.deleted, outcome.failed) == (3, 2, 1, 0)
+    assert outcome.newest_done == T0 + timedelta(minutes=3)
+    assert outcome.oldest_failed is None
+
+
+def test_version_conflict_is_stale_and_done() -> None:
+    outcome, _ = write([op("a", 1), op("b", 5)], {"b": [409]})
+    assert (outcome.stale, outcome.skipped, outcome.failed) == (1, 1, 0)
+    assert outcome.newest_done == T0 + timedelta(minutes=5)
+    assert outcome.dead_letters == []
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_transient_failure_holds_the_watermark(status: int) -> None:
+    # 429 is retried by streaming_bulk (9 attempts in all) before it counts as failed.
+    outcome, canned = write([op("a", 1), op("b", 2), op("c", 9)], {"b": [status] * 9})
+    assert outcome.failed == 1
+    assert outcome.oldest_failed == T0 + timedelta(minutes=2)
+    assert outcome.newest_done == T0 + timedelta(minutes=9)
+    assert outcome.dead_letters == []
+    assert canned.requests == (9 if status == 429 else 1)
+
+
+def test_429_that_clears_on_retry_is_a_success() -> None:
+    outcome, canned = write([op("a", 1), op("b", 2)], {"b": [429, 429]})
+    assert (outcome.failed, outcome.indexed) == (0, 2)
+    assert outcome.oldest_failed is None
+    assert canned.requests == 3
+
+
+def test_permanent_failure_is_dead_lettered_and_releases_the_watermark() -> None:
+    outcome, _ = write([op("a", 1), op("bad", 7)], {"bad": [400]})
+    assert outcome.failed == 1
+    assert outcome.oldest_failed is None
+    assert outcome.newest_done == T0 + timedelta(minutes=7)
+    assert [(r.id, r.reason.split(":")[0]) for r in outcome.dead_letters] == [("bad", "document_parsing_exception")]
+
+
+def test_one_id_twice_in_flight_holds_at_the_older_copy() -> None:
+    # The newer copy comes first and fails; the bulk answer cannot say which copy it was.
+    outcome, _ = write([op("a", 8), op("a", 4)], {"a": [503, 201]})
+    assert outcome.failed == 1
+    assert outcome.oldest_failed == T0 + timedelta(minutes=4)
+
+
+def test_one_id_twice_when_the_last_copy_fails() -> None:
+    outcome, _ = write([op("a", 4), op("a", 8)], {"a": [201, 503]})
+    assert outcome.oldest_failed == T0 + timedelta(minutes=8)
+    assert outcome.newest_done == T0 + timedelta(minutes=4)
+
+
+def test_rejected_records_count_as_invalid_dead_letters() -> None:
+    outcome, _ = write([Rejected("x", "updated_at: missing"), op("a", 1)], {})
+    assert (outcome.invalid, outcome.indexed, outcome.skipped) == (1, 1, 1)
+    assert outcome.dead_letters == [Rejected("x", "updated_at: missing")]
+    assert outcome.newest_done == T0 + timedelta(minutes=1)
+
+
+def test_error_budget_stops_the_run() -> None:
+    items: list[Operation | Rejected] = [op(f"d{n}", n) for n in range(5)]
+    with pytest.raises(ErrorBudgetExceededError, match="3 consecutive failures"):
+        write(items, {f"d{n}": [400] for n in range(5)}, HERMES_MAX_CONSECUTIVE_FAILURES=2)
+
+
+def _many(n: int) -> Iterator[Operation | Rejected]:
+    for i in range(n):
+        yield op(f"m{i}", i % 50)
+
+
+def test_parallel_workers_account_every_item_once() -> None:
+    settings = Settings(HERMES_BULK_WORKERS=4, HERMES_BULK_CHUNK_DOCS=7)  # type: ignore[call-arg]
+    canned = CannedBulk({"m13": [503], "m21": [409]})
+    with mock.patch.object(Elasticsearch, "bulk", canned):
+        outcome = Sink(Elasticsearch("http://127.0.0.1:9"), "i", settings).write(_many(500))
+    assert outcome.indexed + outcome.stale + outcome.failed == 500
+    assert (outcome.failed, outcome.stale) == (1, 1)
+    assert outcome.oldest_failed == T0 + timedelta(minutes=13)
