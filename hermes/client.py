@@ -108,7 +108,13 @@ def _cached_transport() -> Transport:
 
 
 def get_transport() -> Transport:
-    """The process's transport; the first callers wait for one build (it imports the package)."""
+    """The process's transport; concurrent first callers wait for one build (it imports the package).
+
+    Later calls take no lock: a lock taken on every request showed as waiting in the
+    per-request profile (a holder descheduled at a GIL switch blocks the others).
+    """
+    if _cached_transport.cache_info().currsize:
+        return _cached_transport()
     with _transport_lock:
         return _cached_transport()
 

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hermes.documents import LIVE
 from hermes.load.mappings import SERVING_SETTINGS, index_body
 
 if TYPE_CHECKING:
@@ -123,4 +124,4 @@ def prune(client: Elasticsearch, alias: str, *, keep: int, grace_s: float, now: 
 
 def live_count(client: Elasticsearch, index: str) -> int:
     """Documents that are served (tombstones excluded)."""
-    return int(client.count(index=index, query={"term": {"deleted": False}})["count"])
+    return int(client.count(index=index, query=LIVE)["count"])

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hermes.documents import TOMBSTONE_FLAG, is_live
 from hermes.timestamps import format_rfc3339, parse_rfc3339
 
 # What Elasticsearch's default date format reads as is: kept verbatim (no reformatting cost).
@@ -59,7 +60,7 @@ class Operation:
 
     @property
     def deleted(self) -> bool:
-        return bool(self.document.get("deleted"))
+        return not is_live(self.document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +88,9 @@ def to_operation(raw: object) -> Operation | Rejected:
         return Rejected(rid if isinstance(rid, str) else None, _reason(exc))
     updated = _es_date(raw["updated_at"], record.updated_at)
     if record.deleted:
-        document: dict[str, Any] = {"id": record.id, "updated_at": updated, "deleted": True}
+        document: dict[str, Any] = {"id": record.id, "updated_at": updated, TOMBSTONE_FLAG: True}
     else:
-        document = {**raw, "updated_at": updated, "deleted": False}
+        document = {**raw, "updated_at": updated, TOMBSTONE_FLAG: False}
         if record.created_at is not None:
             document["created_at"] = _es_date(raw["created_at"], record.created_at)
     return Operation(record.id, version_of(record.updated_at), record.updated_at, document)

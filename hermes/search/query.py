@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hermes.documents import TOMBSTONES
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.timestamps import format_rfc3339
 
@@ -31,7 +32,6 @@ _SORTS: dict[str, list[Any]] = {
     "updated_at": [{"updated_at": "asc"}, {"id": "asc"}],
     "-updated_at": [{"updated_at": "desc"}, {"id": "asc"}],
 }
-NOT_DELETED: dict[str, Any] = {"term": {"deleted": True}}
 
 
 def search_body(params: SearchParams, timeout_ms: int) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def search_body(params: SearchParams, timeout_ms: int) -> dict[str, Any]:
             "bool": {
                 "must": [{"match_all": {}} if match_all else _text_query(params.q)],
                 "filter": _filters(params),
-                "must_not": [NOT_DELETED],
+                "must_not": [TOMBSTONES],
             }
         },
         "from": params.from_,
@@ -87,7 +87,7 @@ def suggest_body(params: SuggestParams, timeout_ms: int) -> dict[str, Any]:
         "query": {
             "bool": {
                 "must": [{"match_bool_prefix": {"title.prefix": {"query": params.q}}}],
-                "must_not": [NOT_DELETED],
+                "must_not": [TOMBSTONES],
             }
         },
         "size": params.size,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
 from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
 from hermes.search.query import search_body, suggest_body
@@ -36,11 +37,6 @@ def _hit(hit: dict[str, Any]) -> Hit:
             "highlight": hit.get("highlight", {})}  # fmt: skip
 
 
-def public(source: dict[str, Any]) -> dict[str, Any]:
-    """The stored document as users see it (the tombstone flag is internal)."""
-    return {k: v for k, v in source.items() if k != "deleted"}
-
-
 def suggest(reader: Reader, index: str, params: SuggestParams, timeout_ms: int) -> SuggestResponse:
     """Run ``GET /suggest``."""
     hits = reader.search(index, suggest_body(params, timeout_ms))["hits"]["hits"]
@@ -51,7 +47,7 @@ def get_document(reader: Reader, index: str, doc_id: str) -> dict[str, Any]:
     """Run ``GET /documents/<id>``; tombstones are not served."""
     found = reader.get(index, doc_id)
     source = found.get("_source", {}) if found else {}
-    if not found or source.get("deleted"):
+    if not found or not is_live(source):
         msg = f"no document with id {doc_id!r}"
         raise NotFoundError(msg)
     return public(source)
