@@ -338,6 +338,13 @@ shares the 2 cores with Elasticsearch and the benchmark's own client threads.
 
 Goals: ≤ +2 ms p50 and ≥ 0.8× throughput at every concurrency.
 
+Where the function's CPU goes (py-spy `--gil` on the gunicorn worker under 4 clients, while developing):
+gunicorn's request handling ~25 %, Flask and functions-framework ~15 %, the HTTP round trip to
+Elasticsearch in `elastic_transport`/urllib3 ~35 %, Hermes' own work (routing, parameters, query body,
+response body, metrics) ~10 %. The function's Python work per search (~1–2 ms, under one GIL) competes
+with Elasticsearch and the load generator for the same two cores, so the gap grows with concurrency; the
+remaining cost is the HTTP hop and the framework, not Hermes' code.
+
 ## Full load: throughput (issue 4)
 
 {tp["n"]:,} generated records: a full load from the local HTTP source (stream → parse → validate → external
