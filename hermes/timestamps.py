@@ -14,9 +14,16 @@ def parse_rfc3339(value: object) -> datetime:
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         msg = "must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z"
         raise ValueError(msg)
-    return datetime.fromisoformat(value.replace(" ", "T").upper()).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(value.replace(" ", "T").upper()).astimezone(UTC)
+    except (OverflowError, ValueError):  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+        msg = "must be a valid RFC 3339 timestamp between years 1 and 9999 in UTC"
+        raise ValueError(msg) from None
 
 
 def format_rfc3339(value: datetime) -> str:
-    """UTC, microseconds, ``Z`` suffix: sorts as text and parses everywhere."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC, microseconds, ``Z`` suffix, four-digit year: sorts as text and parses everywhere.
+
+    (``strftime("%Y")`` writes year 1 as ``1``, not ``0001``, on glibc.)
+    """
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hermes.errors import LoadInProgressError, NoFullLoadError
@@ -48,14 +48,18 @@ def delta_load(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
 
 
 def _apply(client: Elasticsearch, settings: Settings, state: State, lease: Lease) -> dict[str, Any]:
-    clock = time.monotonic()
+    started, clock = datetime.now(UTC), time.monotonic()
     watermark = state.watermark()
     if watermark is None:  # a rollback or reset raced us
         raise NoFullLoadError(_NO_FULL_LOAD)
-    since = watermark - timedelta(seconds=settings.delta_overlap_s)
+    since = min(watermark, started) - timedelta(seconds=settings.delta_overlap_s)
     outcome = stream(client, settings.es_index, settings, since=since)
     client.indices.refresh(index=settings.es_index)
     new_mark = max(watermark, outcome.newest_done) if outcome.newest_done else watermark
+    # Never ahead of our own start: one record dated in the future must not make every later delta
+    # ask for `since=<future>` (and skip everything until then). A watermark already stored in the
+    # future (written before this rule) is pulled back too.
+    new_mark = min(new_mark, started)
     if outcome.oldest_failed is not None:
         new_mark = min(new_mark, outcome.oldest_failed)
     state.add_dead_letters("delta_load", outcome.dead_letters)

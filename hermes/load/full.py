@@ -61,13 +61,17 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lea
     new = indices.new_index_name(alias, started)
     indices.create_index(client, new, bulk=True)
     try:
-        outcome = stream(client, new, settings, since=None)
+        outcome = stream(client, indices.writer_alias(new), settings, since=None)
+        indices.drop_writer_alias(client, new)
         indices.finish_bulk(client, new)
         _verify(client, alias, new, outcome, settings, force=force)
         lease.check()
         previous = indices.swap_alias(client, alias, new, retired_meta={"watermark": stored_watermark(state)})
     except BaseException:
-        client.options(ignore_status=404).indices.delete(index=new)
+        # A swap request that failed may still have been applied (a timeout after Elasticsearch
+        # moved the alias): never delete what the alias serves.
+        if not indices.serves(client, alias, new):
+            client.options(ignore_status=404).indices.delete(index=new)
         raise
     # Never ahead of our own start: records changed while we streamed are re-read by the next delta.
     watermark = min(outcome.newest_done or started, started)
@@ -75,7 +79,7 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lea
         watermark = min(watermark, outcome.oldest_failed)
     state.add_dead_letters("full_load", outcome.dead_letters)
     state.save_watermark(watermark, new)
-    pruned = indices.prune(client, alias, keep=settings.keep_indices, grace_s=settings.prune_grace_s)
+    pruned = _prune(client, settings)
     report = {
         "status": "completed",
         "index": new,
@@ -90,6 +94,15 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lea
     }
     log.info("full load completed", extra={k: v for k, v in report.items() if k != "status"})
     return report
+
+
+def _prune(client: Elasticsearch, settings: Settings) -> list[str]:
+    """Prune retired indices; a failure here is logged, not fatal: the new index is served already."""
+    try:
+        return indices.prune(client, settings.es_index, keep=settings.keep_indices, grace_s=settings.prune_grace_s)
+    except Exception as exc:
+        log.warning("pruning failed; the next load retries it", extra={"exc": type(exc).__name__})
+        return []
 
 
 def stored_watermark(state: State) -> str | None:

@@ -26,8 +26,24 @@ def is_managed(alias: str, name: str) -> bool:
 
 
 def create_index(client: Elasticsearch, name: str, *, bulk: bool = False) -> None:
-    """Create a data index with the current mappings (bulk-friendly if asked)."""
-    client.indices.create(index=name, **index_body(bulk=bulk))
+    """Create a data index with the current mappings (bulk-friendly, with its writer alias, if asked)."""
+    aliases: dict[str, Any] | None = {writer_alias(name): {}} if bulk else None
+    client.indices.create(index=name, aliases=aliases, **index_body(bulk=bulk))
+
+
+def writer_alias(index: str) -> str:
+    """The alias a full load writes through while it builds ``index``.
+
+    Loads write only through aliases, with ``require_alias``: if the index disappears
+    mid-load (an operator, another run's prune), its alias goes with it and the writes
+    fail instead of making Elasticsearch auto-create an index with dynamic mappings.
+    """
+    return f"{index}.writer"
+
+
+def drop_writer_alias(client: Elasticsearch, index: str) -> None:
+    """Remove the writer alias once the build is done."""
+    client.indices.delete_alias(index=index, name=writer_alias(index))
 
 
 def finish_bulk(client: Elasticsearch, name: str) -> None:
@@ -58,22 +74,33 @@ def managed_indices(client: Elasticsearch, alias: str) -> dict[str, dict[str, An
 
 
 def swap_alias(client: Elasticsearch, alias: str, new: str, *, retired_meta: dict[str, Any] | None = None) -> list[str]:
-    """Point the alias at ``new`` only, in one atomic ``_aliases`` request.
+    """Point the alias at ``new`` only, in one atomic ``_aliases`` request, and nothing after it.
 
-    Returns the indices it pointed to before; those are marked retired (with
-    ``retired_meta`` added to their ``_meta``).
+    The indices served now are marked retired (with ``retired_meta`` added to their
+    ``_meta``) *before* the swap, so no call can fail once the alias has moved; a retired
+    mark on an index that is still served means nothing (``prune`` and rollback skip
+    served indices, and the next retirement overwrites it). Returns the indices the alias
+    pointed to before.
     """
-    previous = indices_behind(client, alias)
+    previous = [old for old in indices_behind(client, alias) if old != new]
+    for old in previous:
+        mark_retired(client, old, extra=retired_meta)
     actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in previous]
     actions.append({"add": {"index": new, "alias": alias}})
     client.indices.update_aliases(actions=actions)
-    meta = managed_meta(client, new)
-    if meta.pop("retired_at", None) is not None:  # a rollback serves it again
-        client.indices.put_mapping(index=new, meta=meta)
-    for old in previous:
-        if old != new:
-            mark_retired(client, old, extra=retired_meta)
-    return [old for old in previous if old != new]
+    return previous
+
+
+def serves(client: Elasticsearch, alias: str, index: str) -> bool:
+    """Whether the alias points at ``index``; True when that cannot be told (Elasticsearch unreachable).
+
+    Callers delete ``index`` only on False: a served index must never be deleted, and an
+    unserved one kept by mistake is an orphan the next load prunes.
+    """
+    try:
+        return index in indices_behind(client, alias)
+    except Exception:
+        return True
 
 
 def mark_retired(
@@ -107,7 +134,7 @@ def prune(client: Elasticsearch, alias: str, *, keep: int, grace_s: float, now: 
     retired: list[tuple[str, str]] = []
     doomed: list[str] = []
     for name, meta in managed_indices(client, alias).items():
-        if name in served:
+        if name in served:  # whatever its _meta says
             continue
         if "retired_at" in meta:
             retired.append((str(meta["retired_at"]), name))

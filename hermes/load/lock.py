@@ -93,7 +93,7 @@ class LoadLock:
         finally:
             stop.set()
             heartbeat.join()
-            self._release(lease)
+            self._release_quietly(lease)
 
     def current(self) -> LockInfo | None:
         """The lock as stored (expired or not), or None."""
@@ -136,13 +136,27 @@ class LoadLock:
         )  # fmt: skip
         return True
 
-    def _release(self, lease: Lease) -> None:
+    def _release_quietly(self, lease: Lease) -> None:
+        """Give the lock back; never raise over the load's own outcome or error.
+
+        When Elasticsearch cannot be reached (the usual reason a load just failed), the
+        lock stays until its TTL runs out: no heartbeat renews it any more.
+        """
         if lease.lost.is_set():
+            log.warning("lock not released: another run holds it", extra={"kind": lease.kind})
             return
-        self.client.options(ignore_status=(404, 409)).delete(
-            index=self.index, id=LOCK_ID, if_seq_no=lease.seq_no,
-            if_primary_term=lease.primary_term, refresh=True,
-        )  # fmt: skip
+        try:
+            resp = self.client.options(ignore_status=(404, 409)).delete(
+                index=self.index, id=LOCK_ID, if_seq_no=lease.seq_no,
+                if_primary_term=lease.primary_term, refresh=True,
+            )  # fmt: skip
+        except Exception as exc:
+            log.warning("lock not released; it expires after the TTL",
+                        extra={"kind": lease.kind, "ttl_s": self.ttl_s, "exc": type(exc).__name__})  # fmt: skip
+            return
+        if resp.meta.status != 200:
+            log.warning("lock not released: it is no longer ours", extra={"kind": lease.kind,
+                                                                           "status": resp.meta.status})  # fmt: skip
 
     # --- the heartbeat -----------------------------------------------------------------------------
 

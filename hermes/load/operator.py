@@ -23,10 +23,11 @@ def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
     state = State(client, settings.state_index)
     state.ensure()
     with load_lock(client, settings).held("rollback") as lease:
+        served = set(indices.indices_behind(client, settings.es_index))
         candidates = [
             (str(meta["retired_at"]), name, meta)
             for name, meta in indices.managed_indices(client, settings.es_index).items()
-            if "retired_at" in meta
+            if "retired_at" in meta and name not in served  # a served index may carry an old mark
         ]
         if not candidates:
             msg = "no previous index to roll back to"

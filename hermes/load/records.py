@@ -15,6 +15,7 @@ from hermes.timestamps import format_rfc3339, parse_rfc3339
 # What Elasticsearch's default date format reads as is: kept verbatim (no reformatting cost).
 _ES_READABLE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_ID_BYTES = 512
 
 
 class Record(BaseModel):
@@ -29,6 +30,15 @@ class Record(BaseModel):
     tags: list[str] = Field(default_factory=list)
     created_at: datetime | None = None
     deleted: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _id_bytes(cls, value: str) -> str:
+        # Elasticsearch limits _id to 512 *bytes*: one longer id fails the whole bulk request.
+        if len(value.encode("utf-8", "surrogatepass")) > _MAX_ID_BYTES:
+            msg = f"must be at most {_MAX_ID_BYTES} bytes in UTF-8"
+            raise ValueError(msg)
+        return value
 
     @field_validator("updated_at", "created_at", mode="before")
     @classmethod

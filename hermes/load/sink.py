@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hermes.errors import UnavailableError
 from hermes.load.budget import ErrorBudget
 from hermes.load.records import Operation, Rejected
 from hermes.settings import Settings
@@ -139,6 +140,9 @@ class Sink:
             initial_backoff=1,
             max_backoff=_MAX_BACKOFF_S,
             yield_ok=True,
+            # `index` is always an alias (the served one, or a full load's writer alias): a write to
+            # an alias that vanished fails instead of auto-creating an index with dynamic mappings.
+            require_alias=True,
         )
         for ok, info in results:
             with self._lock:
@@ -151,6 +155,7 @@ class Sink:
             if item is None:
                 return
             with self._lock:
+                self.budget.read(valid=not isinstance(item, Rejected))
                 if isinstance(item, Rejected):
                     self._reject(item)
                     continue
@@ -206,6 +211,9 @@ class Sink:
         error = result.get("error") or {}
         kind = error.get("type", "unknown") if isinstance(error, dict) else str(error)
         reason = error.get("reason", "") if isinstance(error, dict) else ""
+        if kind == "index_not_found_exception":  # the index went away: nothing more can be written
+            msg = f"{self.index} no longer exists (deleted during the load?); run a full load"
+            raise UnavailableError(msg)
         log.warning(
             "bulk item failed",
             extra={"record_id": result.get("_id"), "status": result.get("status"),

@@ -169,14 +169,40 @@ class _Collect(list[Any]):
         self.append(value)
 
 
+class _ItemsKey:
+    """Push target of an ijson event parser: finds the page's top-level ``items`` and what follows it.
+
+    It sees only the events up to that key (the pipeline stops feeding it then), so a
+    well-formed page costs a few events; only a page without ``items`` is watched to its end.
+    """
+
+    def __init__(self) -> None:
+        self.kind: str | None = None  # the event after the key: "start_array" for a valid page
+        self._seen_key = False
+
+    @property
+    def found(self) -> bool:
+        return self.kind is not None
+
+    def send(self, event: tuple[str, str, Any]) -> None:
+        prefix, kind, value = event
+        if self._seen_key and self.kind is None and prefix == "items":
+            self.kind = kind
+        elif prefix == "" and kind == "map_key" and value == "items":
+            self._seen_key = True
+
+
 def _json_body(body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024) -> Iterator[object]:
     """A JSON array of records, or a page ``{"items": [...], "next": url|null}``.
 
     The body is pushed chunk by chunk into ijson's C parser; records are yielded
-    as each chunk completes them, so memory holds one chunk's worth at most.
+    as each chunk completes them, so memory holds one chunk's worth at most. A page
+    object without an ``items`` array is an error, not an empty source: read as empty,
+    it would let a forced full load swap the alias to an empty index.
     """
-    items, nexts = _Collect(), _Collect()
+    items, nexts, page = _Collect(), _Collect(), _ItemsKey()
     parsers: list[Any] = []
+    watcher: Any = None
     while chunk := body.read(chunk_size):
         if not parsers:
             head = chunk.lstrip()[:1]
@@ -189,11 +215,14 @@ def _json_body(body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024) -> It
                     ijson.items_coro(items, "items.item", use_float=True),
                     ijson.items_coro(nexts, "next"),
                 ]
+                watcher = ijson.parse_coro(page)
             else:
                 msg = "data source body is neither a JSON array nor a page object"
                 raise SourceError(msg)
         for parser in parsers:
             parser.send(chunk)
+        if watcher is not None and not page.found:
+            watcher.send(chunk)
         yield from items
         items.clear()
     if not parsers:
@@ -201,5 +230,8 @@ def _json_body(body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024) -> It
         raise SourceError(msg)
     for parser in parsers:
         parser.close()  # raises on a truncated document
+    if watcher is not None and page.kind != "start_array":
+        msg = 'data source page has no "items" array'
+        raise SourceError(msg)
     yield from items
     on_next(nexts[0] if nexts else None)

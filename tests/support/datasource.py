@@ -31,6 +31,7 @@ class SourceBehaviour:
     status: int = 200  # a persistent status (e.g. 500: the source is down)
     die_after: int | None = None  # close the connection after this many records
     garbage: bool = False  # answer invalid JSON
+    raw_body: bytes | None = None  # answer exactly this (200, application/json)
     # A load stays in its source read while the gate is closed: tests close it, check what
     # happens meanwhile, and open it (no sleeps). `arrived` is set by every request.
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
@@ -91,6 +92,9 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
                 return
             if state.status != 200:
                 self._send(state.status, b'{"error":"down"}')
+                return
+            if state.raw_body is not None:
+                self._send(200, state.raw_body)
                 return
             if state.garbage:
                 self._send(200, b'[{"id": "a", "updated_at": ')
