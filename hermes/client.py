@@ -77,10 +77,11 @@ def build_transport(settings: Settings) -> Transport:
     from elastic_transport import OrjsonSerializer, Transport  # noqa: PLC0415 - kept off the import path
     from elastic_transport.client_utils import url_to_node_config  # noqa: PLC0415
 
+    node = url_to_node_config(settings.es_url)  # user:password in ES_URL becomes a Basic header here
     node = replace(
-        url_to_node_config(settings.es_url),
+        node,
         request_timeout=settings.es_request_timeout_s,
-        headers=_auth_header(settings),
+        headers={**node.headers, **_auth_header(settings)},
         ca_certs=settings.es_ca_certs,
     )
     return Transport(

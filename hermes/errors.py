@@ -48,6 +48,13 @@ class UnsupportedEventTypeError(BadEventError):
     type = "unsupported_event_type"
 
 
+class PayloadTooLargeError(HermesError):
+    """A request body over its documented limit."""
+
+    status = 413
+    type = "payload_too_large"
+
+
 class NotFoundError(HermesError):
     """Unknown document or route."""
 
@@ -76,14 +83,19 @@ class LoadInProgressError(ConflictError):
 
 
 class LockLostError(ConflictError):
-    """The load lock was taken over while this load held it (its heartbeat failed); nothing was served."""
+    """The load cannot prove it still holds the lock (taken over, or not renewed for too long); it stops."""
 
     type = "lock_lost"
 
 
-class NoFullLoadError(ConflictError):
-    """A delta was asked for before any full load completed."""
+class NoFullLoadError(HermesError):
+    """A delta was asked for before any full load completed: a precondition, not worth a retry.
 
+    412, not 409: Knative's dispatcher retries 409 (knative/eventing pkg/kncloudevents/retries.go,
+    ``SelectiveRetry``), and the next PingSource tick asks again anyway (CONTRACT.md).
+    """
+
+    status = 412
     type = "no_full_load"
 
 

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from typing import Any, Literal, NotRequired
 
 import orjson
-from flask import Response
+from flask import Flask, Response
 from typing_extensions import TypedDict
+from werkzeug.exceptions import HTTPException
 
 from hermes.client import translate
-from hermes.errors import ErrorBody, HermesError, error_body
+from hermes.errors import HermesError, error_body
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,31 @@ def health_response(problem: str | None = None, retry_after_s: int = 5) -> Respo
     return json_response(down, 503, {"Retry-After": str(retry_after_s)})
 
 
+_HTTP_TYPES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+               414: "uri_too_long", 431: "headers_too_large"}  # fmt: skip
+
+
+def http_error_response(exc: HTTPException) -> Response:
+    """werkzeug's own errors (a malformed request, a body over the limit) as the contract's JSON."""
+    status = exc.code or 500
+    err = HermesError(exc.description or exc.name)
+    err.status, err.type = status, _HTTP_TYPES.get(status, "http_error")
+    response = error_response(err)
+    if status == 405 and isinstance(exc.valid_methods, list | tuple | set):  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # type: ignore[attr-defined]
+    return response
+
+
+def install(app: Flask) -> None:
+    """Make the functions-framework app answer every error as JSON.
+
+    functions-framework runs a function's module inside its Flask app's context, so a
+    ``main.py`` calls this at import with ``flask.current_app``. Errors raised before the
+    function is reached (an unroutable path, ``/favicon.ico``) would otherwise be HTML.
+    """
+    app.register_error_handler(HTTPException, http_error_response)
+
+
 def guarded(
     handler: Callable[[], Response],
     retry_after_s: int = 5,
@@ -67,9 +93,12 @@ def guarded(
     try:
         return handler()
     except HermesError as err:
-        if err.status >= 500:
-            log.warning("request failed", extra={"error_type": err.type, "detail": err.message})
+        if err.status >= 500:  # with its cause: the URL, page or urllib3 reason behind it
+            cause = f"{type(err.__cause__).__name__}: {err.__cause__}" if err.__cause__ else None
+            log.warning("request failed", extra={"error_type": err.type, "detail": err.message, "cause": cause})
         return error_response(err, retry_after_s)
+    except HTTPException as exc:  # e.g. the body over MAX_CONTENT_LENGTH, read inside the handler
+        return http_error_response(exc)
     except Exception as exc:
         mapped = translate(exc)
         if mapped is not None:
@@ -80,6 +109,3 @@ def guarded(
         log.exception("unhandled error")
         internal = HermesError("internal error; see the logs")
         return error_response(internal)
-
-
-__all__ = ["ErrorBody", "Health", "error_response", "guarded", "health_response", "json_response"]

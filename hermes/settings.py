@@ -49,9 +49,13 @@ class Settings(BaseModel):
     # Loading.
     source_timeout_s: Annotated[float, Field(gt=0)] = Field(30.0, validation_alias="HERMES_SOURCE_TIMEOUT_S")
     source_retries: Annotated[int, Field(ge=0, le=20)] = Field(5, validation_alias="HERMES_SOURCE_RETRIES")
+    source_deadline_s: Annotated[float, Field(gt=0)] = Field(3600.0, validation_alias="HERMES_SOURCE_DEADLINE_S")
     bulk_chunk_docs: Annotated[int, Field(ge=1)] = Field(1000, validation_alias="HERMES_BULK_CHUNK_DOCS")
     bulk_chunk_bytes: Annotated[int, Field(ge=1024)] = Field(
         10 * 1024 * 1024, validation_alias="HERMES_BULK_CHUNK_BYTES"
+    )
+    max_record_bytes: Annotated[int, Field(ge=1024)] = Field(
+        5 * 1024 * 1024, validation_alias="HERMES_MAX_RECORD_BYTES"
     )
     bulk_workers: Annotated[int, Field(ge=1, le=8)] = Field(2, validation_alias="HERMES_BULK_WORKERS")
     max_failures: Annotated[int, Field(ge=0)] = Field(1000, validation_alias="HERMES_MAX_FAILURES")
@@ -66,6 +70,9 @@ class Settings(BaseModel):
     # the lock of a crashed run (SIGKILL, OOM, a pod ended at its timeout) blocks the next one.
     lock_ttl_s: Annotated[float, Field(gt=0)] = Field(120.0, validation_alias="HERMES_LOCK_TTL_S")
     delta_overlap_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_DELTA_OVERLAP_S")
+
+    # A loader's request body is one CloudEvent whose data is at most {"force": true}.
+    max_event_bytes: Annotated[int, Field(ge=1024)] = Field(65536, validation_alias="HERMES_MAX_EVENT_BYTES")
 
     log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL")
 
@@ -110,8 +117,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """
     env = os.environ if environ is None else environ
     names = _variables()
+    # Names match case-insensitively, as pydantic-settings did; the exact spelling wins.
+    values = {k.upper(): v for k, v in env.items() if k.upper() in names and k not in names}
+    values.update({k: v for k, v in env.items() if k in names})
     try:
-        return Settings.model_validate({k: v for k, v in env.items() if k in names})
+        return Settings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()

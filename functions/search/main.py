@@ -3,10 +3,12 @@
 import flask
 import functions_framework
 
+from hermes.responses import install
 from hermes.search.app import handle_search
 from hermes.startup import boot
 
 boot()
+install(flask.current_app)  # every error as JSON, also those raised before the function runs
 
 
 @functions_framework.http

@@ -1,18 +1,24 @@
-"""The loaders' HTTP surface: CloudEvents in, contract reports out.
+"""The loaders' HTTP surface: CloudEvents in, CloudEvents out.
 
 functions-framework's ``cloud_event`` signature always answers ``OK`` and drops
 the return value, while the contract needs JSON reports and 4xx/409 answers, so
 the loaders are HTTP functions that parse the CloudEvent themselves (binary and
 structured mode, via the cloudevents SDK). Routing is werkzeug's ``Map``, as in the
 search app: ``POST /`` takes an event, ``GET /health/live|ready`` answer probes.
+
+Every answer with a body is a CloudEvent in binary mode (CONTRACT.md § Replies are
+CloudEvents): a Knative Broker's filter turns a non-empty reply that is not a CloudEvent
+into a 502 and retries it (knative/eventing pkg/broker/filter/filter_handler.go,
+``writeResponse``). The JSON body stays the event's data, so curl users read the same.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Request, Response
+from flask import Flask, Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
@@ -54,7 +60,7 @@ def handle_full_load(request: Request) -> Response:
     """Entry point of the full_load function."""
 
     def run() -> dict[str, Any]:
-        event = parse_event(request, frozenset({FULL_LOAD}))
+        event = parse_event(request, frozenset({FULL_LOAD}), get_settings().max_event_bytes)
         force = full_load_options(event.data)
         return full_load(get_client(), get_settings(), force=force, event=EventKey(event.source, event.id))
 
@@ -65,7 +71,26 @@ def handle_delta_load(request: Request) -> Response:
     """Entry point of the delta_load function."""
 
     def run() -> dict[str, Any]:
-        parse_event(request, frozenset({PING, DELTA_LOAD}))
+        parse_event(request, frozenset({PING, DELTA_LOAD}), get_settings().max_event_bytes)
         return delta_load(get_client(), get_settings())
 
     return _route(request, run)
+
+
+REPORT = "dev.hermes.load.report"
+ERROR = "dev.hermes.load.error"
+
+
+def reply_as_cloudevents(app: Flask, function: str) -> None:
+    """Make every answer of ``app`` that has a body a binary-mode CloudEvent from ``/hermes/<function>``."""
+
+    def add_headers(response: Response) -> Response:
+        if response.is_streamed or not response.get_data() or "Ce-Id" in response.headers:
+            return response
+        response.headers["Ce-Specversion"] = "1.0"
+        response.headers["Ce-Type"] = REPORT if response.status_code < 400 else ERROR
+        response.headers["Ce-Source"] = f"/hermes/{function}"
+        response.headers["Ce-Id"] = uuid.uuid4().hex
+        return response
+
+    app.after_request(add_headers)

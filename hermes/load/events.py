@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Request
 
-from hermes.errors import BadEventError, UnsupportedEventTypeError
+from hermes.errors import BadEventError, PayloadTooLargeError, UnsupportedEventTypeError
 
 FULL_LOAD = "dev.hermes.load.full"
 DELTA_LOAD = "dev.hermes.load.delta"
@@ -24,21 +24,48 @@ class Event:
     data: Any
 
 
-def parse_event(request: Request, accepted: frozenset[str]) -> Event:
+def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (``HERMES_MAX_EVENT_BYTES``); 413 past it.
+
+    A refused body is not read further. functions-framework drains every request body
+    after the response (``read_request`` in functions_framework/__init__.py calls
+    ``request.get_data()``); werkzeug's ``get_data`` returns ``_cached_data`` when set, so
+    the refusal leaves an empty one behind instead of pulling 300 MB into memory, and
+    gunicorn discards the unread rest in small chunks.
+    """
+    length = request.content_length
+    data = b"" if length is not None and length > limit else request.stream.read(limit + 1)
+    if (length is not None and length > limit) or len(data) > limit:
+        request._cached_data = b""  # see the docstring
+        msg = f"the event is over {limit} bytes (HERMES_MAX_EVENT_BYTES)"
+        raise PayloadTooLargeError(msg)
+    request._cached_data = data  # get_data() returns it from now on
+    return data
+
+
+def parse_event(request: Request, accepted: frozenset[str], max_bytes: int = 65536) -> Event:
     """Read a CloudEvent from the request; 400-class errors for anything else."""
     from cloudevents.exceptions import GenericException  # noqa: PLC0415
     from cloudevents.http import from_http  # noqa: PLC0415
 
+    body = read_body(request, max_bytes)
     try:
-        event = from_http(dict(request.headers), request.get_data())
-    except GenericException as exc:
+        event = from_http(dict(request.headers), body)
+        attributes = {name: event.get(name) for name in ("type", "source", "id")}
+    # The SDK lets more than its own exceptions through on hostile input: a non-UTF-8 body,
+    # `specversion` as a list, nesting past the recursion limit.
+    except (GenericException, ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
         msg = f"the request is not a valid CloudEvent: {type(exc).__name__}"
         raise BadEventError(msg) from None
-    kind = str(event["type"])
+    for name, value in attributes.items():
+        if not isinstance(value, str) or not value:
+            msg = f"the CloudEvent attribute {name!r} must be a non-empty string"
+            raise BadEventError(msg, parameter=name)
+    kind = attributes["type"]
     if kind not in accepted:
         msg = f"unsupported event type {kind!r}; expected one of {sorted(accepted)}"
         raise UnsupportedEventTypeError(msg)
-    return Event(kind, str(event["source"]), str(event["id"]), event.data)
+    return Event(kind, str(attributes["source"]), str(attributes["id"]), event.data)
 
 
 def full_load_options(data: Any) -> bool:

@@ -11,9 +11,10 @@ creator wins). A lock whose ``expires_at`` has passed belonged to a crashed run 
 broken with a compare-and-delete on its sequence number, so two breakers cannot both
 win. While held, the heartbeat thread ``hermes-lock-heartbeat`` pushes ``expires_at``
 forward with a compare-and-set on the sequence number of its last write: a run that
-outlives the TTL keeps its lock, and a run whose lock was broken (its heartbeat could
-not reach Elasticsearch for a whole TTL) finds out at its next renewal instead of
-overwriting the new holder. Release is a compare-and-delete too: it never removes
+outlives the TTL keeps its lock. ``lease.check()`` fails once no renewal has succeeded
+for three quarters of the TTL (another run may break the lock after the TTL) or a
+renewal found another holder, so a load never swaps or saves a watermark on a lock it
+cannot prove is still its own. Release is a compare-and-delete too: it never removes
 another run's lock.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,18 +55,22 @@ class LockInfo:
 class Lease:
     """A held lock. Written by the heartbeat thread, read by the load."""
 
-    def __init__(self, owner: str, kind: str, seq_no: int, primary_term: int) -> None:
+    def __init__(self, owner: str, kind: str, seq_no: int, primary_term: int, valid_until: float) -> None:
         self.owner = owner
         self.kind = kind
         self.seq_no = seq_no
         self.primary_term = primary_term
-        self.renewals = 0
+        self.valid_until = valid_until  # time.monotonic() past which another run may break the lock
         self.lost = threading.Event()
 
     def check(self) -> None:
-        """Raise :class:`LockLostError` if another run took the lock over."""
-        if self.lost.is_set():
-            msg = f"the {self.kind} lost its lock to another run; nothing was served"
+        """Raise :class:`LockLostError` unless the lock is provably still ours.
+
+        Lost means a renewal found another holder, or no renewal has succeeded for so
+        long that another run may have broken the lock (Elasticsearch slow or unreachable).
+        """
+        if self.lost.is_set() or time.monotonic() > self.valid_until:
+            msg = f"the {self.kind} cannot prove it still holds the load lock; it stops before its last step"
             raise LockLostError(msg)
 
 
@@ -109,14 +115,20 @@ class LoadLock:
         expires = datetime.now(UTC) + timedelta(seconds=self.ttl_s)
         return {"kind": kind, "owner": owner, "expires_at": format_rfc3339(expires)}
 
+    def _valid_until(self, sent_at: float) -> float:
+        """A write sent at ``sent_at`` keeps the lock ours until then (a quarter of the TTL spare for clock skew)."""
+        return sent_at + self.ttl_s * 0.75
+
     def _acquire(self, kind: str) -> Lease:
         owner = f"{socket.gethostname()}/{uuid.uuid4().hex}"
         for _ in range(2):
+            sent_at = time.monotonic()
             resp = self.client.options(ignore_status=409).create(
                 index=self.index, id=LOCK_ID, document=self._body(owner, kind), refresh=True
             )
             if resp.meta.status != 409:
-                return Lease(owner, kind, int(resp["_seq_no"]), int(resp["_primary_term"]))
+                seq_no, term = int(resp["_seq_no"]), int(resp["_primary_term"])
+                return Lease(owner, kind, seq_no, term, self._valid_until(sent_at))
             if not self._break_if_expired():
                 break
         held = self.current()
@@ -161,12 +173,15 @@ class LoadLock:
     # --- the heartbeat -----------------------------------------------------------------------------
 
     def _heartbeat(self, lease: Lease, stop: threading.Event) -> None:
-        while not stop.wait(self.renew_every_s):
+        wait = self.renew_every_s
+        while not stop.wait(wait):
             try:
                 renewed = self._renew(lease)
-            except Exception as exc:
+            except Exception as exc:  # unreachable or slow: try again soon, the lease's clock runs on
                 log.warning("lock renewal failed", extra={"kind": lease.kind, "exc": type(exc).__name__})
+                wait = self.renew_every_s / 4
                 continue
+            wait = self.renew_every_s
             if not renewed:
                 LoadLock.lost_total += 1
                 lease.lost.set()
@@ -175,13 +190,24 @@ class LoadLock:
                 return
 
     def _renew(self, lease: Lease) -> bool:
-        """Push ``expires_at`` forward if the lock is still ours (compare-and-set)."""
-        resp = self.client.options(ignore_status=(404, 409)).index(
+        """Push ``expires_at`` forward if the lock is still ours (compare-and-set).
+
+        A renewal times out well within the TTL and is not retried by the client: a retry of
+        a write that was applied would meet its own sequence number as a conflict. A conflict
+        is therefore read back: still our owner means our write landed.
+        """
+        sent_at = time.monotonic()
+        timeout = max(0.2, self.ttl_s / 6)
+        resp = self.client.options(ignore_status=(404, 409), request_timeout=timeout, max_retries=0).index(
             index=self.index, id=LOCK_ID, document=self._body(lease.owner, lease.kind),
             if_seq_no=lease.seq_no, if_primary_term=lease.primary_term, refresh=True,
         )  # fmt: skip
         if resp.meta.status in (404, 409):
-            return False
-        lease.seq_no, lease.primary_term = int(resp["_seq_no"]), int(resp["_primary_term"])
-        lease.renewals += 1
+            doc = read_doc(self.client, self.index, LOCK_ID)
+            if doc is None or doc["_source"].get("owner") != lease.owner:
+                return False
+            lease.seq_no, lease.primary_term = int(doc["_seq_no"]), int(doc["_primary_term"])
+        else:
+            lease.seq_no, lease.primary_term = int(resp["_seq_no"]), int(resp["_primary_term"])
+        lease.valid_until = self._valid_until(sent_at)
         return True

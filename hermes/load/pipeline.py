@@ -53,15 +53,17 @@ def load_lock(client: Elasticsearch, settings: Settings) -> LoadLock:
     return LoadLock(client, settings.state_index, settings.lock_ttl_s)
 
 
-def operations(records: Iterator[object]) -> Iterator[Operation | Rejected]:
+def operations(records: Iterator[object], max_bytes: int) -> Iterator[Operation | Rejected]:
     """Validated operations; closing this closes the source."""
     with closing(records):  # type: ignore[type-var]
         for raw in records:
-            yield to_operation(raw)
+            yield to_operation(raw, max_bytes)
 
 
 def stream(client: Elasticsearch, index: str, settings: Settings, since: datetime | None) -> Outcome:
     """Source → prefetch → sink into ``index``; source and threads are closed on every exit."""
     records = read_records(SourceConfig.from_settings(settings), since)
-    with Prefetch(operations(records)) as items:
+    # A record larger than a bulk chunk would be sent alone, and refused alone if still too big.
+    max_bytes = min(settings.max_record_bytes, settings.bulk_chunk_bytes)
+    with Prefetch(operations(records, max_bytes)) as items:
         return Sink(client, index, settings).write(items)

@@ -80,6 +80,8 @@ class Prefetch(Generic[T]):
         try:
             chunk: list[T] = []
             for item in self._items:
+                if self._stop.is_set():  # checked per item: stop reading the moment the consumer gave up
+                    return
                 chunk.append(item)
                 if len(chunk) >= self._batch:
                     if not self._put(chunk):
@@ -90,6 +92,13 @@ class Prefetch(Generic[T]):
         except BaseException as exc:
             self._put(_Failed(exc))
         finally:
-            close = getattr(self._items, "close", None)
-            if close is not None:
-                close()
+            self._close_source()
+
+    def _close_source(self) -> None:
+        close = getattr(self._items, "close", None)
+        if close is None:
+            return
+        try:
+            close()
+        except Exception:  # logged as JSON here, not left to threading.excepthook's stderr
+            log.exception("closing the data source failed")

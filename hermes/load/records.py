@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hermes.documents import TOMBSTONE_FLAG, is_live
@@ -16,6 +17,7 @@ from hermes.timestamps import format_rfc3339, parse_rfc3339
 _ES_READABLE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_ID_BYTES = 512
+DEFAULT_MAX_RECORD_BYTES = 5 * 1024 * 1024
 
 
 class Record(BaseModel):
@@ -87,8 +89,17 @@ def version_of(updated_at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def to_operation(raw: object) -> Operation | Rejected:
-    """Validate one raw record and turn it into an operation or a rejection."""
+def to_operation(raw: object, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Operation | Rejected:
+    """Validate one raw record and turn it into an operation or a rejection.
+
+    Whatever would make Elasticsearch refuse the document, or its bulk request, is a
+    rejection here instead: a serialised size over ``max_bytes`` (one 110 MB record got
+    its whole bulk request a 413), nesting orjson cannot serialise (over 255 levels), a
+    lone surrogate in a string. Extra fields are kept, renamed when Elasticsearch could
+    not store their name (see :func:`storable_name`).
+    """
+    if isinstance(raw, Rejected):  # the source could not even parse it (a bad NDJSON line)
+        return raw
     if not isinstance(raw, dict):
         return Rejected(None, f"record is a JSON {type(raw).__name__}, not an object")
     try:
@@ -100,10 +111,46 @@ def to_operation(raw: object) -> Operation | Rejected:
     if record.deleted:
         document: dict[str, Any] = {"id": record.id, "updated_at": updated, TOMBSTONE_FLAG: True}
     else:
-        document = {**raw, "updated_at": updated, TOMBSTONE_FLAG: False}
+        renamed = _storable(raw)
+        if isinstance(renamed, str):
+            return Rejected(record.id, renamed)
+        document = {**renamed, "updated_at": updated, TOMBSTONE_FLAG: False}
         if record.created_at is not None:
             document["created_at"] = _es_date(raw["created_at"], record.created_at)
+    try:
+        size = len(orjson.dumps(document))
+    except orjson.JSONEncodeError as exc:  # nesting over 255 levels, a lone surrogate
+        return Rejected(record.id, f"record cannot be stored as JSON: {exc}")
+    if size > max_bytes:
+        return Rejected(record.id, f"record is {size} bytes, over HERMES_MAX_RECORD_BYTES ({max_bytes})")
     return Operation(record.id, version_of(record.updated_at), record.updated_at, document)
+
+
+def storable_name(name: str) -> str:
+    """The name an extra field is stored under.
+
+    Elasticsearch cannot take, at the top of a document, an empty name, a name starting
+    with ``_`` (its metadata fields: ``_id``, ``_source``, ``_routing``…) or a name with a
+    ``.`` (read as an object path: ``title.keyword`` would collide with a core field).
+    Such a field is kept as ``x_<name>`` with each ``.`` replaced by ``_``; every other
+    name is kept as it is.
+    """
+    if name and not name.startswith("_") and "." not in name:
+        return name
+    return "x_" + name.replace(".", "_")
+
+
+def _storable(raw: dict[str, Any]) -> dict[str, Any] | str:
+    """``raw`` with extra fields renamed as :func:`storable_name` says, or the reason it cannot be."""
+    if all(storable_name(k) == k for k in raw):
+        return raw
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = storable_name(key)
+        if name != key and name in raw:
+            return f"field {key!r} would be stored as {name!r}, which the record already has"
+        out[name] = value
+    return out
 
 
 def _es_date(text: str, parsed: datetime) -> str:

@@ -8,6 +8,7 @@ timeouts, 429/5xx) are retried with exponential backoff by urllib3's ``Retry``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 from hermes.errors import ConfigurationError, SourceError
+from hermes.load.records import Rejected
 from hermes.settings import Settings
 from hermes.timestamps import format_rfc3339, parse_rfc3339
 
@@ -40,6 +42,7 @@ class SourceConfig:
     timeout_s: float = 30.0
     retries: int = 5
     backoff_s: float = 0.5
+    deadline_s: float = 3600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SourceConfig:
@@ -48,7 +51,8 @@ class SourceConfig:
             msg = "DATA_SOURCE_URL is not set: loaders refuse to run without it"
             raise ConfigurationError(msg)
         token = settings.data_source_token.get_secret_value() if settings.data_source_token else None
-        return cls(settings.data_source_url, token, settings.source_timeout_s, settings.source_retries)
+        return cls(settings.data_source_url, token, settings.source_timeout_s, settings.source_retries,
+                   deadline_s=settings.source_deadline_s)  # fmt: skip
 
 
 def read_records(config: SourceConfig, since: datetime | None = None) -> Iterator[object]:
@@ -92,8 +96,18 @@ def _updated_since(record: object, since: datetime) -> bool:
 # --- HTTP --------------------------------------------------------------------------------------
 
 
+class _CappedRetry(Retry):
+    """urllib3's Retry, honouring a source's ``Retry-After`` only up to a cap (20 s held a load 100 s)."""
+
+    MAX_RETRY_AFTER_S = 10.0
+
+    def get_retry_after(self, response: Any) -> float | None:
+        asked = super().get_retry_after(response)
+        return None if asked is None else min(asked, self.MAX_RETRY_AFTER_S)
+
+
 def _session(config: SourceConfig) -> requests.Session:
-    retry = Retry(
+    retry = _CappedRetry(
         total=config.retries,
         connect=config.retries,
         read=config.retries,
@@ -116,6 +130,8 @@ def _session(config: SourceConfig) -> requests.Session:
 def _read_http(config: SourceConfig, since: datetime | None) -> Iterator[object]:
     params = {"since": format_rfc3339(since)} if since is not None else None
     url: str | None = config.url
+    origin = urlsplit(config.url)[:2]
+    seen: set[str] = set()
     pages = 0
     with _session(config) as session:
         while url is not None:
@@ -124,42 +140,71 @@ def _read_http(config: SourceConfig, since: datetime | None) -> Iterator[object]
                 if resp.status_code != 200:
                     msg = f"data source answered HTTP {resp.status_code} (page {pages})"
                     raise SourceError(msg)
+                seen.add(resp.url)
                 links = _Collect()
-                yield from _http_body(resp, on_next=links.send)
-                url = _next_url(resp.url, links[0] if links else None)
+                yield from _http_body(resp, on_next=links.send, deadline=_Deadline(config.deadline_s, pages))
+                url = _next_url(resp.url, links[0] if links else None, origin, seen)
             params = None  # a `next` link carries its own query
     log.debug("source read", extra={"pages": pages})
 
 
-def _next_url(current: str, link: object) -> str | None:
+def _next_url(current: str, link: object, origin: tuple[str, str], seen: set[str]) -> str | None:
+    """The next page's URL: within the origin of DATA_SOURCE_URL (the bearer token goes nowhere
+    else, and no internal URL is fetched on a page's word), and never a page already read."""
     if link is None:
         return None
     if not isinstance(link, str):
         msg = 'data source page has a "next" that is neither a string nor null'
         raise SourceError(msg)
-    return urljoin(current, link)
+    url = urljoin(current, link)
+    if urlsplit(url)[:2] != origin:
+        msg = f'data source page links "next" outside the origin of DATA_SOURCE_URL: {urlsplit(url).netloc!r}'
+        raise SourceError(msg)
+    if url in seen:
+        msg = 'data source page links "next" to a page already read (a loop)'
+        raise SourceError(msg)
+    return url
 
 
-def _http_body(resp: requests.Response, on_next: Any) -> Iterator[object]:
+def _http_body(resp: requests.Response, on_next: Any, deadline: _Deadline) -> Iterator[object]:
     resp.raw.decode_content = True
     raw = cast(IO[bytes], resp.raw)
     ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if ctype in _NDJSON_TYPES:
-        return _ndjson(raw)
-    return _json_body(raw, on_next)
+        return _ndjson(raw, deadline)
+    return _json_body(raw, on_next, deadline=deadline)
+
+
+class _Deadline:
+    """A total time limit for one answer: the read timeout applies per chunk, so a source
+    trickling a byte before each timeout would otherwise hold a load forever."""
+
+    def __init__(self, seconds: float, page: int) -> None:
+        self.seconds = seconds
+        self.page = page
+        self.at = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.at:
+            msg = (
+                f"data source answer (page {self.page}) took longer than {self.seconds:g} s (HERMES_SOURCE_DEADLINE_S)"
+            )
+            raise SourceError(msg)
 
 
 # --- body formats ------------------------------------------------------------------------------
 
 
-def _ndjson(body: IO[bytes]) -> Iterator[object]:
+def _ndjson(body: IO[bytes], deadline: _Deadline | None = None) -> Iterator[object]:
+    """One record a line; a line that is not JSON is one invalid record, not a failed source."""
     for number, line in enumerate(body, start=1):
+        if deadline is not None:
+            deadline.check()
         if line.strip():
             try:
                 yield orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                msg = f"NDJSON line {number} is not JSON"
-                raise SourceError(msg) from exc
+            except orjson.JSONDecodeError:
+                yield Rejected(None, f"NDJSON line {number} is not JSON")
 
 
 class _Collect(list[Any]):
@@ -192,7 +237,9 @@ class _ItemsKey:
             self._seen_key = True
 
 
-def _json_body(body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024) -> Iterator[object]:
+def _json_body(
+    body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024, deadline: _Deadline | None = None
+) -> Iterator[object]:
     """A JSON array of records, or a page ``{"items": [...], "next": url|null}``.
 
     The body is pushed chunk by chunk into ijson's C parser; records are yielded
@@ -204,6 +251,8 @@ def _json_body(body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024) -> It
     parsers: list[Any] = []
     watcher: Any = None
     while chunk := body.read(chunk_size):
+        if deadline is not None:
+            deadline.check()
         if not parsers:
             head = chunk.lstrip()[:1]
             if not head:

@@ -11,6 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hermes.client import error_type
 from hermes.load.mappings import STATE_MAPPINGS
 from hermes.load.records import Rejected
 from hermes.timestamps import format_rfc3339, parse_rfc3339
@@ -38,7 +39,7 @@ class State:
             settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
             mappings=STATE_MAPPINGS,
         )
-        if resp.meta.status == 400 and "already_exists" not in str(resp.body):
+        if resp.meta.status == 400 and error_type(resp.body) != "resource_already_exists_exception":
             msg = f"cannot create state index {self.index}: {resp.body}"
             raise RuntimeError(msg)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import BaseConverter, Map, Rule
 
 from hermes.client import get_transport
 from hermes.errors import MethodNotAllowedError, NotFoundError
@@ -28,20 +28,29 @@ from hermes.search.reader import Reader
 from hermes.search.readiness import Readiness
 from hermes.settings import Settings, get_settings
 
+
+class _DocumentId(BaseConverter):
+    """Any id, slashes included, also a leading one (``/documents//abc`` is the id ``/abc``)."""
+
+    regex = ".+"
+    part_isolating = False
+
+
 _READ = ["GET", "OPTIONS"]  # werkzeug adds HEAD to every GET rule
 ROUTES = Map(
     [
         Rule("/search", endpoint="search", methods=_READ),
         Rule("/suggest", endpoint="suggest", methods=_READ),
-        Rule("/documents/<path:doc_id>", endpoint="document", methods=_READ),
+        Rule("/documents/<id:doc_id>", endpoint="document", methods=_READ),
         Rule("/health/live", endpoint="live", methods=_READ),
         Rule("/health/ready", endpoint="ready", methods=_READ),
         Rule("/openapi.json", endpoint="openapi", methods=_READ),
         Rule("/metrics", endpoint="metrics", methods=_READ),
     ],
     merge_slashes=False,
+    converters={"id": _DocumentId},
 )
-_MAX_ID = 512
+_MAX_ID_BYTES = 512  # Elasticsearch's _id limit
 
 
 class SearchApp:
@@ -67,7 +76,7 @@ class SearchApp:
     def _dispatch(self, request: Request) -> tuple[str, Response]:
         """The metrics label (the rule template) and the answer."""
         try:
-            rule, args = self.urls.match(request.path, method=request.method, return_rule=True)
+            rule, args = self._match(request)
         except NotFound:
             return "unknown", error_response(NotFoundError(f"no route {request.path}"))
         except MethodNotAllowed as exc:
@@ -79,15 +88,28 @@ class SearchApp:
         endpoint = self.endpoints[str(rule.endpoint)]
         return rule.rule, guarded(lambda: endpoint(request, **args), self.settings.retry_after_s, _count_es_error)
 
+    def _match(self, request: Request) -> tuple[Rule, Mapping[str, Any]]:
+        try:
+            return self.urls.match(request.path, method=request.method, return_rule=True)
+        except NotFound:
+            if len(request.path) > 1 and request.path.endswith("/"):  # /search/ is /search
+                return self.urls.match(request.path.rstrip("/"), method=request.method, return_rule=True)
+            raise
+
     def _cors(self, request: Request, response: Response) -> None:
+        if not self.origins:
+            return
+        if "*" not in self.origins:
+            # The answer depends on Origin whether or not this one is allowed: shared caches must
+            # not hand an allowed origin's answer to another, nor the reverse.
+            response.vary.add("Origin")
         origin = request.headers.get("Origin")
-        if not origin or not self.origins:
+        if not origin:
             return
         if "*" in self.origins:
             response.headers["Access-Control-Allow-Origin"] = "*"
         elif origin in self.origins:
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
         else:
             return
         if request.method == "OPTIONS":
@@ -116,7 +138,7 @@ class SearchApp:
         return self._cached(service.suggest(self.reader(), settings.es_index, params, settings.search_timeout_ms))
 
     def document(self, _: Request, doc_id: str) -> Response:
-        if len(doc_id) > _MAX_ID:
+        if len(doc_id.encode("utf-8", "surrogatepass")) > _MAX_ID_BYTES:
             msg = f"no document with id {doc_id!r}"
             raise NotFoundError(msg)
         return self._cached(service.get_document(self.reader(), self.settings.es_index, doc_id))

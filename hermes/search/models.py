@@ -24,7 +24,7 @@ Timestamp = Annotated[datetime, BeforeValidator(parse_rfc3339)]
 class SearchParams(BaseModel):
     """Query-string parameters of ``GET /search``."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True)  # by name: SearchParams(q=..., from_=...) in code
 
     q: str = Field(min_length=1, max_length=256, description="Query text; `*` matches all.")
     size: int = Field(10, ge=1, le=100, description="Hits per page.")

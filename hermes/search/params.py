@@ -14,11 +14,12 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_params(model: type[M], args: MultiDict[str, str]) -> M:
     """Validate ``args`` against ``model``; repeatable parameters are list fields."""
-    repeatable = {
-        (f.alias or name) for name, f in model.model_fields.items() if getattr(f.annotation, "__origin__", None) is list
-    }
+    fields = {(f.alias or name): f for name, f in model.model_fields.items()}
+    repeatable = {name for name, f in fields.items() if getattr(f.annotation, "__origin__", None) is list}
     data: dict[str, object] = {}
     for name in args:
+        if name not in fields:  # unknown parameters are ignored, repeated or not (and `from_` is not `from`)
+            continue
         values = args.getlist(name)
         if name in repeatable:
             data[name] = values

@@ -60,7 +60,7 @@ def _delta(settings: Settings) -> dict[str, Any]:
     return delta_load(build_client(settings), settings)
 
 
-def test_no_full_load_yet_is_a_conflict(settings: Settings) -> None:
+def test_no_full_load_yet_is_a_failed_precondition(settings: Settings) -> None:
     with pytest.raises(NoFullLoadError):
         _delta(settings)
 
@@ -225,9 +225,9 @@ def function(settings: Settings, function_client: Any) -> Any:
     return function_client("delta_load", settings)
 
 
-def test_function_before_full_load_answers_409(function: Any) -> None:
+def test_function_before_full_load_answers_412(function: Any) -> None:
     resp = _ping(function, "t1")
-    assert resp.status_code == 409
+    assert resp.status_code == 412  # a precondition the next tick re-checks: nothing for Knative to retry
     assert resp.get_json()["error"]["type"] == "no_full_load"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from hermes.load.lock import LOCK_ID, LoadLock
 from hermes.load.operator import rollback
 from hermes.load.state import State
 from hermes.settings import Settings
-from tests.support.datasource import SourceBehaviour, record, serve
+from tests.support.datasource import SourceBehaviour, record
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +27,6 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _records(n: int, prefix: str = "r") -> list[dict[str, Any]]:
     return [record(f"{prefix}{i}", T0 + timedelta(minutes=i), tags=["t"]) for i in range(n)]
-
-
-@pytest.fixture
-def source() -> Iterator[tuple[str, SourceBehaviour]]:
-    with serve() as served:
-        yield served
 
 
 @pytest.fixture
@@ -229,6 +222,7 @@ def test_function_binary_and_structured_events(function: Any, source: Any) -> No
     source[1].put(*_records(4))
     resp = _binary(function, "b-1")
     assert resp.status_code == 200, resp.get_json()
+    assert (resp.headers["Ce-Type"], resp.headers["Ce-Source"]) == ("dev.hermes.load.report", "/hermes/full_load")
     assert set(resp.get_json()) >= {
         "status",
         "index",

@@ -6,9 +6,9 @@ tests/support/datasource.py serving whatever records a test puts there.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,12 +35,6 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _records(n: int, start: int = 0) -> list[dict[str, Any]]:
     return [record(f"r{i}", T0 + timedelta(seconds=i)) for i in range(start, start + n)]
-
-
-@pytest.fixture
-def source() -> Iterator[tuple[str, SourceBehaviour]]:
-    with serve() as served:
-        yield served
 
 
 @pytest.fixture
@@ -209,3 +203,74 @@ def test_item5_a_full_load_whose_index_vanishes_fails_without_recreating_it(es: 
             load.result()
     assert set(indices.managed_indices(es, settings.es_index)) == {served}
     assert indices.indices_behind(es, settings.es_index) == [served]
+
+
+def test_item9_records_elasticsearch_would_refuse_are_skipped_one_by_one(es: Any, make_settings: Any,
+                                                                        source: Any) -> None:  # fmt: skip
+    url, src = source
+    settings = make_settings(DATA_SOURCE_URL=url, HERMES_MAX_RECORD_BYTES=20_000)
+    when = "2026-01-01T00:00:00Z"
+    deep = '{"id": "deep", "updated_at": "%s", "x": %s1%s}' % (when, '{"a": ' * 300, "}" * 300)  # noqa: UP031
+    lines = [
+        json.dumps(record("ok1", when)),
+        json.dumps(record("big", when, content="x" * 30_000)),  # over HERMES_MAX_RECORD_BYTES
+        deep,  # orjson serialises at most 255 levels
+        '{"id": "surrogate", "updated_at": "%s", "title": "\\ud800"}' % when,  # noqa: UP031 - a lone surrogate
+        "{this is not json",  # one bad NDJSON line
+        json.dumps(
+            {**record("odd", when), "_id": "x", "_source": 1, "_routing": "r", "": 2, ".": 3, "title.keyword": "t"}
+        ),
+        json.dumps(record("ok2", when)),
+    ]
+    src.raw_body, src.raw_type = ("\n".join(lines) + "\n").encode(), "application/x-ndjson"
+    report = full_load(build_client(settings), settings)
+    assert (report["indexed"], report["invalid"], report["failed"]) == (3, 4, 0)
+    odd = es.get(index=settings.es_index, id="odd")["_source"]
+    renamed = {"x__id": "x", "x__source": 1, "x__routing": "r", "x_": 2, "x__": 3, "x_title_keyword": "t"}
+    assert {k: odd[k] for k in renamed} == renamed  # kept, under names Elasticsearch can store
+
+
+def test_item10_next_links_stay_within_the_source_origin(make_settings: Any, source: Any) -> None:
+    url, src = source
+    with serve() as (other_url, other):
+        other.put(*_records(2))
+        src.token = "s3cret"
+        settings = make_settings(DATA_SOURCE_URL=url, DATA_SOURCE_TOKEN="s3cret")
+        src.raw_body = json.dumps({"items": _records(2), "next": other_url}).encode()
+        with pytest.raises(SourceError, match="outside the origin"):
+            full_load(build_client(settings), settings)
+        assert other.requests == []  # the other host never saw the token, nor any request
+
+
+def test_item10_a_next_link_loop_stops(make_settings: Any, source: Any) -> None:
+    url, src = source
+    settings = make_settings(DATA_SOURCE_URL=url)
+    src.raw_body = json.dumps({"items": _records(2), "next": "?page=1"}).encode()
+    with pytest.raises(SourceError, match="loop"):
+        full_load(build_client(settings), settings)
+    assert len(src.requests) == 2  # the first page and its one self-link, then it stops
+
+
+def test_item13_a_trickling_source_hits_the_deadline(make_settings: Any, source: Any) -> None:
+    url, src = source
+    settings = make_settings(DATA_SOURCE_URL=url, HERMES_SOURCE_DEADLINE_S=1, HERMES_SOURCE_RETRIES=0)
+    src.put(*_records(3))
+    src.trickle_s = 0.02  # ~400 bytes: 8 s in all, a byte well within every read timeout
+    with pytest.raises(SourceError, match="HERMES_SOURCE_DEADLINE_S"):
+        full_load(build_client(settings), settings)
+    src.trickle_s = 0
+
+
+def test_item16_a_source_error_is_logged_with_its_cause(function_client: Any, make_settings: Any,
+                                                        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    settings = make_settings(DATA_SOURCE_URL="http://127.0.0.1:9/records", HERMES_SOURCE_RETRIES=0)
+    client = function_client("full_load", settings)
+    headers = {"ce-specversion": "1.0", "ce-type": "dev.hermes.load.full", "ce-source": "t", "ce-id": "1",
+               "Content-Type": "application/json"}  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="hermes.responses"):
+        assert client.post("/", data=b"{}", headers=headers).status_code == 502
+    failed = [r for r in caplog.records if r.getMessage() == "request failed"]
+    assert failed
+    cause = str(failed[-1].__dict__.get("cause"))
+    assert cause.startswith("ConnectionError")
+    assert "127.0.0.1" in cause  # where it failed, not just that it did

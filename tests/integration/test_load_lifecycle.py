@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,12 +22,12 @@ from hermes.load import indices
 from hermes.load.full import full_load
 from hermes.load.lock import LOCK_ID, LoadLock
 from hermes.settings import Settings
-from tests.support.datasource import SourceBehaviour, record, serve
+from tests.support.datasource import SourceBehaviour, record
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-TTL_S = 1.0
+TTL_S = 1.5  # renewals every 0.5 s, each allowed 0.25 s
 
 
 def _records(n: int) -> list[dict[str, Any]]:
@@ -41,12 +41,6 @@ def _eventually(check: Callable[[], bool], timeout_s: float = 10) -> bool:
             return False
         time.sleep(0.02)
     return True
-
-
-@pytest.fixture
-def source() -> Iterator[tuple[str, SourceBehaviour]]:
-    with serve() as served:
-        yield served
 
 
 @pytest.fixture
@@ -99,7 +93,8 @@ def test_a_lost_lock_stops_the_load_before_the_swap(es: Any, settings: Settings,
 
 
 def _load_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith(("hermes-prefetch", "hermes-bulk"))]
+    names = ("hermes-prefetch", "hermes-bulk", "hermes-lock-heartbeat")
+    return [t.name for t in threading.enumerate() if t.name.startswith(names)]
 
 
 def test_a_failed_load_leaves_no_producer_thread_and_no_open_source(es: Any, make_settings: Any,

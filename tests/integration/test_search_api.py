@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from functions_framework import create_app
@@ -168,7 +169,7 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     text = client.get("/metrics").get_data(as_text=True)
     assert 'hermes_http_requests_total{route="/search",status="200"} 1.0' in text
     assert 'hermes_http_requests_total{route="/search",status="400"} 1.0' in text
-    assert 'hermes_http_requests_total{route="/documents/<path:doc_id>",status="200"} 1.0' in text
+    assert 'hermes_http_requests_total{route="/documents/<id:doc_id>",status="200"} 1.0' in text
     assert "hermes_http_request_duration_seconds_bucket" in text
 
 
@@ -233,3 +234,17 @@ def test_elasticsearch_going_away_and_coming_back(loaded: Any, monkeypatch: pyte
         assert status == 200  # recovered by itself, same process, same client
     finally:
         proxy.down()
+
+
+def test_document_ids_with_slashes_and_trailing_slashes(client: Any, loaded: Any, es: Any) -> None:
+    for doc_id in ("/abc", "a/b", "x y%z"):
+        es.index(index=loaded.es_index, id=doc_id, document={"id": doc_id, "title": "t", "deleted": False},
+                 refresh=True)  # fmt: skip
+    for doc_id in ("/abc", "a/b", "x y%z"):
+        resp = client.get("/documents/" + quote(doc_id, safe="/"))
+        assert resp.status_code == 200, doc_id
+        assert resp.get_json()["id"] == doc_id
+    assert client.get("/search/?q=lighthouse").status_code == 200  # a trailing slash is the same route
+    assert client.get("/health/live/").status_code == 200
+    too_long = "é" * 300  # 300 characters, 600 bytes: no such id can exist
+    assert client.get("/documents/" + quote(too_long)).status_code == 404

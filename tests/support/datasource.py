@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,10 @@ class SourceBehaviour:
     status: int = 200  # a persistent status (e.g. 500: the source is down)
     die_after: int | None = None  # close the connection after this many records
     garbage: bool = False  # answer invalid JSON
-    raw_body: bytes | None = None  # answer exactly this (200, application/json)
+    raw_body: bytes | None = None  # answer exactly this, with status 200 and raw_type
+    raw_type: str = "application/json"
+    retry_after: str | None = None  # sent with the fail_next 503s
+    trickle_s: float = 0.0  # send the body a byte at a time, this far apart
     # A load stays in its source read while the gate is closed: tests close it, check what
     # happens meanwhile, and open it (no sleeps). `arrived` is set by every request.
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
@@ -88,13 +92,14 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
                 return
             if state.fail_next > 0:
                 state.fail_next -= 1
-                self._send(503, b'{"error":"busy"}')
+                extra = {"Retry-After": state.retry_after} if state.retry_after else {}
+                self._send(503, b'{"error":"busy"}', headers=extra)
                 return
             if state.status != 200:
                 self._send(state.status, b'{"error":"down"}')
                 return
             if state.raw_body is not None:
-                self._send(200, state.raw_body)
+                self._send(200, state.raw_body, state.raw_type)
                 return
             if state.garbage:
                 self._send(200, b'[{"id": "a", "updated_at": ')
@@ -128,12 +133,21 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
             self.close_connection = True
 
-        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+        def _send(self, status: int, body: bytes, ctype: str = "application/json",
+                  headers: dict[str, str] | None = None) -> None:  # fmt: skip
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not state.trickle_s:
+                self.wfile.write(body)
+                return
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(state.trickle_s)
 
     return Handler
 

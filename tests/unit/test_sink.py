@@ -19,7 +19,7 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig, ObjectApiResponse
 from elasticsearch import Elasticsearch
 
-from hermes.errors import ErrorBudgetExceededError
+from hermes.errors import ErrorBudgetExceededError, UnavailableError
 from hermes.load.records import Operation, Rejected, version_of
 from hermes.load.sink import Outcome, Sink
 from hermes.settings import Settings
@@ -30,6 +30,10 @@ _ERRORS = {
     503: {"type": "unavailable_shards_exception", "reason": "primary shard is not active"},
     400: {"type": "document_parsing_exception", "reason": "failed to parse field [tags]"},
     409: {"type": "version_conflict_engine_exception", "reason": "current version is higher"},
+    404: {
+        "type": "index_not_found_exception",
+        "reason": "no such index [i] and [require_alias] request flag is [true]",
+    },
 }
 
 
@@ -161,3 +165,17 @@ def test_parallel_workers_account_every_item_once() -> None:
     assert outcome.indexed + outcome.stale + outcome.failed == 500
     assert (outcome.failed, outcome.stale) == (1, 1)
     assert outcome.oldest_failed == T0 + timedelta(minutes=13)
+
+
+def test_writes_go_through_an_alias_and_a_vanished_one_stops_the_load() -> None:
+    canned = CannedBulk({"b": [404]})
+    seen: list[dict[str, Any]] = []
+
+    def record_kwargs(_client: Any, **kwargs: Any) -> ObjectApiResponse[Any]:
+        seen.append(kwargs)
+        return canned(**kwargs)
+
+    settings = Settings(HERMES_BULK_WORKERS=1)  # type: ignore[call-arg]
+    with mock.patch.object(Elasticsearch, "bulk", record_kwargs), pytest.raises(UnavailableError, match="no longer"):
+        Sink(Elasticsearch("http://127.0.0.1:9"), "i", settings).write(iter([op("a", 1), op("b", 2)]))
+    assert seen[0]["require_alias"] is True  # Elasticsearch refuses instead of auto-creating the index
