@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 import local_es  # noqa: E402
-from source_server import make_record  # noqa: E402
+from source_server import WORDS, make_record  # noqa: E402
 
 from hermes.client import build_client  # noqa: E402
 from hermes.search.models import SearchParams  # noqa: E402
@@ -215,6 +216,57 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
     return {"query": query, "rows": rows, "requests": per_client * rounds}
 
 
+def hostile_query() -> str:
+    """~256 characters of misspelled words (each word's letters rotated by one): fuzzy-expensive."""
+    words = [w[1:] + w[0] for w in WORDS]
+    text = ""
+    for i in range(100):
+        word = words[(i * 7) % len(words)]
+        if len(text) + len(word) + 1 > 256:
+            break
+        text = f"{text} {word}".strip()
+    return text
+
+
+def hostile(es_url: str, alias: str, requests_per_side: int, attackers: int = 8) -> dict[str, Any]:
+    """A normal search's latency alone, then while ``attackers`` clients send expensive valid queries."""
+    normal = "/search?q=kilo"
+    attack = "/search?" + urllib.parse.urlencode({"q": hostile_query(), "size": 100})
+    with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
+        pool = urllib3.PoolManager(maxsize=attackers + 2)
+        statuses: dict[str, list[int]] = {"normal": [], "attack": []}
+        attack_latency: list[float] = []
+
+        def normal_call() -> None:
+            statuses["normal"].append(pool.request("GET", url + normal, retries=False).status)
+
+        hammer(normal_call, 1, 20)  # warm
+        alone = hammer(normal_call, 1, requests_per_side)[0]
+        stop = threading.Event()
+
+        def attacker() -> None:
+            while not stop.is_set():
+                started = time.perf_counter()
+                statuses["attack"].append(pool.request("GET", url + attack, retries=False).status)
+                attack_latency.append(time.perf_counter() - started)
+
+        threads = [threading.Thread(target=attacker) for _ in range(attackers)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(1)  # let the attack reach its steady state
+            under = hammer(normal_call, 1, requests_per_side)[0]
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+    count = lambda codes: ", ".join(f"{c} × {codes.count(c)}" for c in sorted(set(codes)))  # noqa: E731
+    return {"alone_ms": median(alone) * 1000, "under_ms": median(under) * 1000,
+            "ratio": median(under) / median(alone), "attack_ms": median(attack_latency) * 1000,
+            "attackers": attackers, "requests": requests_per_side, "query_chars": len(hostile_query()),
+            "normal_statuses": count(statuses["normal"]), "attack_statuses": count(statuses["attack"])}  # fmt: skip
+
+
 # --- loads -------------------------------------------------------------------------------------
 
 
@@ -279,7 +331,7 @@ def fmt_list(values: list[float], unit: str = "s") -> str:
 
 
 def report_md(r: dict[str, Any], command_line: str) -> str:
-    cold, ov, tp, mem, dl = r["cold"], r["overhead"], r["throughput"], r["memory"], r["delta"]
+    cold, ov, tp, mem, dl, hs = r["cold"], r["overhead"], r["throughput"], r["memory"], r["delta"], r["hostile"]
     imports = "\n".join(f"| `{name}` | {sec * 1000:.0f} ms |" for name, sec in cold["importtime"]["rows"])
     mem_rows = "\n".join(f"| {n:,} | {v['peak_rss_mb']:.0f} MB | {v['duration_s']:.1f} s |" for n, v in mem.items())
     sizes = sorted(dl["times_s"])
@@ -345,6 +397,21 @@ response body, metrics) ~10 %. The function's Python work per search (~1–2 ms,
 with Elasticsearch and the load generator for the same two cores, so the gap grows with concurrency; the
 remaining cost is the HTTP hop and the framework, not Hermes' code.
 
+## Search: normal queries while clients send expensive ones (issue 10)
+
+`/search?q=kilo` one request at a time, alone and while {hs["attackers"]} clients keep sending a valid but
+expensive query ({hs["query_chars"]} characters of misspelled words, `size=100`: fuzzy expansion and
+highlighting of every term); {hs["requests"]} normal requests each way, same function process. Before
+typo tolerance was limited to queries of up to six words (`FUZZY_MAX_TERMS`), the same run (`--quick`,
+while developing) measured 36 ms alone and 2,013 ms under attack, with every normal request and every attack
+answered 504.
+
+| | p50 of the normal query | statuses |
+|---|---|---|
+| alone | {hs["alone_ms"]:.1f} ms | normal, both phases and warm-up: {hs["normal_statuses"]} |
+| under attack | {hs["under_ms"]:.1f} ms | attack: {hs["attack_statuses"]} |
+| **ratio** | **{hs["ratio"]:.1f}×** | an attack query's p50: {hs["attack_ms"]:.0f} ms |
+
 ## Full load: throughput (issue 4)
 
 {tp["n"]:,} generated records: a full load from the local HTTP source (stream → parse → validate → external
@@ -388,7 +455,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of the harness")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
-    parser.add_argument("--only", help="comma-separated sections (debugging): memory,cold,overhead,delta,throughput")
+    parser.add_argument(
+        "--only", help="comma-separated sections (debugging): memory,cold,overhead,hostile,delta,throughput"
+    )
     args = parser.parse_args()
     q = args.quick
     run_dir = Path(tempfile.mkdtemp(prefix="hermes-bench-"))
@@ -410,6 +479,7 @@ def main() -> int:
                     "overhead",
                     lambda: overhead(server.url, f"bench-{small}", (1, 4, 8), 50 if q else 200, 1 if q else 3),
                 ),
+                ("hostile", lambda: hostile(server.url, f"bench-{small}", 30 if q else 100)),
                 ("delta", lambda: delta(server.url, source, [small, large], 100 if q else 1_000, 2 if q else 5)),
                 ("throughput", lambda: throughput(server.url, source, 20_000 if q else 200_000, 2 if q else 3)),
             ]

@@ -20,6 +20,13 @@ def test_text_query_is_fuzzy_best_fields_with_title_boost() -> None:
     assert body["highlight"]["pre_tags"] == ["<mark>"]
 
 
+def test_typo_tolerance_stops_at_six_words() -> None:
+    six = search_body(_params(q="one two three four five six"), 1500)["query"]["bool"]["must"][0]["multi_match"]
+    seven = search_body(_params(q="one two three four five six seven"), 1500)["query"]["bool"]["must"][0]
+    assert six["fuzziness"] == "AUTO"
+    assert "fuzziness" not in seven["multi_match"]  # pasted text: word for word, bounded cost
+
+
 def test_star_matches_all_without_highlight() -> None:
     body = search_body(_params(q="*"), 1000)
     assert body["query"]["bool"]["must"] == [{"match_all": {}}]
