@@ -112,9 +112,48 @@ def test_triggers_filter_on_type_and_source(chart_default: list[dict[str, Any]],
         assert triggers["hermes-full-load"] == {"type": "dev.hermes.load.full"}
 
 
+def _containers(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for o in objs if o["kind"] == "Service" and o["apiVersion"].startswith("serving.knative.dev")
+            for c in o["spec"]["template"]["spec"]["containers"]]  # fmt: skip
+
+
+def test_every_non_root_container_names_a_numeric_user(chart_default: list[dict[str, Any]],
+                                                       chart_prod: list[dict[str, Any]],
+                                                       kustomized: list[dict[str, Any]]) -> None:  # fmt: skip
+    # The kubelet's rule (kubernetes pkg/kubelet/kuberuntime/security_context_others.go, verifyRunAsNonRoot):
+    # with runAsNonRoot and no numeric runAsUser it reads the image's USER; the google-22 run image says
+    # `USER cnb` (GoogleCloudPlatform/buildpacks stacks/google_22/run.Dockerfile), a name, so the container
+    # is refused: "image has non-numeric user (cnb), cannot verify user is non-root".
+    for objs in (chart_default, chart_prod, kustomized):
+        containers = _containers(objs)
+        assert len(containers) == 3
+        for container in containers:
+            context = container["securityContext"]
+            assert context["runAsNonRoot"] is True
+            assert isinstance(context["runAsUser"], int)
+            assert context["runAsUser"] > 0
+            assert context["runAsGroup"] == context["runAsUser"] == 1000  # cnb's uid and gid in the run image
+
+
+def test_gunicorn_runtime_dir_is_writable_and_kustomize_has_every_credential(
+    chart_default: list[dict[str, Any]], kustomized: list[dict[str, Any]]
+) -> None:
+    # gunicorn >= 25.1 puts its control socket under $XDG_RUNTIME_DIR, else $HOME (read-only in the pod).
+    for objs in (chart_default, kustomized):
+        for container in _containers(objs):
+            env = {e["name"]: e for e in container["env"]}
+            runtime_dir = env["XDG_RUNTIME_DIR"]["value"]
+            assert any(m["mountPath"] == runtime_dir for m in container["volumeMounts"])  # the emptyDir
+    for container in _containers(kustomized):  # kustomize carries what the chart does (existingSecret)
+        names = {e["name"] for e in container["env"]}
+        assert {"ES_API_KEY", "ES_USERNAME", "ES_PASSWORD"} <= names
+
+
 def test_values_schema_rejects_bad_values(tools: Path) -> None:
     for args in (["--set", "functions.search.image.tag=latest"], ["--set", "config.esUrl=elasticsearch:9200"],
-                 ["--set", "functions.search.containerConcurrency=lots"], ["--set", "surprise=1"]):  # fmt: skip
+                 ["--set", "functions.search.containerConcurrency=lots"], ["--set", "surprise=1"],
+                 # Knative's default max-revision-timeout-seconds (config-defaults) is 600.
+                 ["--set", "functions.fullLoad.timeoutSeconds=900"]):  # fmt: skip
         out = run([str(tools / "helm"), "template", "hermes", str(CHART), *args])
         assert out.returncode != 0, args
         assert "values don't meet the specifications of the schema" in out.stderr
