@@ -71,6 +71,8 @@ class Settings(BaseModel):
     lock_ttl_s: Annotated[float, Field(gt=0)] = Field(120.0, validation_alias="HERMES_LOCK_TTL_S")
     delta_overlap_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_DELTA_OVERLAP_S")
 
+    # The PingSource whose ticks the full load accepts (scheduled reconciliation, CONTRACT.md § The loaders).
+    full_ping_source: str = Field("hermes-full", validation_alias="HERMES_FULL_PING_SOURCE")
     # A loader's request body is one CloudEvent whose data is at most {"force": true}.
     max_event_bytes: Annotated[int, Field(ge=1024)] = Field(65536, validation_alias="HERMES_MAX_EVENT_BYTES")
 

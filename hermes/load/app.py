@@ -23,9 +23,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from hermes.client import get_client
-from hermes.errors import MethodNotAllowedError, NotFoundError
+from hermes.errors import MethodNotAllowedError, NotFoundError, UnsupportedEventTypeError
 from hermes.load.delta import delta_load
-from hermes.load.events import DELTA_LOAD, FULL_LOAD, PING, full_load_options, parse_event
+from hermes.load.events import DELTA_LOAD, FULL_LOAD, PING, full_load_options, is_from_pingsource, parse_event
 from hermes.load.full import EventKey, full_load
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.settings import get_settings
@@ -60,9 +60,13 @@ def handle_full_load(request: Request) -> Response:
     """Entry point of the full_load function."""
 
     def run() -> dict[str, Any]:
-        event = parse_event(request, frozenset({FULL_LOAD}), get_settings().max_event_bytes)
-        force = full_load_options(event.data)
-        return full_load(get_client(), get_settings(), force=force, event=EventKey(event.source, event.id))
+        settings = get_settings()
+        event = parse_event(request, frozenset({FULL_LOAD, PING}), settings.max_event_bytes)
+        if event.type == PING and not is_from_pingsource(event, settings.full_ping_source):
+            msg = f"a full load takes ticks only from the PingSource {settings.full_ping_source}, not {event.source}"
+            raise UnsupportedEventTypeError(msg)
+        force = full_load_options(event.data) if event.type == FULL_LOAD else False
+        return full_load(get_client(), settings, force=force, event=EventKey(event.source, event.id))
 
     return _route(request, run)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,17 @@ def parse_event(request: Request, accepted: frozenset[str], max_bytes: int = 655
         msg = f"unsupported event type {kind!r}; expected one of {sorted(accepted)}"
         raise UnsupportedEventTypeError(msg)
     return Event(kind, str(attributes["source"]), str(attributes["id"]), event.data)
+
+
+def is_from_pingsource(event: Event, name: str) -> bool:
+    """Whether ``event`` is a tick of the PingSource ``name`` (in any namespace).
+
+    PingSource ticks carry ``source: /apis/v1/namespaces/<ns>/pingsources/<name>``
+    (knative/eventing pkg/adapter/mtping: ``sourcesv1.PingSourceSource(namespace, name)``).
+    """
+    return (
+        re.fullmatch(rf"/apis/v1/namespaces/[a-z0-9][a-z0-9-]*/pingsources/{re.escape(name)}", event.source) is not None
+    )
 
 
 def full_load_options(data: Any) -> bool:

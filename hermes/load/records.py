@@ -77,10 +77,15 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A record that failed validation: skipped, counted, reported."""
+    """A record that failed validation: skipped, counted, reported.
+
+    ``version`` is the record's ``updated_at`` as given (when it has one): a dead letter
+    is kept once per record id and version, however often a delta's overlap re-reads it.
+    """
 
     id: str | None
     reason: str
+    version: str | None = None
 
 
 def version_of(updated_at: datetime) -> int:
@@ -105,24 +110,28 @@ def to_operation(raw: object, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Oper
     try:
         record = Record.model_validate(raw)
     except ValidationError as exc:
-        rid = raw.get("id")
-        return Rejected(rid if isinstance(rid, str) else None, _reason(exc))
+        rid, version = raw.get("id"), raw.get("updated_at")
+        return Rejected(
+            rid if isinstance(rid, str) else None, _reason(exc), version if isinstance(version, str) else None
+        )
     updated = _es_date(raw["updated_at"], record.updated_at)
     if record.deleted:
         document: dict[str, Any] = {"id": record.id, "updated_at": updated, TOMBSTONE_FLAG: True}
     else:
         renamed = _storable(raw)
         if isinstance(renamed, str):
-            return Rejected(record.id, renamed)
+            return Rejected(record.id, renamed, raw["updated_at"])
         document = {**renamed, "updated_at": updated, TOMBSTONE_FLAG: False}
         if record.created_at is not None:
             document["created_at"] = _es_date(raw["created_at"], record.created_at)
     try:
         size = len(orjson.dumps(document))
     except orjson.JSONEncodeError as exc:  # nesting over 255 levels, a lone surrogate
-        return Rejected(record.id, f"record cannot be stored as JSON: {exc}")
+        return Rejected(record.id, f"record cannot be stored as JSON: {exc}", raw["updated_at"])
     if size > max_bytes:
-        return Rejected(record.id, f"record is {size} bytes, over HERMES_MAX_RECORD_BYTES ({max_bytes})")
+        return Rejected(
+            record.id, f"record is {size} bytes, over HERMES_MAX_RECORD_BYTES ({max_bytes})", raw["updated_at"]
+        )
     return Operation(record.id, version_of(record.updated_at), record.updated_at, document)
 
 

@@ -42,6 +42,7 @@ from hermes.errors import UnavailableError
 from hermes.load.budget import ErrorBudget
 from hermes.load.records import Operation, Rejected
 from hermes.settings import Settings
+from hermes.timestamps import format_rfc3339
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -225,6 +226,6 @@ class Sink:
             if status >= 500 or status == 429:
                 self.outcome.blocked(op.updated_at)
             else:  # permanent (mapping, size): dead-letter it so it cannot block forever
-                self.outcome.dead_letters.append(Rejected(op.id, f"{kind}: {reason}"))
+                self.outcome.dead_letters.append(Rejected(op.id, f"{kind}: {reason}", format_rfc3339(op.updated_at)))
                 self.outcome.done(op.updated_at)
         self.budget.fail()

@@ -93,9 +93,11 @@ class State:
         helpers.bulk(
             self.client,
             (
-                {"_index": self.index, "_source": {"kind": "dead_letter", "load": load,
-                                                    "record_id": r.id, "reason": r.reason,
-                                                    "updated_at": now}}
+                # One document per record id and version: a delta's overlap re-reads the same invalid
+                # record every tick; it is kept once (the newest reason wins), not once per tick.
+                {"_index": self.index, "_id": _dead_letter_id(r),
+                 "_source": {"kind": "dead_letter", "load": load, "record_id": r.id, "record_version": r.version,
+                             "reason": r.reason, "updated_at": now}}
                 for r in rejected
             ),
             refresh=True,
@@ -126,6 +128,11 @@ class State:
 
     def _get(self, doc_id: str) -> dict[str, Any] | None:
         return read_doc(self.client, self.index, doc_id)
+
+
+def _dead_letter_id(rejected: Rejected) -> str:
+    key = f"{rejected.id}\x00{rejected.version}" if rejected.id is not None else f"\x00{rejected.reason}"
+    return "dead-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_doc(client: Elasticsearch, index: str, doc_id: str) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.deploy
 
 PROD = CHART / "ci" / "production-values.yaml"
 CONTRACT_NAMES = {("Service", "hermes-search"), ("Service", "hermes-delta-load"), ("Service", "hermes-full-load"),
-                  ("PingSource", "hermes-delta")}  # fmt: skip
+                  ("PingSource", "hermes-delta"), ("PingSource", "hermes-full")}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,31 @@ def test_chart_and_kustomize_render_the_same_objects(
     chart_default: list[dict[str, Any]], kustomized: list[dict[str, Any]]
 ) -> None:
     chart = {(k, n) for k, n in kinds_and_names(chart_default) if not n.endswith("-test-ready")}
-    assert chart == kinds_and_names(kustomized)
+    # kustomize names the generated ConfigMap with a hash of its content (see the next test).
+    unhashed = {
+        (k, re.sub(r"-[a-z0-9]{10}$", "", n) if k == "ConfigMap" else n) for k, n in kinds_and_names(kustomized)
+    }
+    assert chart == unhashed
     assert chart >= CONTRACT_NAMES
+
+
+def test_a_changed_setting_rolls_a_new_revision(tools: Path, kustomized: list[dict[str, Any]], tmp_path: Path) -> None:
+    # Knative creates a Revision when the pod template changes: with a hash-named ConfigMap a changed
+    # setting changes every Service's template (the chart does it with a checksum annotation).
+    def config_names(objs: list[dict[str, Any]]) -> set[str]:
+        return {env["configMapRef"]["name"] for c in _containers(objs) for env in c["envFrom"]}
+
+    (name,) = config_names(kustomized)
+    assert name in {o["metadata"]["name"] for o in kustomized if o["kind"] == "ConfigMap"}
+    copy = tmp_path / "knative"
+    shutil.copytree(ROOT / "knative", copy)
+    env_file = copy / "config.env"
+    env_file.write_text(env_file.read_text().replace("HERMES_LOG_LEVEL=INFO", "HERMES_LOG_LEVEL=DEBUG"))
+    out = run([str(tools / "kustomize"), "build", str(copy)])
+    assert out.returncode == 0, out.stderr
+    changed = config_names(list(yaml.safe_load_all(out.stdout)))
+    assert len(changed) == 1
+    assert changed != {name}
 
 
 def test_loaders_are_cluster_local_and_search_is_public(chart_default: list[dict[str, Any]],
@@ -110,6 +134,13 @@ def test_triggers_filter_on_type_and_source(chart_default: list[dict[str, Any]],
             "source": "/apis/v1/namespaces/hermes/pingsources/hermes-delta",
         }
         assert triggers["hermes-full-load"] == {"type": "dev.hermes.load.full"}
+        assert triggers["hermes-full-load-scheduled"] == {
+            "type": "dev.knative.sources.ping",
+            "source": "/apis/v1/namespaces/hermes/pingsources/hermes-full",
+        }
+        # The function accepts exactly the ticks that Trigger routes to it.
+        config = next(o for o in objs if o["kind"] == "ConfigMap")
+        assert config["data"]["HERMES_FULL_PING_SOURCE"] == "hermes-full"
 
 
 def _containers(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -147,6 +178,20 @@ def test_gunicorn_runtime_dir_is_writable_and_kustomize_has_every_credential(
     for container in _containers(kustomized):  # kustomize carries what the chart does (existingSecret)
         names = {e["name"] for e in container["env"]}
         assert {"ES_API_KEY", "ES_USERNAME", "ES_PASSWORD"} <= names
+
+
+def test_an_eck_ca_secret_becomes_es_ca_certs(chart_prod: list[dict[str, Any]],
+                                             chart_default: list[dict[str, Any]]) -> None:  # fmt: skip
+    for obj in (o for o in chart_prod if o["kind"] == "Service" and "template" in o.get("spec", {})):
+        spec = obj["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "es-ca")
+        volume = next(v for v in spec["volumes"] if v["name"] == "es-ca")
+        assert volume["secret"]["secretName"] == "search-cluster-es-http-certs-public"
+        assert mount["readOnly"] is True
+        assert env["ES_CA_CERTS"] == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
+    assert all("ES_CA_CERTS" not in {e["name"] for e in c["env"]} for c in _containers(chart_default))
 
 
 def test_values_schema_rejects_bad_values(tools: Path) -> None:

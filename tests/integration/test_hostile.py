@@ -274,3 +274,21 @@ def test_item16_a_source_error_is_logged_with_its_cause(function_client: Any, ma
     cause = str(failed[-1].__dict__.get("cause"))
     assert cause.startswith("ConnectionError")
     assert "127.0.0.1" in cause  # where it failed, not just that it did
+
+
+def test_an_invalid_record_in_the_overlap_window_is_one_dead_letter_not_one_per_tick(
+    es: Any, settings: Settings, source: Any
+) -> None:  # issue 9, item 12
+    src = source[1]
+    src.put(*_records(3))
+    full_load(build_client(settings), settings)
+    now = datetime.now(UTC).isoformat()
+    src.records["bad"] = {"id": "bad", "updated_at": now, "tags": "not a list"}
+    for _ in range(3):  # every tick re-reads the overlap window
+        assert delta_load(build_client(settings), settings)["invalid"] == 1
+    total, letters = State(es, settings.state_index).dead_letters()
+    assert total == 1
+    assert (letters[0]["record_id"], letters[0]["record_version"]) == ("bad", now)
+    src.records["bad"] = {"id": "bad", "updated_at": datetime.now(UTC).isoformat(), "tags": "still not"}
+    delta_load(build_client(settings), settings)
+    assert State(es, settings.state_index).dead_letters()[0] == 2  # a new version is a new dead letter

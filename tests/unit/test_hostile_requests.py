@@ -120,3 +120,18 @@ def test_every_loader_answer_with_a_body_is_a_cloudevent(app: Any) -> None:
             assert event.data == resp.get_json()
     first, second = answers["dev.hermes.load.error"][:2]
     assert first.headers["Ce-Id"] != second.headers["Ce-Id"]
+
+
+def _ping(client: Any, source: str) -> Any:
+    headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping", "ce-source": source,
+               "ce-id": "tick-1", "Content-Type": "application/json"}  # fmt: skip
+    return client.post("/", data=b'{"reason": "scheduled reconciliation"}', headers=headers)
+
+
+def test_the_full_load_takes_ticks_of_its_own_pingsource_only(app: Any) -> None:
+    client = app("full_load")
+    other = _ping(client, "/apis/v1/namespaces/hermes/pingsources/hermes-delta")
+    assert _json_error(other, 400)["type"] == "unsupported_event_type"
+    # Its own tick is accepted and runs a load (which, with no Elasticsearch here, answers 503).
+    own = _ping(client, "/apis/v1/namespaces/hermes/pingsources/hermes-full")
+    assert _json_error(own, 503)["type"] == "service_unavailable"
