@@ -14,6 +14,7 @@ into a 502 and retries it (knative/eventing pkg/broker/filter/filter_handler.go,
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,14 +26,27 @@ from werkzeug.routing import Map, Rule
 from hermes.client import get_client
 from hermes.errors import MethodNotAllowedError, NotFoundError, UnsupportedEventTypeError
 from hermes.load.delta import delta_load
-from hermes.load.events import DELTA_LOAD, FULL_LOAD, PING, full_load_options, is_from_pingsource, parse_event
+from hermes.load.events import (
+    DELTA_LOAD,
+    FULL_LOAD,
+    PING,
+    full_load_options,
+    is_from_pingsource,
+    parse_event,
+    parse_undelivered,
+)
 from hermes.load.full import EventKey, full_load
+from hermes.load.state import State
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 ROUTES = Map(
     [
         Rule("/", endpoint="event", methods=["POST"]),
+        # The dead-letter Broker's Trigger delivers here (delta_load only; see handle_delta_load).
+        Rule("/undelivered", endpoint="undelivered", methods=["POST"]),
         Rule("/health/live", endpoint="health", methods=["GET"]),
         Rule("/health/ready", endpoint="health", methods=["GET"]),
     ],
@@ -41,7 +55,11 @@ ROUTES = Map(
 _URLS = ROUTES.bind("hermes")
 
 
-def _route(request: Request, on_event: Callable[[], dict[str, Any]]) -> Response:
+def _route(
+    request: Request,
+    on_event: Callable[[], dict[str, Any]],
+    on_undelivered: Callable[[], dict[str, Any]] | None = None,
+) -> Response:
     """Dispatch one request; ``on_event`` runs the load for ``POST /``."""
     try:
         rule = _URLS.match(request.path, method=request.method, return_rule=True)[0]
@@ -53,6 +71,10 @@ def _route(request: Request, on_event: Callable[[], dict[str, Any]]) -> Response
         return error_response(err, headers={"Allow": allow})
     if rule.endpoint == "health":
         return health_response()
+    if rule.endpoint == "undelivered":
+        if on_undelivered is None:
+            return error_response(NotFoundError("undelivered events go to the delta_load function"))
+        return guarded(lambda: json_response(on_undelivered()), get_settings().retry_after_s)
     return guarded(lambda: json_response(on_event()), get_settings().retry_after_s)
 
 
@@ -78,7 +100,17 @@ def handle_delta_load(request: Request) -> Response:
         parse_event(request, frozenset({PING, DELTA_LOAD}), get_settings().max_event_bytes)
         return delta_load(get_client(), get_settings())
 
-    return _route(request, run)
+    def undelivered() -> dict[str, Any]:
+        event = parse_undelivered(request, get_settings().max_event_bytes)
+        log.warning("event undelivered", extra={"event_type": event.type, "source": event.source,
+                                                "event_id": event.id, "error_code": event.error_code,
+                                                "error_dest": event.error_dest})  # fmt: skip
+        state = State(get_client(), get_settings().state_index)
+        state.ensure()
+        state.record_undelivered(event)
+        return {"status": "recorded", "type": event.type, "source": event.source, "id": event.id}
+
+    return _route(request, run, undelivered)
 
 
 REPORT = "dev.hermes.load.report"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from flask import Request
 
 from hermes.errors import BadEventError, PayloadTooLargeError, UnsupportedEventTypeError
+from hermes.load.state import Undelivered
 
 FULL_LOAD = "dev.hermes.load.full"
 DELTA_LOAD = "dev.hermes.load.delta"
@@ -67,6 +69,34 @@ def parse_event(request: Request, accepted: frozenset[str], max_bytes: int = 655
         msg = f"unsupported event type {kind!r}; expected one of {sorted(accepted)}"
         raise UnsupportedEventTypeError(msg)
     return Event(kind, str(attributes["source"]), str(attributes["id"]), event.data)
+
+
+def parse_undelivered(request: Request, max_bytes: int) -> Undelivered:
+    """Read a dead-lettered CloudEvent; its type may be anything."""
+    from cloudevents.exceptions import GenericException  # noqa: PLC0415
+    from cloudevents.http import from_http  # noqa: PLC0415
+
+    body = read_body(request, max_bytes)
+    try:
+        event = from_http(dict(request.headers), body)
+    except (GenericException, ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        msg = f"the request is not a valid CloudEvent: {type(exc).__name__}"
+        raise BadEventError(msg) from None
+    data = event.get("knativeerrordata")
+    return Undelivered(str(event.get("type")), str(event.get("source")), str(event.get("id")),
+                       _text(event.get("knativeerrorcode")), _text(event.get("knativeerrordest")),
+                       _decoded(data) if isinstance(data, str) else None)  # fmt: skip
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)[:500]
+
+
+def _decoded(data: str) -> str:
+    try:
+        return base64.b64decode(data, validate=True).decode("utf-8", "replace")[:500]
+    except ValueError:
+        return data[:500]
 
 
 def is_from_pingsource(event: Event, name: str) -> bool:

@@ -47,6 +47,7 @@ def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
     state = State(client, settings.state_index)
     lock = load_lock(client, settings).current()  # a missing state index reads as no lock
     dead, _ = state.dead_letters(limit=0)
+    undelivered, newest = state.undelivered()
     return {
         "alias": settings.es_index,
         "serving": indices.indices_behind(client, settings.es_index),
@@ -55,4 +56,5 @@ def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
         "lock": None if lock is None else {"kind": lock.kind, "owner": lock.owner,
                                           "expires_at": format_rfc3339(lock.expires_at)},
         "dead_letters": dead,
+        "undelivered_events": {"total": undelivered, "newest": newest},
     }  # fmt: skip

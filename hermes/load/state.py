@@ -1,4 +1,5 @@
-"""The loaders' bookkeeping in a small state index: watermark, completed events, dead letters.
+"""The loaders' bookkeeping in a small state index: watermark, completed events, dead letters
+(rejected records) and undelivered events (what the dead-letter Broker received).
 
 The state index is named ``<alias>.hermes-state``: no ``<alias>-*`` pattern of the
 data indices can match it, so pruning never touches it.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WATERMARK_ID = "watermark"
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """An event a Broker gave up on, as its dead-letter sink receives it.
+
+    Knative adds ``knativeerrorcode`` (the last HTTP status), ``knativeerrordest`` (where it
+    failed) and ``knativeerrordata`` (the reply body, base64) to a dead-lettered event
+    (knative/eventing pkg/kncloudevents/event_dispatcher.go, ``dispatchExecutionInfoTransformers``).
+    """
+
+    type: str
+    source: str
+    id: str
+    error_code: str | None
+    error_dest: str | None
+    error_data: str | None
 
 
 class State:
@@ -105,13 +124,7 @@ class State:
 
     def dead_letters(self, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
         """How many dead letters there are, and the newest ``limit`` of them."""
-        resp = self.client.options(ignore_status=404).search(
-            index=self.index, query={"term": {"kind": "dead_letter"}},
-            sort=[{"updated_at": "desc"}], size=limit, track_total_hits=True,
-        )  # fmt: skip
-        if resp.meta.status == 404:
-            return 0, []
-        return int(resp["hits"]["total"]["value"]), [h["_source"] for h in resp["hits"]["hits"]]
+        return self._kind("dead_letter", limit)
 
     def clear_dead_letters(self) -> int:
         """Forget every dead letter (after an operator fixed the source)."""
@@ -125,6 +138,31 @@ class State:
         actions = ({"_op_type": "delete", "_index": self.index, "_id": doc_id} for doc_id in ids)
         helpers.bulk(self.client, actions, refresh=True)
         return len(ids)
+
+    # --- events a Broker gave up on ------------------------------------------------------------
+
+    def record_undelivered(self, event: Undelivered) -> None:
+        """Keep an event the dead-letter Broker delivered (once per source + id)."""
+        digest = hashlib.sha256(f"{event.source}\x00{event.id}".encode()).hexdigest()
+        self.client.index(
+            index=self.index, id=f"undelivered-{digest}", refresh=True,
+            document={"kind": "undelivered_event", "event_type": event.type, "source": event.source,
+                      "event_id": event.id, "error_code": event.error_code, "error_dest": event.error_dest,
+                      "error_data": event.error_data, "updated_at": format_rfc3339(datetime.now(UTC))},
+        )  # fmt: skip
+
+    def undelivered(self, limit: int = 5) -> tuple[int, list[dict[str, Any]]]:
+        """How many events were dead-lettered, and the newest ``limit`` of them."""
+        return self._kind("undelivered_event", limit)
+
+    def _kind(self, kind: str, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        resp = self.client.options(ignore_status=404).search(
+            index=self.index, query={"term": {"kind": kind}},
+            sort=[{"updated_at": "desc"}], size=limit, track_total_hits=True,
+        )  # fmt: skip
+        if resp.meta.status == 404:
+            return 0, []
+        return int(resp["hits"]["total"]["value"]), [h["_source"] for h in resp["hits"]["hits"]]
 
     def _get(self, doc_id: str) -> dict[str, Any] | None:
         return read_doc(self.client, self.index, doc_id)

@@ -77,7 +77,8 @@ def test_the_strict_schema_catches_a_typo(kustomized: list[dict[str, Any]], crds
 def test_chart_and_kustomize_render_the_same_objects(
     chart_default: list[dict[str, Any]], kustomized: list[dict[str, Any]]
 ) -> None:
-    chart = {(k, n) for k, n in kinds_and_names(chart_default) if not n.endswith("-test-ready")}
+    # Helm hooks (the test pod, the first load after install) have no kustomize counterpart.
+    chart = {(k, n) for k, n in kinds_and_names(chart_default) if not n.endswith(("-test-ready", "-first-load"))}
     # kustomize names the generated ConfigMap with a hash of its content (see the next test).
     unhashed = {
         (k, re.sub(r"-[a-z0-9]{10}$", "", n) if k == "ConfigMap" else n) for k, n in kinds_and_names(kustomized)
@@ -128,7 +129,8 @@ def test_loaders_are_cluster_local_and_search_is_public(chart_default: list[dict
 def test_triggers_filter_on_type_and_source(chart_default: list[dict[str, Any]],
                                             kustomized: list[dict[str, Any]]) -> None:  # fmt: skip
     for objs in (chart_default, kustomized):
-        triggers = {o["metadata"]["name"]: o["spec"]["filter"]["attributes"] for o in objs if o["kind"] == "Trigger"}
+        triggers = {o["metadata"]["name"]: o["spec"].get("filter", {}).get("attributes") for o in objs
+                    if o["kind"] == "Trigger"}  # fmt: skip
         assert triggers["hermes-delta-load"] == {
             "type": "dev.knative.sources.ping",
             "source": "/apis/v1/namespaces/hermes/pingsources/hermes-delta",
@@ -138,6 +140,10 @@ def test_triggers_filter_on_type_and_source(chart_default: list[dict[str, Any]],
             "type": "dev.knative.sources.ping",
             "source": "/apis/v1/namespaces/hermes/pingsources/hermes-full",
         }
+        undelivered = next(o for o in objs if o["kind"] == "Trigger" and o["metadata"]["name"] == "hermes-undelivered")
+        assert undelivered["spec"]["broker"] == "hermes-dead-letter"
+        assert undelivered["spec"]["subscriber"]["ref"]["name"] == "hermes-delta-load"
+        assert undelivered["spec"]["subscriber"]["uri"] == "/undelivered"  # hermes.load.app's route
         # The function accepts exactly the ticks that Trigger routes to it.
         config = next(o for o in objs if o["kind"] == "ConfigMap")
         assert config["data"]["HERMES_FULL_PING_SOURCE"] == "hermes-full"
@@ -192,6 +198,20 @@ def test_an_eck_ca_secret_becomes_es_ca_certs(chart_prod: list[dict[str, Any]],
         assert mount["readOnly"] is True
         assert env["ES_CA_CERTS"] == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
     assert all("ES_CA_CERTS" not in {e["name"] for e in c["env"]} for c in _containers(chart_default))
+
+
+def test_install_posts_a_first_full_load(tools: Path, chart_default: list[dict[str, Any]]) -> None:
+    def args_of(objs: list[dict[str, Any]]) -> list[str]:
+        job = next(o for o in objs if o["kind"] == "Job")
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install"
+        return list(job["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    with_broker = args_of(chart_default)
+    assert "Ce-Type: dev.hermes.load.full" in with_broker  # what the full-load Trigger filters on
+    assert with_broker[-1].endswith("/hermes/hermes")  # the Broker's ingress: /<namespace>/<broker>
+    direct = args_of(helm_template(tools, "--set", "broker.enabled=false"))
+    assert direct[-1] == "http://hermes-full-load.hermes.svc.cluster.local/"
+    assert not any(o["kind"] == "Job" for o in helm_template(tools, "--set", "firstLoad.enabled=false"))
 
 
 def test_values_schema_rejects_bad_values(tools: Path) -> None:

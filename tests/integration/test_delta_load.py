@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from hermes.errors import NoFullLoadError, SourceError
 from hermes.load.delta import delta_load
 from hermes.load.full import full_load
 from hermes.load.lock import LoadLock
+from hermes.load.operator import status
 from hermes.load.state import State
 from hermes.settings import Settings
 from tests.support.datasource import SourceBehaviour, record, serve
@@ -251,3 +253,21 @@ def test_function_source_down_is_a_retryable_5xx(function: Any, loaded: Settings
     resp = _ping(function, "t3")
     assert resp.status_code == 502  # a 5xx: the Broker retries
     assert resp.get_json()["error"]["type"] == "source_error"
+
+
+def test_undelivered_events_are_recorded_once_and_shown_by_status(function: Any, loaded: Settings, es: Any) -> None:
+    # What the dead-letter Broker's Trigger delivers: the original event plus Knative's knativeerror*
+    # extensions (knative/eventing pkg/kncloudevents/event_dispatcher.go).
+    headers = {"ce-specversion": "1.0", "ce-type": "dev.hermes.load.full", "ce-source": "ops", "ce-id": "lost-1",
+               "ce-knativeerrorcode": "502", "ce-knativeerrordest": "http://hermes-full-load.hermes.svc/",
+               "ce-knativeerrordata": base64.b64encode(b'{"error": {"type": "source_error"}}').decode(),
+               "Content-Type": "application/json"}  # fmt: skip
+    for _ in range(2):  # the dead-letter delivery itself may be retried
+        resp = function.post("/undelivered", data=b"{}", headers=headers)
+        assert resp.status_code == 200, resp.get_json()
+        assert resp.headers["Ce-Type"] == "dev.hermes.load.report"
+    report = status(build_client(loaded), loaded)["undelivered_events"]
+    assert report["total"] == 1
+    newest = report["newest"][0]
+    assert (newest["event_type"], newest["event_id"], newest["error_code"]) == ("dev.hermes.load.full", "lost-1", "502")
+    assert "source_error" in newest["error_data"]
