@@ -62,7 +62,7 @@ install_kn() {
 install_kn
 
 crds="$CACHE/tools/knative-crds"
-if [ ! -f "$crds/.done-$SERVING_VERSION-$EVENTING_VERSION" ]; then
+if [ ! -f "$crds/.done-cm-$SERVING_VERSION-$EVENTING_VERSION" ]; then
   need_go
   log "fetching Knative CRDs (serving $SERVING_VERSION, eventing $EVENTING_VERSION)"
   serving=$(go mod download -json "knative.dev/serving@$SERVING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -70,9 +70,27 @@ if [ ! -f "$crds/.done-$SERVING_VERSION-$EVENTING_VERSION" ]; then
   rm -rf "$crds" && mkdir -p "$crds"
   cp "$serving"/config/core/300-resources/{service,configuration,route}.yaml "$crds/"
   cp "$eventing"/config/core/resources/{broker,trigger,pingsource}.yaml "$crds/"
+  # The stock cluster configuration a release installs (the admission check's defaults).
+  cp "$eventing"/config/core/configmaps/default-broker.yaml "$crds/config-br-defaults.yaml"
   chmod -R u+w "$crds"
-  touch "$crds/.done-$SERVING_VERSION-$EVENTING_VERSION"
+  touch "$crds/.done-cm-$SERVING_VERSION-$EVENTING_VERSION"
 fi
+
+# Knative's own admission logic (SetDefaults + Validate of serving and eventing $SERVING_VERSION /
+# $EVENTING_VERSION), as a small Go program of ours: tests/admission. Rebuilt when its sources change.
+install_admission() {
+  local src stamp="$BIN/.hermes-admission.version" sum
+  src="$(cd "$(dirname "$0")/.." && pwd)/tests/admission"
+  sum=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)
+  if [ -x "$BIN/hermes-admission" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then return; fi
+  need_go
+  log "building the Knative admission checker (tests/admission; once per change)"
+  local start=$SECONDS
+  (cd "$src" && GOFLAGS=-mod=readonly go build -trimpath -ldflags=-s -o "$BIN/hermes-admission" .)
+  echo "$sum" > "$stamp"
+  log "built hermes-admission in $((SECONDS - start)) s"
+}
+install_admission
 
 checkov_venv="$CACHE/tools/checkov-$CHECKOV_VERSION"
 if [ ! -x "$checkov_venv/bin/checkov" ]; then
