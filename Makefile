@@ -20,10 +20,11 @@ help: ## Show this help
 	  /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: pyproject.toml
+# The tests run on the versions the images ship: requirements.lock constrains the install.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --constraint requirements.lock -e '.[dev]'
 	touch $@
 
 .PHONY: install
@@ -39,6 +40,12 @@ dev: install es-up ## Run Hermes locally end to end: Elasticsearch, the 3 functi
 .PHONY: test
 test: install ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
 	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lock
+lock: install ## Re-resolve requirements.lock from pyproject.toml (pip-compile) and regenerate requirements.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file=requirements.lock pyproject.toml
+	$(PY) scripts/lock.py
 
 .PHONY: tools
 tools: ## Build helm, kustomize, kn (Go module proxy) and install checkov, cached outside the repo
