@@ -34,3 +34,23 @@ ref:
   kind: Broker
   name: {{ include "hermes.fullname" . }}
 {{- end -}}
+
+{{/*
+The full-load Triggers' delivery. Knative uses a Trigger's delivery spec whole, instead of the Broker's
+(knative/eventing pkg/reconciler/broker/trigger/trigger.go, subscribeToBrokerChannel): without its own
+deadLetterSink a full load that fails past its retries would vanish, so it names the dead-letter Broker.
+A full load that fails before its swap changes nothing: retry it, but not for long.
+*/}}
+{{- define "hermes.fullLoadDelivery" -}}
+delivery:
+  retry: {{ .Values.broker.fullLoadRetry }}
+  backoffPolicy: exponential
+  backoffDelay: {{ .Values.broker.fullLoadBackoffDelay }}
+  {{- if .Values.broker.deadLetter }}
+  deadLetterSink:
+    ref:
+      apiVersion: eventing.knative.dev/v1
+      kind: Broker
+      name: {{ include "hermes.fullname" . }}-dead-letter
+  {{- end }}
+{{- end }}
