@@ -3,13 +3,19 @@
 ``functions/search/main.py`` hands every request to :func:`handle_search`. Routing is
 werkzeug's own ``Map`` (already loaded by Flask): path converters, automatic ``HEAD``,
 ``405`` with the allowed methods, and the rule template as the metrics label.
+
+``GET /`` is the search playground, one static page (``playground.html``) over this API.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Request, Response
@@ -39,6 +45,7 @@ class _DocumentId(BaseConverter):
 _READ = ["GET", "OPTIONS"]  # werkzeug adds HEAD to every GET rule
 ROUTES = Map(
     [
+        Rule("/", endpoint="playground", methods=_READ),
         Rule("/search", endpoint="search", methods=_READ),
         Rule("/suggest", endpoint="suggest", methods=_READ),
         Rule("/documents/<id:doc_id>", endpoint="document", methods=_READ),
@@ -63,7 +70,7 @@ class SearchApp:
         self.urls = ROUTES.bind("hermes")
         self.endpoints: dict[str, Callable[..., Response]] = {
             "search": self.search, "suggest": self.suggest, "document": self.document, "live": self.live,
-            "ready": self.ready, "openapi": self.openapi, "metrics": self.metrics,
+            "ready": self.ready, "openapi": self.openapi, "metrics": self.metrics, "playground": self.playground,
         }  # fmt: skip
 
     def __call__(self, request: Request) -> Response:
@@ -156,6 +163,33 @@ class SearchApp:
     def metrics(self, _: Request) -> Response:
         body, ctype = get_metrics().render()
         return Response(body, 200, mimetype=None, content_type=ctype)
+
+    def playground(self, _: Request) -> Response:
+        page, csp = _playground()
+        headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+                   "Cache-Control": "public, max-age=300", "Referrer-Policy": "no-referrer"}  # fmt: skip
+        return Response(page, 200, headers, mimetype=None, content_type="text/html; charset=utf-8")
+
+
+_INLINE = re.compile(rb"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+
+@functools.cache
+def _playground() -> tuple[bytes, str]:
+    """The playground page and a CSP allowing exactly its inline script and style, by hash.
+
+    Read on the first request, not at import: the search function's cold start stays as it was.
+    """
+    page = Path(__file__).with_name("playground.html").read_bytes()
+    allowed: dict[bytes, list[str]] = {b"script": [], b"style": []}
+    for tag, body in _INLINE.findall(page):
+        allowed[tag].append(f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'")
+    script, style = (" ".join(allowed[tag]) or "'none'" for tag in (b"script", b"style"))
+    csp = (
+        f"default-src 'self'; script-src {script}; style-src {style}; connect-src 'self'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return page, csp
 
 
 def _count_es_error(kind: str) -> None:

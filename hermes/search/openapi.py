@@ -54,6 +54,8 @@ def openapi_document() -> dict[str, Any]:
     suggest_params = _parameters(SuggestParams, schemas)
     doc_param = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths = {
+        "/": {"get": {"summary": "Search playground: an HTML page over this API", "operationId": "playground",
+                      "responses": {"200": {"description": "The page", "content": {"text/html": _TEXT}}}}},
         "/search": {"get": {"summary": "Ranked, typo-tolerant search", "operationId": "search",
                             "parameters": search_params,
                             "responses": {"200": _json("SearchResponse", "Results"),

@@ -156,7 +156,7 @@ def test_cors(client: Any) -> None:
 
 def test_openapi_describes_every_route(client: Any) -> None:
     doc = client.get("/openapi.json").get_json()
-    assert set(doc["paths"]) == {"/search", "/suggest", "/documents/{doc_id}", "/health/live", "/health/ready",
+    assert set(doc["paths"]) == {"/", "/search", "/suggest", "/documents/{doc_id}", "/health/live", "/health/ready",
                                  "/openapi.json", "/metrics"}  # fmt: skip
     names = {p["name"] for p in doc["paths"]["/search"]["get"]["parameters"]}
     assert names == {"q", "size", "from", "tag", "updated_after", "updated_before", "sort"}
