@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 SEARCH_PORT ?= 8080
 FULL_LOAD_PORT ?= 8081
 DELTA_LOAD_PORT ?= 8082
+DEV_SOURCE_PORT ?= 8090
 
 ##@ Getting started
 
@@ -31,9 +32,16 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 install: $(VENV)/.installed ## Create .venv and install Hermes with its dev tools
 
 .PHONY: dev
-dev: install es-up ## Run Hermes locally end to end: Elasticsearch, the 3 functions, a sample full load
+dev: install ## Run Hermes locally end to end: ES, demo cities, the 3 functions (hot reload), a PingSource
 	SEARCH_PORT=$(SEARCH_PORT) FULL_LOAD_PORT=$(FULL_LOAD_PORT) DELTA_LOAD_PORT=$(DELTA_LOAD_PORT) \
-	  ES_URL="$$($(PY) scripts/local_es.py url)" bash scripts/dev.sh
+	  DEV_SOURCE_PORT=$(DEV_SOURCE_PORT) $(PY) scripts/dev.py
+
+.PHONY: demo-change
+demo-change: ## While `make dev` runs: update 3 demo cities, insert one, tombstone one (the next tick shows it)
+	@curl -fsS -X POST http://127.0.0.1:$(DEV_SOURCE_PORT)/change; echo
+
+.PHONY: dev-down
+dev-down: es-down ## Stop what `make dev` leaves running (its Elasticsearch; data is kept)
 
 ##@ Quality
 

