@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -97,29 +97,41 @@ def launched(image: Image, rendered: list[dict[str, Any]], function: str, **env:
             time.sleep(0.1)
         yield url, proc, log
     finally:
+        # bwrap forwards no signal: stop the server itself, then whatever is left under bwrap.
         if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=60)
+            with suppress(AssertionError, ProcessLookupError):
+                os.kill(_server_pid(proc.pid), signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+        for pid in _descendants(proc.pid):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
-def _server_pid(sandbox_pid: int) -> int:
-    """The functions-framework process (gunicorn's arbiter) under bwrap: what the kubelet signals."""
-    children = {}
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    todo, seen = [sandbox_pid], []
+    todo, found = list(children.get(root, [])), []
     while todo:
         pid = todo.pop()
-        seen.append(pid)
+        found.append(pid)
         todo += children.get(pid, [])
-    for pid in seen:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        if any(part.endswith(b"functions-framework") for part in cmdline[:2]) and b"bwrap" not in cmdline[0]:
-            return pid
+    return found
+
+
+def _server_pid(sandbox_pid: int) -> int:
+    """The functions-framework process (gunicorn's arbiter) under bwrap: what the kubelet signals."""
+    for pid in _descendants(sandbox_pid):
+        with suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if any(part.endswith(b"functions-framework") for part in cmdline[:2]) and b"bwrap" not in cmdline[0]:
+                return pid
     raise AssertionError(f"no functions-framework process under {sandbox_pid}")
 
 
