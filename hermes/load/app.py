@@ -58,7 +58,7 @@ _URLS = ROUTES.bind("hermes")
 def _route(
     request: Request,
     on_event: Callable[[], dict[str, Any]],
-    on_undelivered: Callable[[], dict[str, Any]] | None = None,
+    on_undelivered: Callable[[], None] | None = None,
 ) -> Response:
     """Dispatch one request; ``on_event`` runs the load for ``POST /``."""
     try:
@@ -74,8 +74,15 @@ def _route(
     if rule.endpoint == "undelivered":
         if on_undelivered is None:
             return error_response(NotFoundError("undelivered events go to the delta_load function"))
-        return guarded(lambda: json_response(on_undelivered()), get_settings().retry_after_s)
+        # 204, no body: a reply would be a CloudEvent, which Knative sends back into the dead-letter Broker,
+        # whose Trigger delivers it here again, forever (found by tests/deploy/test_dataplane.py).
+        return guarded(lambda: _no_reply(on_undelivered), get_settings().retry_after_s)
     return guarded(lambda: json_response(on_event()), get_settings().retry_after_s)
+
+
+def _no_reply(action: Callable[[], None]) -> Response:
+    action()
+    return Response(status=204)
 
 
 def handle_full_load(request: Request) -> Response:
@@ -100,7 +107,7 @@ def handle_delta_load(request: Request) -> Response:
         parse_event(request, frozenset({PING, DELTA_LOAD}), get_settings().max_event_bytes)
         return delta_load(get_client(), get_settings())
 
-    def undelivered() -> dict[str, Any]:
+    def undelivered() -> None:
         event = parse_undelivered(request, get_settings().max_event_bytes)
         log.warning("event undelivered", extra={"event_type": event.type, "source": event.source,
                                                 "event_id": event.id, "error_code": event.error_code,
@@ -108,7 +115,6 @@ def handle_delta_load(request: Request) -> Response:
         state = State(get_client(), get_settings().state_index)
         state.ensure()
         state.record_undelivered(event)
-        return {"status": "recorded", "type": event.type, "source": event.source, "id": event.id}
 
     return _route(request, run, undelivered)
 
