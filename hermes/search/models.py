@@ -9,7 +9,7 @@ against these classes, and ``/openapi.json`` takes their schemas from the same c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from typing_extensions import TypedDict
@@ -92,6 +92,8 @@ SearchResponse = TypedDict(
         "size": int,
         "hits": list[Hit],
         "facets": dict[str, list[FacetValue]],
+        # Only on zero hits, and only when the corrected query has hits.
+        "did_you_mean": NotRequired[str],
     },
 )
 

@@ -94,3 +94,43 @@ def suggest_body(params: SuggestParams, timeout_ms: int) -> dict[str, Any]:
         "_source": ["id", "title"],
         "timeout": f"{timeout_ms}ms",
     }
+
+
+# "Did you mean": Elasticsearch's term suggester (core) on the searched text fields. It reaches what the
+# query's own typo tolerance does not: two edits in words of 3-5 letters, and every word of a query too
+# long to be fuzzy.
+_CORRECTED_FIELDS = ("title", "content")
+_TERM_SUGGEST = {"suggest_mode": "popular", "max_edits": 2, "prefix_length": 0, "min_word_length": 3, "size": 1}
+
+
+def correction_body(q: str, timeout_ms: int) -> dict[str, Any]:
+    """The ``_search`` body asking the term suggester for corrections of ``q`` (no hits fetched)."""
+    return {
+        "size": 0,
+        "suggest": {"text": q, **{f: {"term": {"field": f, **_TERM_SUGGEST}} for f in _CORRECTED_FIELDS}},
+        "timeout": f"{timeout_ms}ms",
+    }
+
+
+def corrected(q: str, suggest: dict[str, Any]) -> str | None:
+    """``q`` with each word the suggester corrected replaced by its best option (pure); None if none was."""
+    best: dict[tuple[int, int], tuple[float, int, str]] = {}
+    for entries in suggest.values():
+        for entry in entries:
+            for option in entry.get("options", [])[:1]:
+                span = (entry["offset"], entry["length"])
+                candidate = (option["score"], option["freq"], option["text"])
+                best[span] = max(best.get(span, candidate), candidate)
+    if not best:
+        return None
+    out, end = [], 0
+    for (offset, length), (_, _, text) in sorted(best.items()):
+        out += [q[end:offset], text]
+        end = offset + length
+    return "".join(out) + q[end:]
+
+
+def count_body(params: SearchParams, timeout_ms: int) -> dict[str, Any]:
+    """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations."""
+    body = search_body(params, timeout_ms)
+    return {"query": body["query"], "size": 0, "track_total_hits": 1, "timeout": body["timeout"]}

@@ -7,13 +7,29 @@ from typing import Any
 from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
 from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
-from hermes.search.query import search_body, suggest_body
+from hermes.search.query import corrected, correction_body, count_body, search_body, suggest_body
 from hermes.search.reader import Reader
 
 
 def search(reader: Reader, index: str, params: SearchParams, timeout_ms: int) -> SearchResponse:
-    """Run ``GET /search``."""
-    return to_search_response(params, reader.search(index, search_body(params, timeout_ms)))
+    """Run ``GET /search``; on zero hits, offer a corrected query that has hits."""
+    response = to_search_response(params, reader.search(index, search_body(params, timeout_ms)))
+    if response["total"] == 0 and params.q.strip() != "*":
+        correction = did_you_mean(reader, index, params, timeout_ms)
+        if correction is not None:
+            response["did_you_mean"] = correction
+    return response
+
+
+def did_you_mean(reader: Reader, index: str, params: SearchParams, timeout_ms: int) -> str | None:
+    """A correction of ``params.q`` from Elasticsearch's term suggester, if it finds something with the
+    same filters; two more requests, made only for searches that found nothing."""
+    suggest = reader.search(index, correction_body(params.q, timeout_ms)).get("suggest", {})
+    correction = corrected(params.q, suggest)
+    if correction is None or correction.lower() == params.q.lower():
+        return None
+    found = reader.search(index, count_body(params.model_copy(update={"q": correction}), timeout_ms))
+    return correction if found["hits"]["total"]["value"] > 0 else None
 
 
 def to_search_response(params: SearchParams, body: dict[str, Any]) -> SearchResponse:

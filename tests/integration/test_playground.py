@@ -90,7 +90,9 @@ def site(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
             yield url
     finally:
-        client.indices.delete(index=",".join(client.indices.get(index=f"{alias}-*,{alias}.hermes-state")))
+        names = client.indices.get(index=f"{alias}-*,{alias}.hermes-state", ignore_unavailable=True)
+        if names:
+            client.indices.delete(index=",".join(names))
         client.close()
 
 
@@ -271,3 +273,12 @@ def test_markup_in_documents_is_shown_as_text(site: str, browser: WebDriver) -> 
     assert results.find_elements(By.CSS_SELECTOR, "img, script, b") == []
     assert IMG_TITLE in results.text
     assert _csp_violations(browser) == []
+
+
+def test_a_correction_is_offered_as_a_link(site: str, browser: WebDriver) -> None:
+    browser.get(f"{site}/?q=bqllz")  # two edits from "bells" (fog signals): no hits, a correction
+    link = _wait(browser, lambda d: d.find_element(By.ID, "did-you-mean"), "a correction is offered")
+    assert link.text == "bells"
+    link.click()
+    _wait(browser, lambda d: _args(d).get("q") == ["bells"] and _total(d) >= 1, "the corrected search runs")
+    assert not browser.find_elements(By.ID, "did-you-mean")

@@ -45,6 +45,22 @@ def test_title_match_beats_content_match(client: Any) -> None:
     assert ids.index("content-hit") == len(ids) - 1  # both title matches rank above it
 
 
+def test_zero_hits_offer_a_correction_that_has_hits(client: Any) -> None:
+    # Two edits in a five-letter word: beyond the query's own typo tolerance, within the suggester's.
+    body = client.get("/search?q=cuazt").get_json()
+    assert (body["total"], body["did_you_mean"]) == (0, "coast")
+    assert _ids(client.get("/search", query_string={"q": body["did_you_mean"]})) == ["title-hit"]
+    both = client.get("/search?q=cuazt+wqlkz").get_json()
+    assert both["did_you_mean"] == "coast walks"
+    kept = client.get("/search?q=cuazt+zzqqxxjj").get_json()  # a word it cannot correct stays as typed
+    assert kept["did_you_mean"] == "coast zzqqxxjj"
+    # Not when the correction finds nothing under the same filters, nor from a tombstone's words.
+    assert "did_you_mean" not in client.get("/search?q=cuazt&tag=web").get_json()
+    assert "did_you_mean" not in client.get("/search?q=muzeun").get_json()  # only "Lighthouse museum", deleted
+    assert "did_you_mean" not in client.get("/search?q=zzqqxxjj").get_json()
+    assert "did_you_mean" not in client.get("/search?q=lighthouse").get_json()  # hits: no correction asked
+
+
 def test_one_letter_typo_still_finds_the_title(client: Any) -> None:
     assert _ids(client.get("/search?q=lighthuose"))[0] == "title-hit"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from hermes.search.models import SearchParams, SuggestParams
-from hermes.search.query import search_body, suggest_body
+from hermes.search.query import corrected, correction_body, count_body, search_body, suggest_body
 
 
 def _params(**kw: object) -> SearchParams:
@@ -66,3 +66,25 @@ def test_suggest_uses_prefix_field_and_hides_tombstones() -> None:
     body = suggest_body(SuggestParams(q="par"), 500)
     assert body["query"]["bool"]["must"][0] == {"match_bool_prefix": {"title.prefix": {"query": "par"}}}
     assert body["size"] == 5
+
+
+def _entry(text: str, offset: int, *options: tuple[str, float, int]) -> dict[str, object]:
+    return {"text": text, "offset": offset, "length": len(text),
+            "options": [{"text": o, "score": s, "freq": f} for o, s, f in options]}  # fmt: skip
+
+
+def test_corrected_replaces_only_the_words_the_suggester_corrected() -> None:
+    suggest = {"title": [_entry("lihgt", 4), _entry("huose", 10, ("house", 0.8, 3))],
+               "content": [_entry("lihgt", 4, ("light", 0.8, 2)), _entry("huose", 10, ("horse", 0.8, 1))]}  # fmt: skip
+    assert corrected("the lihgt huose!", suggest) == "the light house!"  # equal scores: the more frequent
+    assert corrected("fine words", {"title": [_entry("fine", 0), _entry("words", 5)]}) is None
+
+
+def test_correction_and_count_bodies() -> None:
+    body = correction_body("cuazt", 1500)
+    assert body["size"] == 0 and body["suggest"]["text"] == "cuazt"
+    assert {f for f in body["suggest"] if f != "text"} == {"title", "content"}
+    params = SearchParams.model_validate({"q": "coast", "tag": ["fr"]})
+    count = count_body(params, 1500)
+    assert count["query"] == search_body(params, 1500)["query"]  # the same filters, tombstones excluded
+    assert count["size"] == 0 and "aggs" not in count and "highlight" not in count
