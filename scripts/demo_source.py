@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from hermes.timestamps import parse_rfc3339
+
 PAGE = 1000
 FIRST_VERSION = datetime(2025, 1, 1, tzinfo=UTC)  # cities' first versions: one every 15 minutes from here
 
@@ -73,11 +75,15 @@ class DemoSource:
         self.random = random.Random(7)  # noqa: S311 -- demo data, not security
         self.inserted = 0
 
-    def page(self, since: str | None, offset: int) -> tuple[list[dict[str, Any]], bool]:
+    def page(self, since: str | None, after: tuple[str, str] | None) -> list[dict[str, Any]]:
+        """Up to PAGE records by (updated_at, id), from `since` on and past the cursor `after`: a record
+        edited meanwhile moves to the end, so a load reading the pages never skips one."""
         with self.lock:
-            chosen = [r for r in self.records.values() if since is None or r["updated_at"] >= since]
+            chosen = [r for r in self.records.values()
+                      if (since is None or r["updated_at"] >= since)
+                      and (after is None or (r["updated_at"], r["id"]) > after)]  # fmt: skip
         chosen.sort(key=lambda r: (r["updated_at"], r["id"]))
-        return chosen[offset : offset + PAGE], offset + PAGE < len(chosen)
+        return chosen[:PAGE]
 
     def put(self, record: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -97,14 +103,16 @@ class DemoSource:
         """A few edits at once, so a delta has something to show."""
         with self.lock:
             live = sorted(i for i, r in self.records.items() if not r.get("deleted"))
-            updated, deleted = self.random.sample(live, 3), self.random.sample(live, 1)
+            chosen = self.random.sample(live, min(4, len(live)))
+            updated, deleted = chosen[:3], chosen[3:]
+            contents = {i: str(self.records[i].get("content", "")) for i in updated}
             self.inserted += 1
-        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        clock = datetime.now(UTC).strftime("%H:%M:%S")
         for record_id in updated:
-            self.put({"id": record_id, "content": f"{self.records[record_id]['content']} Edited at {stamp}."})
+            self.put({"id": record_id, "content": f"{contents[record_id]} Edited at {clock}.".strip()})
         new = f"demo-{self.inserted}"
         self.put({"id": new, "title": f"Hermesville {self.inserted}", "tags": ["demo"],
-                  "content": f"A town that did not exist until {stamp}: inserted by the demo source."})  # fmt: skip
+                  "content": f"A town that did not exist until {clock}: inserted by the demo source."})  # fmt: skip
         for record_id in deleted:
             self.delete(record_id)
         return {"updated": updated, "inserted": [new], "deleted": deleted}
@@ -133,10 +141,22 @@ def handler(source: DemoSource) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": {"type": "not_found", "message": f"no route {url.path}"}})
                 return
             query = parse_qs(url.query)
-            since = query.get("since", [None])[0]
-            offset = int(query.get("offset", ["0"])[0])
-            items, more = source.page(since, offset)
-            following = {"offset": offset + PAGE, **({"since": since} if since else {})}
+            try:
+                given = query.get("since", [None])[0]
+                since = stamp(parse_rfc3339(given)) if given else None
+                cursor = query.get("after", [None])[0]
+                after = None
+                if cursor:
+                    updated_at, _, record_id = cursor.partition("|")
+                    after = (stamp(parse_rfc3339(updated_at)), record_id)
+            except ValueError as exc:
+                self._json(400, {"error": {"type": "invalid_parameter", "message": str(exc)}})
+                return
+            items = source.page(since, after)
+            following = {"since": given} if given else {}
+            if len(items) == PAGE:
+                following["after"] = f"{items[-1]['updated_at']}|{items[-1]['id']}"
+            more = "after" in following
             self._json(200, {"items": items, "next": f"/records?{urlencode(following)}" if more else None})
 
         def do_POST(self) -> None:
@@ -147,7 +167,10 @@ def handler(source: DemoSource) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             record_id = self._record_id()
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            except ValueError:
+                body = None
             if not record_id or not isinstance(body, dict):
                 self._json(400, {"error": {"type": "invalid_record", "message": "PUT /records/<id> a JSON object"}})
                 return

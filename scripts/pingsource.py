@@ -71,9 +71,11 @@ def next_tick(ping: PingSource, after: datetime) -> datetime:
 def parse_every(text: str) -> float:
     """`10s`, `2m` or a number of seconds."""
     units = {"s": 1, "m": 60, "h": 3600}
-    if text and text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text)
+    seconds = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    if seconds <= 0:
+        msg = f"an interval must be positive, not {text!r}"
+        raise ValueError(msg)
+    return seconds
 
 
 def fire(url: str, ping: PingSource) -> int:

@@ -181,7 +181,8 @@ def test_sigterm_lets_the_in_flight_load_finish_within_the_grace_period(
             answers: list[requests.Response] = []
             src.hold()
             poster = threading.Thread(
-                target=lambda: answers.append(requests.post(url, data=b"{}", headers=FULL_LOAD, timeout=120))
+                target=lambda: answers.append(requests.post(url, data=b"{}", headers=FULL_LOAD, timeout=120)),
+                daemon=True,
             )
             poster.start()
             assert src.arrived.wait(30)  # the load is in flight, reading the source

@@ -8,8 +8,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,14 @@ def _processes_mentioning(*needles: str) -> list[str]:
     return found
 
 
+SERVED = {"search": "SEARCH_PORT", "full_load": "FULL_LOAD_PORT", "delta_load": "DELTA_LOAD_PORT"}
+
+
+def _servers(ports: dict[str, int]) -> list[str]:
+    """What identifies this stack's function servers (each runs in a session of its own)."""
+    return [f"function_server.py {name} {ports[port]}" for name, port in SERVED.items()]
+
+
 @pytest.fixture
 def dev_stack(es_url: str, alias: str) -> Iterator[dict[str, Any]]:
     ports = {"SEARCH_PORT": free_port(), "FULL_LOAD_PORT": free_port(), "DELTA_LOAD_PORT": free_port(),
@@ -69,21 +79,32 @@ def dev_stack(es_url: str, alias: str) -> Iterator[dict[str, Any]]:
     argv = ["make", "--no-print-directory", "dev", *(f"{k}={v}" for k, v in ports.items())]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True, text=True)  # fmt: skip
-    seen: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:  # the banner says it is ready; it ends with an empty line
-        seen.append(line)
-        if not line.strip() and any("=== Hermes is running" in s for s in seen):
-            break
-    else:
-        pytest.fail("make dev ended before its banner:\n" + "".join(seen[-60:]))
-    stack = {**ports, "proc": proc, "output": seen}
+    output: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:  # drained all along: a full pipe would block the stack's writers
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if not line.strip() and any("=== Hermes is running" in s for s in output):
+                ready.set()  # the banner ends with an empty line
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        yield stack
+        if not ready.wait(300):
+            pytest.fail("make dev printed no banner:\n" + "".join(output[-60:]))
+        yield {**ports, "proc": proc, "output": output, "reader": reader}
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        for line in _processes_mentioning(*_servers(ports)):  # what a failed test would leave
+            with suppress(ProcessLookupError):
+                os.killpg(int(line.split(":", 1)[0]), signal.SIGKILL)
         proc.wait(timeout=30)
+        reader.join(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_make_dev_runs_the_flow_and_stops_clean(dev_stack: dict[str, Any]) -> None:
@@ -115,10 +136,10 @@ def test_make_dev_runs_the_flow_and_stops_clean(dev_stack: dict[str, Any]) -> No
     # Ctrl-C (SIGINT to the foreground process group) stops every process of the stack.
     proc = dev_stack["proc"]
     os.killpg(proc.pid, signal.SIGINT)
-    rest, _ = proc.communicate(timeout=60)
-    assert "[dev] stopped" in rest
-    served = {"search": "SEARCH_PORT", "full_load": "FULL_LOAD_PORT", "delta_load": "DELTA_LOAD_PORT"}
-    needles = [f"function_server.py {name} {dev_stack[port]}" for name, port in served.items()]
+    proc.wait(timeout=60)
+    dev_stack["reader"].join(10)
+    assert "[dev] stopped" in "".join(dev_stack["output"])
+    needles = _servers(dev_stack)
     assert eventually(lambda: not _processes_mentioning(*needles) and not _in_session(proc.pid), 15)
     assert _processes_mentioning(*needles) == []
     assert _in_session(proc.pid) == []
