@@ -40,6 +40,12 @@ class Settings(BaseModel):
     es_max_retries: Annotated[int, Field(ge=0, le=10)] = Field(1, validation_alias="HERMES_ES_MAX_RETRIES")
     search_timeout_ms: Annotated[int, Field(ge=10)] = Field(1500, validation_alias="HERMES_SEARCH_TIMEOUT_MS")
 
+    # Relevance: with a half-life (`30d`, `12h`), a document's text score halves for each such age of
+    # its updated_at (an exp decay in function_score; relevance sort only).
+    recency: Annotated[str | None, Field(pattern=r"^[1-9][0-9]*(ms|s|m|h|d)$")] = Field(
+        None, validation_alias="HERMES_RECENCY"
+    )
+
     # Search HTTP behaviour.
     cors_origins: str = Field("", validation_alias="HERMES_CORS_ORIGINS")
     cache_control: str = Field("public, max-age=5", validation_alias="HERMES_CACHE_CONTROL")

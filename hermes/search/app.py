@@ -137,7 +137,8 @@ class SearchApp:
     def search(self, request: Request) -> Response:
         params = parse_params(SearchParams, request.args)
         settings = self.settings
-        return self._cached(service.search(self.reader(), settings.es_index, params, settings.search_timeout_ms))
+        found = service.search(self.reader(), settings.es_index, params, settings.search_timeout_ms, settings.recency)
+        return self._cached(found)
 
     def suggest(self, request: Request) -> Response:
         params = parse_params(SuggestParams, request.args)

@@ -39,13 +39,16 @@ _SORTS: dict[str, list[Any]] = {
 }
 
 
-def search_body(params: SearchParams, timeout_ms: int) -> dict[str, Any]:
-    """The ``_search`` body for ``GET /search``."""
+def search_body(params: SearchParams, timeout_ms: int, recency: str | None = None) -> dict[str, Any]:
+    """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``)."""
     match_all = params.q.strip() == "*"
+    text = {"match_all": {}} if match_all else _text_query(params.q)
+    if recency and not match_all and params.sort == "relevance":
+        text = _decayed(text, recency)
     body: dict[str, Any] = {
         "query": {
             "bool": {
-                "must": [{"match_all": {}} if match_all else _text_query(params.q)],
+                "must": [text],
                 "filter": _filters(params),
                 "must_not": [TOMBSTONES],
             }
@@ -60,6 +63,12 @@ def search_body(params: SearchParams, timeout_ms: int) -> dict[str, Any]:
     if not match_all:
         body["highlight"] = HIGHLIGHT
     return body
+
+
+def _decayed(query: dict[str, Any], half_life: str) -> dict[str, Any]:
+    """``query``'s score times 0.5 ** (age of updated_at / half_life)."""
+    decay = {"exp": {"updated_at": {"origin": "now", "scale": half_life, "decay": 0.5}}}
+    return {"function_score": {"query": query, "functions": [decay], "boost_mode": "multiply"}}
 
 
 def _text_query(q: str) -> dict[str, Any]:

@@ -11,9 +11,11 @@ from hermes.search.query import corrected, correction_body, count_body, search_b
 from hermes.search.reader import Reader
 
 
-def search(reader: Reader, index: str, params: SearchParams, timeout_ms: int) -> SearchResponse:
+def search(
+    reader: Reader, index: str, params: SearchParams, timeout_ms: int, recency: str | None = None
+) -> SearchResponse:
     """Run ``GET /search``; on zero hits, offer a corrected query that has hits."""
-    response = to_search_response(params, reader.search(index, search_body(params, timeout_ms)))
+    response = to_search_response(params, reader.search(index, search_body(params, timeout_ms, recency)))
     if response["total"] == 0 and params.q.strip() != "*":
         correction = did_you_mean(reader, index, params, timeout_ms)
         if correction is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from functions_framework import create_app
 
 from hermes.client import build_client
 from hermes.load.full import full_load
+from tests.conftest import clear_caches
 from tests.support.corpus import corpus, stamp, write_ndjson
 
 pytestmark = pytest.mark.integration
@@ -59,6 +61,22 @@ def test_zero_hits_offer_a_correction_that_has_hits(client: Any) -> None:
     assert "did_you_mean" not in client.get("/search?q=muzeun").get_json()  # only "Lighthouse museum", deleted
     assert "did_you_mean" not in client.get("/search?q=zzqqxxjj").get_json()
     assert "did_you_mean" not in client.get("/search?q=lighthouse").get_json()  # hits: no correction asked
+
+
+def test_recency_lets_a_fresh_match_beat_an_old_better_one(
+    make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es_url: str
+) -> None:
+    old, fresh = "2020-01-01T00:00:00Z", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    records = [{"id": "old", "title": "Lighthouse", "updated_at": old},
+               {"id": "fresh", "title": "Lighthouse keepers of the northern coast", "updated_at": fresh}]  # fmt: skip
+    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "r.ndjson", records))
+    full_load(build_client(settings), settings)
+    monkeypatch.setenv("ES_URL", es_url)
+    monkeypatch.setenv("ES_INDEX", settings.es_index)
+    assert _ids(create_app("search", SOURCE).test_client().get("/search?q=lighthouse")) == ["old", "fresh"]
+    clear_caches()
+    monkeypatch.setenv("HERMES_RECENCY", "30d")
+    assert _ids(create_app("search", SOURCE).test_client().get("/search?q=lighthouse")) == ["fresh", "old"]
 
 
 def test_one_letter_typo_still_finds_the_title(client: Any) -> None:

@@ -88,3 +88,14 @@ def test_correction_and_count_bodies() -> None:
     count = count_body(params, 1500)
     assert count["query"] == search_body(params, 1500)["query"]  # the same filters, tombstones excluded
     assert count["size"] == 0 and "aggs" not in count and "highlight" not in count
+
+
+def test_recency_decays_relevance_only() -> None:
+    text = SearchParams.model_validate({"q": "lighthouse"})
+    decayed = search_body(text, 1500, recency="30d")["query"]["bool"]["must"][0]["function_score"]
+    assert decayed["query"] == search_body(text, 1500)["query"]["bool"]["must"][0]
+    assert decayed["functions"] == [{"exp": {"updated_at": {"origin": "now", "scale": "30d", "decay": 0.5}}}]
+    assert decayed["boost_mode"] == "multiply"
+    for unchanged in ({"q": "*"}, {"q": "lighthouse", "sort": "-updated_at"}):
+        params = SearchParams.model_validate(unchanged)
+        assert search_body(params, 1500, recency="30d") == search_body(params, 1500)

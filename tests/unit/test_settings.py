@@ -28,6 +28,8 @@ def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("ES_URL", "localhost:9200"),
         ("ES_INDEX", "Bad Name"),
+        ("HERMES_RECENCY", "30 days"),
+        ("HERMES_RECENCY", "0d"),
         ("ES_INDEX", "_hidden"),
         ("DATA_SOURCE_URL", "ftp://example/records"),
         ("HERMES_ES_TIMEOUT_S", "-1"),
