@@ -76,38 +76,25 @@ if [ ! -f "$crds/.done-cm-$SERVING_VERSION-$EVENTING_VERSION" ]; then
   touch "$crds/.done-cm-$SERVING_VERSION-$EVENTING_VERSION"
 fi
 
-# Knative's own admission logic (SetDefaults + Validate of serving and eventing $SERVING_VERSION /
-# $EVENTING_VERSION), as a small Go program of ours: tests/admission. Rebuilt when its sources change.
-install_admission() {
-  local src stamp="$BIN/.hermes-admission.version" sum
-  src="$(cd "$(dirname "$0")/.." && pwd)/tests/admission"
-  sum=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)
-  if [ -x "$BIN/hermes-admission" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then return; fi
-  need_go
-  log "building the Knative admission checker (tests/admission; once per change)"
-  local start=$SECONDS
-  (cd "$src" && GOFLAGS=-mod=readonly go build -trimpath -ldflags=-s -o "$BIN/hermes-admission" .)
-  echo "$sum" > "$stamp"
-  log "built hermes-admission in $((SECONDS - start)) s"
-}
-install_admission
-
-# Knative's own data plane (broker ingress and filter, kncloudevents dispatcher with retries and dead
-# letters, eventing $EVENTING_VERSION) in one process in front of our functions, as a small Go program of
-# ours: tests/dataplane. Rebuilt when its sources change.
-install_dataplane() {
-  local src stamp="$BIN/.hermes-dataplane.version" sum
-  src="$(cd "$(dirname "$0")/.." && pwd)/tests/dataplane"
+# Small Go programs of ours that run Knative's own code (eventing/serving $EVENTING_VERSION), each with its own
+# go.mod under tests/; rebuilt when its sources change:
+#   tests/admission: SetDefaults + Validate of serving and eventing, what their webhooks do on create;
+#   tests/dataplane: broker ingress and filter, kncloudevents dispatcher with retries and dead letters, in one
+#   process in front of our functions.
+install_go_program() {  # binary folder-under-tests what
+  local bin=$1 src stamp="$BIN/.$1.version" sum
+  src="$(cd "$(dirname "$0")/.." && pwd)/tests/$2"
   sum=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
-  if [ -x "$BIN/hermes-dataplane" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then return; fi
+  if [ -x "$BIN/$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then return; fi
   need_go
-  log "building the Knative data-plane harness (tests/dataplane; once per change)"
+  log "building $3 (tests/$2; once per change)"
   local start=$SECONDS
-  (cd "$src" && GOFLAGS=-mod=readonly go build -trimpath -ldflags=-s -o "$BIN/hermes-dataplane" .)
+  (cd "$src" && GOFLAGS=-mod=readonly go build -trimpath -ldflags=-s -o "$BIN/$bin" .)
   echo "$sum" > "$stamp"
-  log "built hermes-dataplane in $((SECONDS - start)) s"
+  log "built $bin in $((SECONDS - start)) s"
 }
-install_dataplane
+install_go_program hermes-admission admission "the Knative admission checker"
+install_go_program hermes-dataplane dataplane "the Knative data-plane harness"
 
 checkov_venv="$CACHE/tools/checkov-$CHECKOV_VERSION"
 if [ ! -x "$checkov_venv/bin/checkov" ]; then

@@ -23,7 +23,7 @@ import requests
 from tests.deploy.image import Image, build, container_env, launch_env, sandbox, service_spec
 from tests.deploy.manifests import helm_template
 from tests.support.datasource import record, serve
-from tests.support.process import free_port
+from tests.support.process import descendants, free_port, wait_live
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SERVICES = {"search": "hermes-search", "full_load": "hermes-full-load", "delta_load": "hermes-delta-load"}
@@ -85,16 +85,7 @@ def launched(image: Image, rendered: list[dict[str, Any]], function: str, **env:
         proc = subprocess.Popen(argv, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        assert wait_live(url, proc, 60), log.read_text()
         yield url, proc, log
     finally:
         # bwrap forwards no signal: stop the server itself, then whatever is left under bwrap.
@@ -103,31 +94,15 @@ def launched(image: Image, rendered: list[dict[str, Any]], function: str, **env:
                 os.kill(_server_pid(proc.pid), signal.SIGTERM)
             with suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
-        for pid in _descendants(proc.pid):
+        for pid in descendants(proc.pid):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
 
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    todo, found = list(children.get(root, [])), []
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += children.get(pid, [])
-    return found
-
-
 def _server_pid(sandbox_pid: int) -> int:
     """The functions-framework process (gunicorn's arbiter) under bwrap: what the kubelet signals."""
-    for pid in _descendants(sandbox_pid):
+    for pid in descendants(sandbox_pid):
         with suppress(OSError):
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             if any(part.endswith(b"functions-framework") for part in cmdline[:2]) and b"bwrap" not in cmdline[0]:

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.deploy.image import sources
-from tests.support.process import ROOT, free_port
+from tests.support.process import ROOT, free_port, processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,15 +40,7 @@ def eventually(check: Callable[[], Any], wait_s: float = 60) -> Any:
 
 def _in_session(sid: int) -> list[int]:
     """Processes of session `sid` (make, scripts/dev.py and what they started without a session of its own)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    return [proc.pid for proc in processes() if proc.session == sid]
 
 
 def _processes_mentioning(*needles: str) -> list[str]:
