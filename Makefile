@@ -12,6 +12,7 @@ SEARCH_PORT ?= 8080
 FULL_LOAD_PORT ?= 8081
 DELTA_LOAD_PORT ?= 8082
 DEV_SOURCE_PORT ?= 8090
+DEMO ?= cities
 
 ##@ Getting started
 
@@ -32,8 +33,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 install: $(VENV)/.installed ## Create .venv and install Hermes with its dev tools
 
 .PHONY: dev
-dev: install ## Run Hermes locally end to end: ES, demo cities, the 3 functions (hot reload), a PingSource
-	SEARCH_PORT=$(SEARCH_PORT) FULL_LOAD_PORT=$(FULL_LOAD_PORT) DELTA_LOAD_PORT=$(DELTA_LOAD_PORT) \
+dev: install ## Run Hermes locally end to end: ES, demo cities (DEMO=library: books), the 3 functions, a PingSource
+	DEV_DEMO=$(DEMO) SEARCH_PORT=$(SEARCH_PORT) FULL_LOAD_PORT=$(FULL_LOAD_PORT) DELTA_LOAD_PORT=$(DELTA_LOAD_PORT) \
 	  DEV_SOURCE_PORT=$(DEV_SOURCE_PORT) $(PY) scripts/dev.py
 
 .PHONY: demo-change

@@ -132,6 +132,12 @@ class ErrorBudgetExceededError(LoadFailedError):
     type = "error_budget_exceeded"
 
 
+class IndexRejectedError(LoadFailedError):
+    """Elasticsearch refused a new index's settings or mappings (an analyzer it lacks, say)."""
+
+    type = "index_rejected"
+
+
 class VerificationError(LoadFailedError):
     """The new index failed verification before the alias swap."""
 

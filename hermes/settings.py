@@ -9,13 +9,16 @@ which :func:`load_settings` does in three lines.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Mapping
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hermes.errors import ConfigurationError
+from hermes.schema import EMPTY, Schema
 
 _INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
 
@@ -45,6 +48,13 @@ class Settings(BaseModel):
     recency: Annotated[str | None, Field(pattern=r"^[1-9][0-9]*(ms|s|m|h|d)$")] = Field(
         None, validation_alias="HERMES_RECENCY"
     )
+
+    # Declared fields (CONTRACT.md § Fields) and bring-your-own analysis: JSON inline or file:///abs/path.json.
+    # The analysis settings ({"analyzer": …, "filter": …}) go into every new index's settings.
+    field_schema: Schema = Field(EMPTY, validation_alias="HERMES_SCHEMA")
+    analysis: dict[str, Any] | None = Field(None, validation_alias="HERMES_ANALYSIS")
+    # How long the search function trusts the served index's schema before reading it again.
+    schema_refresh_s: Annotated[float, Field(ge=0)] = Field(10.0, validation_alias="HERMES_SCHEMA_REFRESH_S")
 
     # Search HTTP behaviour.
     cors_origins: str = Field("", validation_alias="HERMES_CORS_ORIGINS")
@@ -92,6 +102,20 @@ class Settings(BaseModel):
             raise ValueError(msg)
         return value.rstrip("/") if value and not value.startswith("file:") else value
 
+    @field_validator("field_schema", "analysis", mode="before")
+    @classmethod
+    def _json(cls, value: object) -> object:
+        return read_json_setting(value) if isinstance(value, str) else value
+
+    @field_validator("analysis")
+    @classmethod
+    def _analysis(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        kinds = {"analyzer", "normalizer", "tokenizer", "filter", "char_filter"}
+        if value is not None and not set(value) <= kinds:
+            msg = f"the index analysis settings: an object of {', '.join(sorted(kinds))}"
+            raise ValueError(msg)
+        return value
+
     @field_validator("es_index")
     @classmethod
     def _index_name(cls, value: str) -> str:
@@ -114,6 +138,22 @@ class Settings(BaseModel):
         return f"{self.es_index}.hermes-state"
 
 
+def read_json_setting(value: str) -> object:
+    """A JSON setting given inline or as ``file:///abs/path.json``."""
+    text = value
+    if value.startswith("file://"):
+        try:
+            text = Path(value.removeprefix("file://")).read_text(encoding="utf-8")
+        except OSError as exc:
+            msg = f"cannot read {value}: {exc.strerror}"
+            raise ValueError(msg) from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        msg = f"not valid JSON ({exc})"
+        raise ValueError(msg) from None
+
+
 def _variables() -> frozenset[str]:
     return frozenset(str(f.validation_alias) for f in Settings.model_fields.values())
 
@@ -132,7 +172,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return Settings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         msg = f"invalid configuration: {problems}"
         raise ConfigurationError(msg) from None

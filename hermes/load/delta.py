@@ -53,7 +53,10 @@ def _apply(client: Elasticsearch, settings: Settings, state: State, lease: Lease
     if watermark is None:  # a rollback or reset raced us
         raise NoFullLoadError(_NO_FULL_LOAD)
     since = min(watermark, started) - timedelta(seconds=settings.delta_overlap_s)
-    outcome = stream(client, settings.es_index, settings, since=since)
+    # Records are checked against the schema the served index was built with, not HERMES_SCHEMA: a changed
+    # schema waits for the next full load, and the served mapping never changes (dynamic: false).
+    schema = indices.served_schema(client, settings.es_index)
+    outcome = stream(client, settings.es_index, settings, since=since, schema=schema)
     client.indices.refresh(index=settings.es_index)
     new_mark = max(watermark, outcome.newest_done) if outcome.newest_done else watermark
     # Never ahead of our own start: one record dated in the future must not make every later delta

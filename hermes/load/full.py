@@ -59,9 +59,9 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lea
     started, clock = datetime.now(UTC), time.monotonic()
     alias = settings.es_index
     new = indices.new_index_name(alias, started)
-    indices.create_index(client, new, bulk=True)
+    indices.create_index(client, new, settings.field_schema, settings.analysis, bulk=True)
     try:
-        outcome = stream(client, indices.writer_alias(new), settings, since=None)
+        outcome = stream(client, indices.writer_alias(new), settings, since=None, schema=settings.field_schema)
         indices.drop_writer_alias(client, new)
         indices.finish_bulk(client, new)
         _verify(client, alias, new, outcome, settings, force=force)

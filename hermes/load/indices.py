@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hermes.documents import LIVE
+from hermes.errors import IndexRejectedError
 from hermes.load.mappings import SERVING_SETTINGS, index_body
+from hermes.schema import EMPTY, Schema
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -25,10 +27,29 @@ def is_managed(alias: str, name: str) -> bool:
     return re.fullmatch(re.escape(alias) + r"-\d{20}", name) is not None
 
 
-def create_index(client: Elasticsearch, name: str, *, bulk: bool = False) -> None:
-    """Create a data index with the current mappings (bulk-friendly, with its writer alias, if asked)."""
+def create_index(
+    client: Elasticsearch,
+    name: str,
+    schema: Schema = EMPTY,
+    analysis: dict[str, Any] | None = None,
+    *,
+    bulk: bool = False,
+) -> None:
+    """Create a data index with the current mappings (bulk-friendly, with its writer alias, if asked).
+
+    Elasticsearch checks analyzers only here (a ``HERMES_ANALYSIS`` needing a module the cluster lacks,
+    an ``analyzer`` it does not know): its refusal becomes an :class:`IndexRejectedError` with its reason.
+    """
+    from elasticsearch import BadRequestError  # noqa: PLC0415
+
     aliases: dict[str, Any] | None = {writer_alias(name): {}} if bulk else None
-    client.indices.create(index=name, aliases=aliases, **index_body(bulk=bulk))
+    try:
+        client.indices.create(index=name, aliases=aliases, **index_body(schema, analysis, bulk=bulk))
+    except BadRequestError as exc:
+        error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+        reason = error.get("reason", str(exc)) if isinstance(error, dict) else str(exc)
+        msg = f"Elasticsearch refused the new index (check HERMES_SCHEMA and HERMES_ANALYSIS): {reason}"
+        raise IndexRejectedError(msg) from None
 
 
 def writer_alias(index: str) -> str:
@@ -114,6 +135,12 @@ def mark_retired(
     meta = {**managed_meta(client, name), **(extra or {})}
     meta["retired_at"] = (now or datetime.now(UTC)).isoformat()
     client.indices.put_mapping(index=name, meta=meta)
+
+
+def served_schema(client: Elasticsearch, alias: str) -> Schema:
+    """The schema the index behind the alias was built with (the newest one, should there be two)."""
+    served = indices_behind(client, alias)
+    return Schema.from_recorded(managed_meta(client, served[-1]).get("hermes_schema")) if served else EMPTY
 
 
 def managed_meta(client: Elasticsearch, name: str) -> dict[str, Any]:

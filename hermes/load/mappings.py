@@ -11,7 +11,10 @@ queries on every distribution.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from hermes.schema import EMPTY, DeclaredField, Schema
 
 MAPPING_VERSION = 1
 
@@ -64,6 +67,44 @@ STATE_MAPPINGS: dict[str, Any] = {
 }
 
 
-def index_body(*, bulk: bool = False) -> dict[str, Any]:
+# Declared types → Elasticsearch types. Keyword values longer than this are kept in _source but not
+# indexed, as Elasticsearch refuses a whole document for one term over 32,766 bytes.
+KEYWORD_IGNORE_ABOVE = 1024
+_TYPES = {"number": "double", "date": "date", "boolean": "boolean", "geo_point": "geo_point"}
+
+
+def declared_mapping(spec: DeclaredField) -> dict[str, Any]:
+    """The mapping of one declared field; a text field filtered, faceted or sorted gets a ``raw`` keyword."""
+    if spec.type == "keyword":
+        return {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
+    if spec.type != "text":
+        return {"type": _TYPES[spec.type]}
+    mapping: dict[str, Any] = {"type": "text"}
+    if spec.analyzer:
+        mapping["analyzer"] = spec.analyzer
+    if spec.filter or spec.facet or spec.sort:
+        mapping["fields"] = {"raw": {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}}
+    return mapping
+
+
+def mappings(schema: Schema = EMPTY, analysis: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The core mappings plus the declared fields, recording what they were built from in ``_meta``."""
+    out = copy.deepcopy(MAPPINGS)
+    for name in ("title", "content"):
+        analyzer = getattr(schema.core, name).analyzer
+        if analyzer:
+            out["properties"][name]["analyzer"] = analyzer
+    for name, spec in schema.fields.items():
+        out["properties"][name] = declared_mapping(spec)
+    out["_meta"]["hermes_schema"] = schema.recorded()
+    if analysis:
+        out["_meta"]["hermes_analysis"] = analysis
+    return out
+
+
+def index_body(schema: Schema = EMPTY, analysis: dict[str, Any] | None = None, *, bulk: bool = False) -> dict[str, Any]:
     """Settings and mappings for a new data index."""
-    return {"settings": BULK_SETTINGS if bulk else SERVING_SETTINGS, "mappings": MAPPINGS}
+    settings = dict(BULK_SETTINGS if bulk else SERVING_SETTINGS)
+    if analysis:
+        settings["analysis"] = analysis
+    return {"settings": settings, "mappings": mappings(schema, analysis)}

@@ -43,7 +43,7 @@ def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
 
 
 def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
-    """Alias, indices, watermark, lock and dead-letter count, for operators."""
+    """Alias, indices, watermark, lock, dead-letter count and schema, for operators."""
     state = State(client, settings.state_index)
     lock = load_lock(client, settings).current()  # a missing state index reads as no lock
     dead, _ = state.dead_letters(limit=0)
@@ -57,4 +57,30 @@ def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
                                           "expires_at": format_rfc3339(lock.expires_at)},
         "dead_letters": dead,
         "undelivered_events": {"total": undelivered, "newest": newest},
+        "schema": schema_status(client, settings),
     }  # fmt: skip
+
+
+def schema_status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
+    """Whether the served index was built with the configured ``HERMES_SCHEMA`` and ``HERMES_ANALYSIS``."""
+    served = indices.indices_behind(client, settings.es_index)
+    if not served:
+        return {"behind": False, "message": "no index is served yet: the first full load builds one"}
+    meta = indices.managed_meta(client, served[-1])
+    differs = [
+        name
+        for name, built, configured in (
+            ("HERMES_SCHEMA", meta.get("hermes_schema", {}), settings.field_schema.recorded()),
+            ("HERMES_ANALYSIS", meta.get("hermes_analysis"), settings.analysis),
+        )
+        if (built or None) != (configured or None)
+    ]
+    if not differs:
+        return {"behind": False, "message": f"{served[-1]} was built with the configured schema and analysis"}
+    return {
+        "behind": True,
+        "message": f"{served[-1]} was built with another {' and '.join(differs)}: "
+        "searches use its schema until the next full load",
+        "served": meta.get("hermes_schema", {}),
+        "configured": settings.field_schema.recorded(),
+    }

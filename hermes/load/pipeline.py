@@ -37,6 +37,7 @@ from hermes.load.prefetch import Prefetch
 from hermes.load.records import Operation, Rejected, to_operation
 from hermes.load.sink import Outcome, Sink
 from hermes.load.sources import SourceConfig, read_records
+from hermes.schema import EMPTY, Schema
 from hermes.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,17 +54,20 @@ def load_lock(client: Elasticsearch, settings: Settings) -> LoadLock:
     return LoadLock(client, settings.state_index, settings.lock_ttl_s)
 
 
-def operations(records: Iterator[object], max_bytes: int) -> Iterator[Operation | Rejected]:
+def operations(records: Iterator[object], max_bytes: int, schema: Schema = EMPTY) -> Iterator[Operation | Rejected]:
     """Validated operations; closing this closes the source."""
     with closing(records):  # type: ignore[type-var]
         for raw in records:
-            yield to_operation(raw, max_bytes)
+            yield to_operation(raw, max_bytes, schema)
 
 
-def stream(client: Elasticsearch, index: str, settings: Settings, since: datetime | None) -> Outcome:
-    """Source → prefetch → sink into ``index``; source and threads are closed on every exit."""
+def stream(
+    client: Elasticsearch, index: str, settings: Settings, since: datetime | None, schema: Schema = EMPTY
+) -> Outcome:
+    """Source → prefetch → sink into ``index``, whose declared fields are ``schema``'s; source and threads
+    are closed on every exit."""
     records = read_records(SourceConfig.from_settings(settings), since)
     # A record larger than a bulk chunk would be sent alone, and refused alone if still too big.
     max_bytes = min(settings.max_record_bytes, settings.bulk_chunk_bytes)
-    with Prefetch(operations(records, max_bytes)) as items:
+    with Prefetch(operations(records, max_bytes, schema)) as items:
         return Sink(client, index, settings).write(items)

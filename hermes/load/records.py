@@ -11,6 +11,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hermes.documents import TOMBSTONE_FLAG, is_live
+from hermes.load.values import declared_problem
+from hermes.schema import EMPTY, Schema
 from hermes.timestamps import format_rfc3339, parse_rfc3339
 
 # What Elasticsearch's default date format reads as is: kept verbatim (no reformatting cost).
@@ -94,11 +96,14 @@ def version_of(updated_at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def to_operation(raw: object, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Operation | Rejected:
+def to_operation(
+    raw: object, max_bytes: int = DEFAULT_MAX_RECORD_BYTES, schema: Schema = EMPTY
+) -> Operation | Rejected:
     """Validate one raw record and turn it into an operation or a rejection.
 
     Whatever would make Elasticsearch refuse the document, or its bulk request, is a
-    rejection here instead: a serialised size over ``max_bytes`` (one 110 MB record got
+    rejection here instead: a declared field's value its mapping cannot take (``schema``, see
+    :mod:`hermes.load.values`), a serialised size over ``max_bytes`` (one 110 MB record got
     its whole bulk request a 413), nesting orjson cannot serialise (over 255 levels), a
     lone surrogate in a string. Extra fields are kept, renamed when Elasticsearch could
     not store their name (see :func:`storable_name`).
@@ -121,6 +126,8 @@ def to_operation(raw: object, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Oper
         renamed = _storable(raw)
         if isinstance(renamed, str):
             return Rejected(record.id, renamed, raw["updated_at"])
+        if schema.fields and (problem := declared_problem(schema, raw)):
+            return Rejected(record.id, problem, raw["updated_at"])
         document = {**renamed, "updated_at": updated, TOMBSTONE_FLAG: False}
         if record.created_at is not None:
             document["created_at"] = _es_date(raw["created_at"], record.created_at)

@@ -25,13 +25,14 @@ from werkzeug.routing import BaseConverter, Map, Rule
 from hermes.client import get_transport
 from hermes.errors import MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
-from hermes.search import service
+from hermes.search import fields, service
 from hermes.search.metrics import get_metrics
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.openapi import openapi_document
 from hermes.search.params import parse_params
 from hermes.search.reader import Reader
 from hermes.search.readiness import Readiness
+from hermes.search.served import ServedSchema
 from hermes.settings import Settings, get_settings
 
 
@@ -66,6 +67,7 @@ class SearchApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.readiness = Readiness(settings.ready_cache_s)
+        self.schemas = ServedSchema(settings.schema_refresh_s)
         self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
         self.urls = ROUTES.bind("hermes")
         self.endpoints: dict[str, Callable[..., Response]] = {
@@ -136,8 +138,12 @@ class SearchApp:
 
     def search(self, request: Request) -> Response:
         params = parse_params(SearchParams, request.args)
-        settings = self.settings
-        found = service.search(self.reader(), settings.es_index, params, settings.search_timeout_ms, settings.recency)
+        settings, reader = self.settings, self.reader()
+        schema = self.schemas.get(reader, settings.es_index)
+        fq = fields.parse(schema, request.args, params.sort)
+        found = service.search(
+            reader, settings.es_index, params, settings.search_timeout_ms, recency=settings.recency, fq=fq
+        )
         return self._cached(found)
 
     def suggest(self, request: Request) -> Response:
@@ -159,7 +165,7 @@ class SearchApp:
         return health_response(problem, self.settings.retry_after_s)
 
     def openapi(self, _: Request) -> Response:
-        return json_response(openapi_document())
+        return json_response(openapi_document(self.schemas.get(self.reader(), self.settings.es_index)))
 
     def metrics(self, _: Request) -> Response:
         body, ctype = get_metrics().render()

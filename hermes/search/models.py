@@ -34,7 +34,12 @@ class SearchParams(BaseModel):
     )
     updated_after: Timestamp | None = Field(None, description="RFC 3339; inclusive lower bound.")
     updated_before: Timestamp | None = Field(None, description="RFC 3339; inclusive upper bound.")
-    sort: Literal["relevance", "updated_at", "-updated_at"] = Field("relevance", description="Order of hits.")
+    sort: str = Field(
+        "relevance",
+        pattern=r"^-?[a-z][a-z0-9_]{0,63}$",
+        description="Order of hits: `relevance`, `updated_at`, `-updated_at`, a declared sort field "
+        "(`-` first: descending) or `distance` (with `near`).",
+    )
 
     @field_validator("from_")
     @classmethod
@@ -71,13 +76,22 @@ class Hit(TypedDict):
     score: float | None
     document: dict[str, Any]
     highlight: dict[str, list[str]]
+    # With sort=distance: kilometres from `near`.
+    distance_km: NotRequired[float]
 
 
 class FacetValue(TypedDict):
-    """One facet bucket."""
+    """One bucket of a keyword or boolean facet."""
 
-    value: str
+    value: str | bool
     count: int
+
+
+class FacetRange(TypedDict):
+    """The facet of a number or date field: its smallest and largest value (dates in RFC 3339)."""
+
+    min: float | str | None
+    max: float | str | None
 
 
 # Functional form: ``from`` is a Python keyword.
@@ -91,7 +105,7 @@ SearchResponse = TypedDict(
         "from": int,
         "size": int,
         "hits": list[Hit],
-        "facets": dict[str, list[FacetValue]],
+        "facets": dict[str, list[FacetValue] | FacetRange],
         # Only on zero hits, and only when the corrected query has hits.
         "did_you_mean": NotRequired[str],
     },

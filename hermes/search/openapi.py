@@ -1,14 +1,18 @@
-"""``/openapi.json``, generated from the parameter models and the body ``TypedDict``s the code uses."""
+"""``/openapi.json``, generated from the parameter models, the body ``TypedDict``s the code uses and the
+served index's schema (its declared fields' parameters)."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from hermes.errors import ErrorBody
 from hermes.responses import Health
+from hermes.schema import EMPTY, Schema
+from hermes.search.fields import DEFAULT_RADIUS_KM, MAX_RADIUS_KM, MAX_VALUE_CHARS, MAX_VALUES, PUBLIC_CORE, sort_values
 from hermes.search.models import SearchParams, SearchResponse, SuggestParams, SuggestResponse
 
 _REF = "#/components/schemas/{model}"
@@ -42,15 +46,96 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _json("ErrorBody", text[c]) for c in codes}
 
 
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every route of the search function."""
+_VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "text": {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_CHARS},
+    "keyword": {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_CHARS},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "description": "RFC 3339 date-time with an offset, or YYYY-MM-DD"},
+}
+
+
+def declared_parameters(schema: Schema) -> list[dict[str, Any]]:
+    """The parameters of the served schema's declared fields (CONTRACT.md § Fields)."""
+    params: list[dict[str, Any]] = []
+    for name, spec in schema.fields.items():
+        if not spec.filter:
+            continue
+        params.append(
+            {
+                "name": f"filter.{name}",
+                "in": "query",
+                "required": False,
+                "style": "form",
+                "explode": True,
+                "description": f"Repeatable; {spec.type} values of `{name}`, any matches.",
+                "schema": {"type": "array", "maxItems": MAX_VALUES, "items": _VALUE_SCHEMAS[spec.type]},
+            }
+        )
+        if spec.ranged:
+            params.append(
+                {
+                    "name": f"range.{name}",
+                    "in": "query",
+                    "required": False,
+                    "description": f"`<min>..<max>` of `{name}`, inclusive; either bound may be empty.",
+                    "schema": {"type": "string", "pattern": "^.*\\.\\..*$", "maxLength": 600},
+                }
+            )
+    if schema.geo_field:
+        params.append(
+            {
+                "name": "near",
+                "in": "query",
+                "required": False,
+                "description": f"`<lat>,<lon>`: only hits whose `{schema.geo_field}` is within `radius`.",
+                "schema": {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?,-?[0-9]+(\\.[0-9]+)?$"},
+            }
+        )
+        params.append(
+            {
+                "name": "radius",
+                "in": "query",
+                "required": False,
+                "description": "Kilometres (with `near`).",
+                "schema": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": MAX_RADIUS_KM,
+                    "default": DEFAULT_RADIUS_KM,
+                },
+            }
+        )
+    names = [*PUBLIC_CORE, *schema.fields]
+    params.append(
+        {
+            "name": "fields",
+            "in": "query",
+            "required": False,
+            "description": f"Comma-separated stored fields to return (plus `id`): {', '.join(names)}.",
+            "schema": {"type": "string", "maxLength": 4096},
+        }
+    )
+    return params  # fmt: skip
+
+
+def openapi_document(schema: Schema = EMPTY) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route of the search function, for the served schema."""
+    return _document(orjson.dumps(schema.recorded(), option=orjson.OPT_SORT_KEYS).decode())
+
+
+@functools.lru_cache(maxsize=8)
+def _document(recorded: str) -> dict[str, Any]:
+    served = Schema.from_recorded(orjson.loads(recorded))
     schemas: dict[str, Any] = {}
     for body in (SearchResponse, SuggestResponse, Health, ErrorBody):
         schema = TypeAdapter(body).json_schema(by_alias=True, ref_template=_REF, mode="serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[body.__name__] = schema
-    search_params = _parameters(SearchParams, schemas)
+    search_params = _parameters(SearchParams, schemas) + declared_parameters(served)
+    for param in search_params:
+        if param["name"] == "sort":
+            param["schema"] = {"type": "string", "enum": sort_values(served), "default": "relevance"}
     suggest_params = _parameters(SuggestParams, schemas)
     doc_param = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths = {

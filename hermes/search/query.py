@@ -9,17 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from hermes.documents import TOMBSTONES
+from hermes.schema import Schema
+from hermes.search import fields
+from hermes.search.fields import FACET_SIZE, NO_FIELDS, FieldQuery
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.timestamps import format_rfc3339
 
-SEARCH_FIELDS = ["title^3", "content", "tags"]
 # Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
 # field, and highlighting re-runs every expansion on every hit: a 256-character query of misspelled
 # words with size=100 cost Elasticsearch ~1.25 s, and eight clients sending it starved every normal
 # search (issue 10, item 11). A longer query is pasted text, matched word for word.
 FUZZY_MAX_TERMS = 6
-FACET_SIZE = 20
-HIGHLIGHT = {
+_HIGHLIGHT_FIELDS: dict[str, Any] = {
+    "title": {"number_of_fragments": 0},
+    "content": {"fragment_size": 150, "number_of_fragments": 3},
+}
+HIGHLIGHT: dict[str, Any] = {
     # The plain highlighter: the unified one costs ~5x more per query with fuzzy terms (measured on
     # ES 8.19, bench corpus: 87 ms vs 17 ms). max_analyzed_offset bounds its cost on huge texts.
     "type": "plain",
@@ -27,10 +32,7 @@ HIGHLIGHT = {
     "pre_tags": ["<mark>"],
     "post_tags": ["</mark>"],
     "encoder": "html",  # stored text is escaped: highlights are safe to render
-    "fields": {
-        "title": {"number_of_fragments": 0},
-        "content": {"fragment_size": 150, "number_of_fragments": 3},
-    },
+    "fields": _HIGHLIGHT_FIELDS,
 }
 _SORTS: dict[str, list[Any]] = {
     "relevance": [{"_score": "desc"}, {"updated_at": "desc"}, {"id": "asc"}],
@@ -39,30 +41,47 @@ _SORTS: dict[str, list[Any]] = {
 }
 
 
-def search_body(params: SearchParams, timeout_ms: int, recency: str | None = None) -> dict[str, Any]:
-    """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``)."""
+def search_body(
+    params: SearchParams, timeout_ms: int, recency: str | None = None, fq: FieldQuery = NO_FIELDS
+) -> dict[str, Any]:
+    """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``), ``fq``
+    the search's declared-field parameters with the served index's schema."""
+    schema = fq.schema
     match_all = params.q.strip() == "*"
-    text = {"match_all": {}} if match_all else _text_query(params.q)
+    text = {"match_all": {}} if match_all else _text_query(params.q, schema)
     if recency and not match_all and params.sort == "relevance":
         text = _decayed(text, recency)
+    query_filters, faceted = fields.clauses(fq)
     body: dict[str, Any] = {
         "query": {
             "bool": {
                 "must": [text],
-                "filter": _filters(params),
+                "filter": _filters(params) + query_filters,
                 "must_not": [TOMBSTONES],
             }
         },
         "from": params.from_,
         "size": params.size,
-        "sort": _SORTS[params.sort],
+        "sort": fields.sort_clause(fq) if fq.sort else _SORTS[params.sort],
         "track_scores": True,
-        "aggs": {"tags": {"terms": {"field": "tags", "size": FACET_SIZE}}},
+        "aggs": fields.aggregations(schema, faceted, {"terms": {"field": "tags", "size": FACET_SIZE}}),
         "timeout": f"{timeout_ms}ms",
     }
+    if faceted:
+        body["post_filter"] = {"bool": {"filter": [c for cs in faceted.values() for c in cs]}}
+    if fq.fields is not None:
+        body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:
-        body["highlight"] = HIGHLIGHT
+        body["highlight"] = _highlight(schema)
     return body
+
+
+def _highlight(schema: Schema) -> dict[str, Any]:
+    searched = [name for name, spec in schema.fields.items() if spec.search]
+    if not searched:
+        return HIGHLIGHT
+    extra = {name: {"fragment_size": 150, "number_of_fragments": 3} for name in searched}
+    return {**HIGHLIGHT, "fields": {**_HIGHLIGHT_FIELDS, **extra}}
 
 
 def _decayed(query: dict[str, Any], half_life: str) -> dict[str, Any]:
@@ -71,8 +90,16 @@ def _decayed(query: dict[str, Any], half_life: str) -> dict[str, Any]:
     return {"function_score": {"query": query, "functions": [decay], "boost_mode": "multiply"}}
 
 
-def _text_query(q: str) -> dict[str, Any]:
-    match: dict[str, Any] = {"query": q, "fields": SEARCH_FIELDS, "type": "best_fields"}
+def search_fields(schema: Schema) -> list[str]:
+    """The fields text matches, with their boosts: the core ones, then the declared ``search`` fields."""
+    core = schema.core
+    boosts = {"title": core.title.boost or 3, "content": core.content.boost, "tags": core.tags.boost}
+    declared = {name: spec.boost for name, spec in schema.fields.items() if spec.search}
+    return [f"{name}^{boost:g}" if boost else name for name, boost in {**boosts, **declared}.items()]
+
+
+def _text_query(q: str, schema: Schema) -> dict[str, Any]:
+    match: dict[str, Any] = {"query": q, "fields": search_fields(schema), "type": "best_fields"}
     if len(q.split()) <= FUZZY_MAX_TERMS:
         match |= {"fuzziness": "AUTO", "max_expansions": 50}
     return {"multi_match": match}
@@ -139,7 +166,10 @@ def corrected(q: str, suggest: dict[str, Any]) -> str | None:
     return "".join(out) + q[end:]
 
 
-def count_body(params: SearchParams, timeout_ms: int) -> dict[str, Any]:
+def count_body(params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS) -> dict[str, Any]:
     """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations."""
-    body = search_body(params, timeout_ms)
-    return {"query": body["query"], "size": 0, "track_total_hits": 1, "timeout": body["timeout"]}
+    body = search_body(params, timeout_ms, fq=fq)
+    query = body["query"]
+    if "post_filter" in body:
+        query = {"bool": {"must": [query], "filter": [body["post_filter"]]}}
+    return {"query": query, "size": 0, "track_total_hits": 1, "timeout": body["timeout"]}

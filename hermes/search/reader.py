@@ -1,4 +1,4 @@
-"""The search function's three reads, over the light transport (``hermes.client.get_transport``).
+"""The search function's reads, over the light transport (``hermes.client.get_transport``).
 
 Answers with an error status raise ``ElasticsearchStatusError``, connection failures
 raise elastic_transport's own errors; ``hermes.client.translate`` turns both into
@@ -21,7 +21,7 @@ _ACCEPT = {"accept": "application/json"}
 
 
 class Reader:
-    """Search, get by id and alias existence, against one cluster."""
+    """Search, get by id, alias existence and mapping ``_meta``, against one cluster."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
@@ -36,6 +36,15 @@ class Reader:
         if resp.meta.status == 404 and error_type(resp.body) == "unknown":
             return None  # the index exists, the document does not
         return _ok(resp)
+
+    def mapping_meta(self, alias: str) -> dict[str, dict[str, Any]]:
+        """Each index behind ``alias`` with its mapping ``_meta``; {} when the alias does not exist."""
+        path = f"/{quote(alias)}/_mapping?filter_path=*.mappings._meta"
+        resp = self.transport.perform_request("GET", path, headers=_ACCEPT)
+        if resp.meta.status == 404:
+            return {}
+        found = _ok(resp)
+        return {name: dict(body.get("mappings", {}).get("_meta", {})) for name, body in found.items()}
 
     def alias_exists(self, alias: str) -> bool:
         """``HEAD /_alias/<alias>``."""

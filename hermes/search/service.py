@@ -2,42 +2,58 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
+from hermes.search import fields
+from hermes.search.fields import NO_FIELDS, FieldQuery
 from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
 from hermes.search.query import corrected, correction_body, count_body, search_body, suggest_body
 from hermes.search.reader import Reader
 
 
 def search(
-    reader: Reader, index: str, params: SearchParams, timeout_ms: int, recency: str | None = None
+    reader: Reader,
+    index: str,
+    params: SearchParams,
+    timeout_ms: int,
+    *,
+    recency: str | None = None,
+    fq: FieldQuery = NO_FIELDS,
 ) -> SearchResponse:
     """Run ``GET /search``; on zero hits, offer a corrected query that has hits."""
-    response = to_search_response(params, reader.search(index, search_body(params, timeout_ms, recency)))
+    body = reader.search(index, search_body(params, timeout_ms, recency, fq))
+    response = to_search_response(params, body, fq)
     if response["total"] == 0 and params.q.strip() != "*":
-        correction = did_you_mean(reader, index, params, timeout_ms)
+        correction = did_you_mean(reader, index, params, timeout_ms, fq)
         if correction is not None:
             response["did_you_mean"] = correction
     return response
 
 
-def did_you_mean(reader: Reader, index: str, params: SearchParams, timeout_ms: int) -> str | None:
+def did_you_mean(
+    reader: Reader,
+    index: str,
+    params: SearchParams,
+    timeout_ms: int,
+    fq: FieldQuery = NO_FIELDS,
+) -> str | None:
     """A correction of ``params.q`` from Elasticsearch's term suggester, if it finds something with the
     same filters; two more requests, made only for searches that found nothing."""
     suggest = reader.search(index, correction_body(params.q, timeout_ms)).get("suggest", {})
     correction = corrected(params.q, suggest)
     if correction is None or correction.lower() == params.q.lower():
         return None
-    found = reader.search(index, count_body(params.model_copy(update={"q": correction}), timeout_ms))
+    found = reader.search(index, count_body(params.model_copy(update={"q": correction}), timeout_ms, fq))
     return correction if found["hits"]["total"]["value"] > 0 else None
 
 
-def to_search_response(params: SearchParams, body: dict[str, Any]) -> SearchResponse:
+def to_search_response(params: SearchParams, body: dict[str, Any], fq: FieldQuery = NO_FIELDS) -> SearchResponse:
     """Map a ``_search`` answer to the contract's body (pure)."""
     total = body["hits"]["total"]
-    buckets = body.get("aggregations", {}).get("tags", {}).get("buckets", [])
+    distance = fq.sort == "distance"
     return {
         "query": params.q,
         "total": total["value"],
@@ -45,14 +61,18 @@ def to_search_response(params: SearchParams, body: dict[str, Any]) -> SearchResp
         "took_ms": body["took"],
         "from": params.from_,
         "size": params.size,
-        "hits": [_hit(h) for h in body["hits"]["hits"]],
-        "facets": {"tags": [{"value": b["key"], "count": b["doc_count"]} for b in buckets]},
+        "hits": [_hit(h, distance) for h in body["hits"]["hits"]],
+        "facets": fields.facets(fq.schema, body.get("aggregations", {})),
     }
 
 
-def _hit(hit: dict[str, Any]) -> Hit:
-    return {"id": hit["_id"], "score": hit.get("_score"), "document": public(hit["_source"]),
-            "highlight": hit.get("highlight", {})}  # fmt: skip
+def _hit(hit: dict[str, Any], distance: bool) -> Hit:
+    out: Hit = {"id": hit["_id"], "score": hit.get("_score"), "document": public(hit["_source"]),
+                "highlight": hit.get("highlight", {})}  # fmt: skip
+    km = hit.get("sort", [None])[0] if distance else None
+    if isinstance(km, float | int) and math.isfinite(km):
+        out["distance_km"] = round(float(km), 3)
+    return out
 
 
 def suggest(reader: Reader, index: str, params: SuggestParams, timeout_ms: int) -> SuggestResponse:

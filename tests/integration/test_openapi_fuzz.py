@@ -17,18 +17,18 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.search.app import ROUTES
-from tests.support.corpus import corpus, write_ndjson
+from tests.integration.test_schema import BOOKS, SCHEMA
 from tests.support.process import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def search_url(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def search_url(es_url: str) -> Iterator[str]:
     from hermes.settings import Settings
 
-    path = tmp_path_factory.mktemp("fuzz") / "c.ndjson"
-    conf = Settings(ES_URL=es_url, ES_INDEX="fuzz", DATA_SOURCE_URL=write_ndjson(path, corpus()))  # type: ignore[call-arg]
+    # The library demo: its declared fields add filter., range., near, radius and sorts to the API.
+    conf = Settings(ES_URL=es_url, ES_INDEX="fuzz", DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)  # type: ignore[call-arg]
     client = build_client(conf)
     full_load(client, conf)
     try:
@@ -56,6 +56,11 @@ def test_no_5xx_and_responses_match_the_schema(api_schema: Any) -> None:
             case.call_and_validate(checks=[not_a_server_error, response_schema_conformance, status_code_conformance])
 
         check()
+
+
+def test_declared_fields_are_fuzzed(api_schema: Any) -> None:
+    names = {p["name"] for p in api_schema.raw_schema["paths"]["/search"]["get"]["parameters"]}
+    assert {"filter.authors", "range.published", "near", "radius"} <= names
 
 
 def test_schema_covers_every_route(api_schema: Any) -> None:

@@ -65,7 +65,11 @@ def test_pingsource_event_over_http_to_delta_process(make_settings: Any) -> None
     ("name", "env", "named"),
     [("full_load", {}, "DATA_SOURCE_URL"), ("delta_load", {"DATA_SOURCE_URL": "s3://x"}, "DATA_SOURCE_URL"),
      ("search", {"ES_URL": "localhost:9200"}, "ES_URL"), ("search", {"HERMES_ES_TIMEOUT_S": "soon"},
-     "HERMES_ES_TIMEOUT_S")],
+     "HERMES_ES_TIMEOUT_S"),
+     ("search", {"HERMES_SCHEMA": '{"fields": {"price": {"type": "number", "boost": 2}}}'},
+      "HERMES_SCHEMA.fields.price"),
+     ("full_load", {"DATA_SOURCE_URL": "file:///x.json", "HERMES_SCHEMA": '{"fields": {"title": {"type": "text"}}}'},
+      "title: is a core field")],
 )  # fmt: skip
 def test_bad_configuration_stops_start_up_naming_the_variable(name: str, env: dict[str, str], named: str) -> None:
     proc = subprocess.run(command(name, name, free_port()), cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env},
