@@ -31,8 +31,9 @@ import requests
 import urllib3
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
 
+import features as features_bench  # noqa: E402
 import local_es  # noqa: E402
 from source_server import WORDS, make_record  # noqa: E402
 
@@ -74,10 +75,11 @@ def warm(url: str) -> None:
             pass
 
 
-def load_once(kind: str, es_url: str, alias: str, source: str) -> dict[str, Any]:
+def load_once(kind: str, es_url: str, alias: str, source: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
     """One load in a fresh process (so its peak RSS is its own)."""
     env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source,
-           "HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0"}  # fmt: skip
+           "HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0",
+           **(extra or {})}  # fmt: skip
     out = subprocess.run([PY, str(ROOT / "bench" / "load_once.py"), kind], env=env, cwd=ROOT,
                          capture_output=True, text=True, check=False)  # fmt: skip
     if out.returncode != 0:
@@ -88,9 +90,9 @@ def load_once(kind: str, es_url: str, alias: str, source: str) -> dict[str, Any]
 # --- cold start --------------------------------------------------------------------------------
 
 
-def time_to_first_200(argv: list[str], url: str, env: dict[str, str]) -> float:
+def time_to_first_200(argv: list[str], url: str, env: dict[str, str], cwd: Path = ROOT) -> float:
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
             try:
@@ -265,6 +267,64 @@ def hostile(es_url: str, alias: str, requests_per_side: int, attackers: int = 8)
             "ratio": median(under) / median(alone), "attack_ms": median(attack_latency) * 1000,
             "attackers": attackers, "requests": requests_per_side, "query_chars": len(hostile_query()),
             "normal_statuses": count(statuses["normal"]), "attack_statuses": count(statuses["attack"])}  # fmt: skip
+
+
+# --- declared fields and analytics (issue 12) ----------------------------------------------------
+
+
+def features(es_url: str, source: str, small: int, *, reps: int, per_client: int, rounds: int) -> dict[str, Any]:
+    """Before issue 12 vs now, now + analytics, now + schema (bench/features.py)."""
+    load_once("full", es_url, "bench-schema", f"{source}/n={small}", {"HERMES_SCHEMA": features_bench.SCHEMA})
+    with features_bench.before_tree() as tree:
+        assert features_bench.python_path_check(tree).startswith(str(tree))
+        chosen = features_bench.sides(es_url, f"bench-{small}", "bench-schema", tree)
+
+        def first_200(cwd: Path, env: dict[str, str]) -> float:
+            port, clean = free_port(), {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "HERMES_"))}
+            url = f"http://127.0.0.1:{port}/search?q=alpha"
+            return time_to_first_200(command("search", "search", port), url, {**clean, **env}, cwd)
+
+        cold = features_bench.cold_starts(first_200, {k: chosen[k] for k in ("before", "now", "now + schema")}, reps)
+
+        def side(cwd: Path, env: dict[str, str]) -> Any:
+            return running("search", "search", env, cwd=cwd)
+
+        load = features_bench.throughput(side, hammer, chosen, clients=4, per_client=per_client, rounds=rounds)
+    return {"cold_s": cold, **load, "before_ref": features_bench.BEFORE_REF, "query": features_bench.QUERY,
+            "requests": per_client * rounds}  # fmt: skip
+
+
+def features_md(f: dict[str, Any]) -> str:
+    cold = {name: median(v) for name, v in f["cold_s"].items()}
+    rows = "\n".join(f"| {name} | {cold[name]:.3f} s | {fmt_list(v)} | **{cold[name] / cold['before']:.2f}×** |"
+                     for name, v in f["cold_s"].items())  # fmt: skip
+    p50 = {name: median(v) * 1000 for name, v in f["latency_s"].items()}
+    rps = {name: median(v) for name, v in f["rps"].items()}
+    load = "\n".join(f"| {name} | {p50[name]:.2f} ms | {rps[name]:.0f} req/s | **{rps[name] / rps['before']:.2f}×** "
+                     f"| {rps[name] / rps['now']:.2f}× |" for name in p50)  # fmt: skip
+    return f"""
+## Search analytics and declared fields (issue 12)
+
+`bench/features.py`: the search function as it was before issue 12 (`{f["before_ref"]}`, run from a git
+worktree of that commit), today's on an index without a schema, the same with `HERMES_ANALYTICS=true` (the
+recorder thread writing to Elasticsearch during the run), and today's on an index built with one declared field
+(`source_rank`: number, filtered, faceted, sorted: one more aggregation, and the served schema read on the first
+search and every 10 s). Same data and Elasticsearch, alternating.
+
+Cold start (spawn → first `200` on `/search?q=alpha`):
+
+| | median | runs | vs before |
+|---|---|---|---|
+{rows}
+
+`q={f["query"]}` from 4 concurrent clients, {f["requests"]} requests per side, alternating rounds:
+
+| | p50 | throughput | vs before | vs now |
+|---|---|---|---|---|
+{load}
+
+Goal (issue 12): cold start and overhead within 5 % of before; analytics never slowing a search.
+"""
 
 
 # --- loads -------------------------------------------------------------------------------------
@@ -448,6 +508,7 @@ alternating, {len(dl["times_s"][sizes[0]])} generations each (each delta also re
         + f"""
 | **ratio** | **{dl["ratio"]:.2f}×** (goal ≤ 1.5×) | |
 """
+        + (features_md(r["features"]) if "features" in r else "")
     )
 
 
@@ -456,7 +517,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of the harness")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
-        "--only", help="comma-separated sections (debugging): memory,cold,overhead,hostile,delta,throughput"
+        "--only", help="comma-separated sections (debugging): memory,cold,overhead,hostile,features,delta,throughput"
     )
     args = parser.parse_args()
     q = args.quick
@@ -480,6 +541,10 @@ def main() -> int:
                     lambda: overhead(server.url, f"bench-{small}", (1, 4, 8), 50 if q else 200, 1 if q else 3),
                 ),
                 ("hostile", lambda: hostile(server.url, f"bench-{small}", 30 if q else 100)),
+                (
+                    "features",
+                    lambda: features(server.url, source, small, 3 if q else 7, 50 if q else 200, 1 if q else 3),
+                ),
                 ("delta", lambda: delta(server.url, source, [small, large], 100 if q else 1_000, 2 if q else 5)),
                 ("throughput", lambda: throughput(server.url, source, 20_000 if q else 200_000, 2 if q else 3)),
             ]

@@ -56,6 +56,14 @@ class Settings(BaseModel):
     # How long the search function trusts the served index's schema before reading it again.
     schema_refresh_s: Annotated[float, Field(ge=0)] = Field(10.0, validation_alias="HERMES_SCHEMA_REFRESH_S")
 
+    # Search analytics (hermes.search.analytics): off unless HERMES_ANALYTICS=true.
+    analytics: bool = Field(False, validation_alias="HERMES_ANALYTICS")
+    analytics_queue: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        10_000, validation_alias="HERMES_ANALYTICS_QUEUE"
+    )
+    analytics_batch: Annotated[int, Field(ge=1, le=10_000)] = Field(500, validation_alias="HERMES_ANALYTICS_BATCH")
+    analytics_flush_s: Annotated[float, Field(gt=0)] = Field(5.0, validation_alias="HERMES_ANALYTICS_FLUSH_S")
+
     # Search HTTP behaviour.
     cors_origins: str = Field("", validation_alias="HERMES_CORS_ORIGINS")
     cache_control: str = Field("public, max-age=5", validation_alias="HERMES_CACHE_CONTROL")
@@ -131,6 +139,11 @@ class Settings(BaseModel):
             msg = "ES_USERNAME and ES_PASSWORD must be set together"
             raise ValueError(msg)
         return self
+
+    @property
+    def analytics_prefix(self) -> str:
+        """Search analytics live in ``<prefix>-<YYYY.MM>``, beside the alias; no ``<alias>-*`` pattern matches."""
+        return f"{self.es_index}.hermes-analytics"
 
     @property
     def state_index(self) -> str:

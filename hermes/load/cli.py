@@ -2,12 +2,14 @@
 
 python -m hermes status | full-load [--force] | delta-load | rollback
 python -m hermes dead-letters [--clear]
+python -m hermes analytics [--since 7d] [--size 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -18,6 +20,7 @@ from hermes.load.full import full_load
 from hermes.load.operator import rollback, status
 from hermes.load.state import State
 from hermes.logs import configure_logging
+from hermes.search import analytics
 from hermes.settings import get_settings
 
 
@@ -30,6 +33,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         return delta_load(client, settings)
     if args.command == "rollback":
         return rollback(client, settings)
+    if args.command == "analytics":
+        return analytics.report(client, settings.analytics_prefix, args.since, args.size)
     if args.command == "dead-letters":
         state = State(client, settings.state_index)
         if args.clear:
@@ -37,6 +42,13 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         total, newest = state.dead_letters()
         return {"total": total, "newest": newest}
     return status(client, settings)
+
+
+def _age(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[mhd]", value):
+        msg = f"{value!r}: a number of minutes, hours or days, e.g. 30m, 12h, 7d"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("rollback", help="point the alias back at the previous index")
     dead = sub.add_parser("dead-letters", help="list rejected records")
     dead.add_argument("--clear", action="store_true", help="forget them")
+    stats = sub.add_parser("analytics", help="top queries and top zero-result queries (HERMES_ANALYTICS=true)")
+    stats.add_argument("--since", default="7d", type=_age, help="how far back: 30m, 12h, 7d (default 7d)")
+    stats.add_argument("--size", default=20, type=int, choices=range(1, 1001), metavar="N", help="queries listed")
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
     try:

@@ -15,6 +15,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from hermes.client import get_transport
 from hermes.errors import MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.search import fields, service
+from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
 from hermes.search.metrics import get_metrics
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.openapi import openapi_document
@@ -68,6 +70,7 @@ class SearchApp:
         self.settings = settings
         self.readiness = Readiness(settings.ready_cache_s)
         self.schemas = ServedSchema(settings.schema_refresh_s)
+        self.analytics = _recorder(settings) if settings.analytics else None
         self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
         self.urls = ROUTES.bind("hermes")
         self.endpoints: dict[str, Callable[..., Response]] = {
@@ -144,6 +147,11 @@ class SearchApp:
         found = service.search(
             reader, settings.es_index, params, settings.search_timeout_ms, recency=settings.recency, fq=fq
         )
+        if found["total"] == 0:
+            get_metrics().zero_results.inc()
+        if self.analytics is not None:
+            event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC))
+            self.analytics.record(event)
         return self._cached(found)
 
     def suggest(self, request: Request) -> Response:
@@ -197,6 +205,14 @@ def _playground() -> tuple[bytes, str]:
         "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
     return page, csp
+
+
+def _recorder(settings: Settings) -> Recorder:
+    def lost(reason: str, count: int) -> None:
+        get_metrics().analytics_lost.labels(reason=reason).inc(count)
+
+    return start_recorder(get_transport(), settings.analytics_prefix, capacity=settings.analytics_queue,
+                          batch=settings.analytics_batch, flush_s=settings.analytics_flush_s, on_lost=lost)  # fmt: skip
 
 
 def _count_es_error(kind: str) -> None:

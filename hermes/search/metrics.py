@@ -15,6 +15,8 @@ class Metrics:
     requests: Any
     latency: Any
     es_errors: Any
+    zero_results: Any
+    analytics_lost: Any
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, status=str(status)).inc()
@@ -41,4 +43,7 @@ def get_metrics() -> Metrics:
                           buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)),
         es_errors=Counter("hermes_elasticsearch_errors", "Elasticsearch failures by error type",
                           ["type"], registry=registry),
+        zero_results=Counter("hermes_search_zero_results", "Searches that found nothing", registry=registry),
+        analytics_lost=Counter("hermes_analytics_lost_events", "Analytics events not written: dropped (queue "
+                               "full) or failed (Elasticsearch refused or unreachable)", ["reason"], registry=registry),
     )  # fmt: skip

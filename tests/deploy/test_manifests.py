@@ -13,6 +13,8 @@ import jsonschema
 import pytest
 import yaml
 
+from hermes.schema import Schema
+from hermes.settings import load_settings
 from tests.deploy.manifests import (
     CHART,
     ROOT,
@@ -214,8 +216,21 @@ def test_install_posts_a_first_full_load(tools: Path, chart_default: list[dict[s
     assert not any(o["kind"] == "Job" for o in helm_template(tools, "--set", "firstLoad.enabled=false"))
 
 
+def test_schema_and_analysis_values_reach_every_function_as_settings_they_accept(tools: Path) -> None:
+    library = json.loads((ROOT / "examples" / "library" / "schema.json").read_text())
+    analysis = {"analyzer": {"mine": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "stop"]}}}
+    objs = helm_template(tools, "--set-json", f"config.schema={json.dumps(library)}",
+                         "--set-json", f"config.analysis={json.dumps(analysis)}")  # fmt: skip
+    data = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "hermes-config")["data"]
+    settings = load_settings(data)  # the functions' own reading of the rendered environment
+    assert settings.field_schema == Schema.model_validate(library)
+    assert settings.analysis == analysis
+    assert "HERMES_SCHEMA" not in next(o for o in helm_template(tools) if o["kind"] == "ConfigMap")["data"]
+
+
 def test_values_schema_rejects_bad_values(tools: Path) -> None:
-    for args in (["--set", "functions.search.image.tag=latest"], ["--set", "config.esUrl=elasticsearch:9200"],
+    for args in (["--set", "config.extra.HERMES_SCHEMA={}"], ["--set-json", 'config.schema={"fields": {"Bad": {}}}'],
+                 ["--set", "functions.search.image.tag=latest"], ["--set", "config.esUrl=elasticsearch:9200"],
                  ["--set", "functions.search.containerConcurrency=lots"], ["--set", "surprise=1"],
                  # Knative's default max-revision-timeout-seconds (config-defaults) is 600.
                  ["--set", "functions.fullLoad.timeoutSeconds=900"]):  # fmt: skip

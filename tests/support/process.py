@@ -43,11 +43,12 @@ def wait_live(url: str, proc: subprocess.Popen[bytes], wait_s: float) -> bool:
 
 
 @contextmanager
-def running(name: str, target: str, env: dict[str, str], wait_s: float = 30) -> Iterator[str]:
-    """Start the function; yield its base URL once /health/live answers; stop it."""
+def running(name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT) -> Iterator[str]:
+    """Start the function (from ``cwd``: another checkout for benchmarks); yield its base URL once
+    /health/live answers; stop it."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "DATA_SOURCE_", "HERMES_"))}
-    proc = subprocess.Popen(command(name, target, port), cwd=ROOT, env={**full_env, **env},
+    proc = subprocess.Popen(command(name, target, port), cwd=cwd, env={**full_env, **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,80 @@
+"""Search analytics against the real Elasticsearch, through the search function as it runs in production
+(functions-framework's gunicorn): written in the background, drained when SIGTERM stops the process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import requests
+from functions_framework import create_app
+
+from hermes.client import build_client
+from hermes.load.full import full_load
+from hermes.search.analytics import report
+from tests.integration.test_schema import BOOKS
+from tests.support.process import ROOT, running
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def library(make_settings: Any) -> Any:
+    settings = make_settings(DATA_SOURCE_URL=BOOKS)
+    full_load(build_client(settings), settings)
+    return settings
+
+
+def test_searches_are_recorded_and_flushed_on_sigterm(library: Any, es: Any, es_url: str) -> None:
+    # A flush interval of an hour: only the drain at exit can write these events.
+    env = {"ES_URL": es_url, "ES_INDEX": library.es_index, "HERMES_ANALYTICS": "true",
+           "HERMES_ANALYTICS_FLUSH_S": "3600", "HERMES_ANALYTICS_BATCH": "1000"}  # fmt: skip
+    queries = ["Hobbit", "  the HOBBIT ", "the hobbit", "hobbit", "qqxxzzyy", "QQXXZZYY", "*"]
+    with running("search", "search", env) as url:
+        for q in queries:
+            assert requests.get(f"{url}/search", params={"q": q}, timeout=10).status_code == 200
+        metrics = requests.get(f"{url}/metrics", timeout=10).text
+        assert "hermes_search_zero_results_total 2.0" in metrics
+        assert not es.indices.get(index=f"{library.analytics_prefix}-*")  # nothing written yet
+    es.indices.refresh(index=f"{library.analytics_prefix}-*")
+    docs = [h["_source"] for h in es.search(index=f"{library.analytics_prefix}-*", size=100)["hits"]["hits"]]
+    assert sorted(d["query"] for d in docs) == sorted(["hobbit", "the hobbit", "the hobbit", "hobbit", "qqxxzzyy",
+                                                       "qqxxzzyy", "*"])  # fmt: skip
+    assert {d["query"]: (d["total"], d["zero"]) for d in docs}["qqxxzzyy"] == (0, True)
+    assert all(isinstance(d["took_ms"], int) and d["at"].endswith("Z") for d in docs)
+
+    summary = report(es, library.analytics_prefix, "1d")
+    assert (summary["searches"], summary["zero_result_searches"]) == (7, 2)
+    assert {q["query"]: q["count"] for q in summary["top_queries"]} == {"hobbit": 2, "the hobbit": 2, "qqxxzzyy": 2,
+                                                                        "*": 1}  # fmt: skip
+    assert summary["top_zero_result_queries"] == [{"query": "qqxxzzyy", "count": 2}]
+    cli = subprocess.run([sys.executable, "-m", "hermes", "analytics", "--since", "1h"], cwd=ROOT, check=True,
+                         env={**os.environ, "ES_URL": es_url, "ES_INDEX": library.es_index},
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert json.loads(cli.stdout)["top_zero_result_queries"] == [{"query": "qqxxzzyy", "count": 2}]
+
+
+def test_analytics_off_writes_nothing_and_still_counts_zero_results(
+    library: Any, es: Any, monkeypatch: pytest.MonkeyPatch, es_url: str
+) -> None:
+    monkeypatch.setenv("ES_URL", es_url)
+    monkeypatch.setenv("ES_INDEX", library.es_index)
+    client = create_app("search", "functions/search/main.py").test_client()
+    assert client.get("/search?q=qqxxzzyy").get_json()["total"] == 0
+    assert "hermes_search_zero_results_total 1.0" in client.get("/metrics").get_data(as_text=True)
+    assert not es.indices.get(index=f"{library.analytics_prefix}-*")
+
+
+def test_no_analytics_yet_is_an_empty_report(library: Any, es: Any) -> None:
+    assert report(es, library.analytics_prefix, "7d")["searches"] == 0
+
+
+def test_a_bad_since_is_refused_by_name() -> None:
+    cli = subprocess.run([sys.executable, "-m", "hermes", "analytics", "--since", "7 days"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert cli.returncode == 2
+    assert "--since" in cli.stderr

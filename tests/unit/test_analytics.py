@@ -1,0 +1,90 @@
+"""The analytics recorder's queueing, batching, dropping and draining (pure: the sender is a list)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from hermes.search.analytics import Recorder, SearchEvent, index_name, normalise
+
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _event(n: int) -> SearchEvent:
+    return SearchEvent(f"q{n}", n, 1, AT)
+
+
+class Sink:
+    def __init__(self, refuse: int = 0, block: threading.Event | None = None) -> None:
+        self.batches: list[list[SearchEvent]] = []
+        self.refuse, self.block = refuse, block
+
+    def __call__(self, events: list[SearchEvent]) -> int:
+        if self.block is not None:
+            self.block.wait(10)
+        self.batches.append(events)
+        return self.refuse
+
+
+def test_queries_are_counted_in_one_form() -> None:
+    assert normalise("  Paris\tFRANCE ") == normalise("paris france") == "paris france"
+    assert normalise("\uff30\uff41\uff52\uff49\uff53") == "paris"  # NFKC: full-width letters
+    assert normalise("STRASSE") == normalise("straße")  # case-folded, not just lowered
+    assert index_name("documents.hermes-analytics", AT) == "documents.hermes-analytics-2026.11"
+
+
+def test_close_writes_everything_queued_in_batches() -> None:
+    sink, lost = Sink(), []
+    recorder = Recorder(sink, capacity=100, batch=4, flush_s=3600, on_lost=lambda kind, n: lost.append((kind, n)))
+    for n in range(10):
+        recorder.record(_event(n))
+    recorder.close()
+    assert [e.query for b in sink.batches for e in b] == [f"q{n}" for n in range(10)]
+    assert all(len(b) <= 4 for b in sink.batches)
+    assert lost == []
+
+
+def test_a_full_queue_drops_and_counts_instead_of_waiting() -> None:
+    gate, lost = threading.Event(), []
+    sink = Sink(block=gate)
+    recorder = Recorder(sink, capacity=3, batch=1, flush_s=3600, on_lost=lambda kind, n: lost.append((kind, n)))
+    recorder.record(_event(0))  # the thread takes it and blocks in the sender
+    for _ in range(200):
+        if recorder._queue.empty():
+            break
+        threading.Event().wait(0.01)
+    for n in range(1, 8):  # three fit, four are dropped, and record() never blocks
+        recorder.record(_event(n))
+    assert lost == [("dropped", 1)] * 4
+    gate.set()
+    recorder.close()
+    assert sum(len(b) for b in sink.batches) == 4
+
+
+def test_refused_and_failed_batches_are_counted() -> None:
+    lost: list[tuple[str, int]] = []
+    refusing = Recorder(Sink(refuse=1), capacity=10, batch=5, flush_s=3600, on_lost=lambda k, n: lost.append((k, n)))
+    refusing.record(_event(1))
+    refusing.close()
+
+    def down(_: list[SearchEvent]) -> int:
+        raise ConnectionError
+
+    failing = Recorder(down, capacity=10, batch=5, flush_s=3600, on_lost=lambda k, n: lost.append((k, n)))
+    for n in range(3):
+        failing.record(_event(n))
+    failing.close()
+    assert lost == [("failed", 1), ("failed", 3)]
+
+
+def test_a_waiting_batch_wakes_the_thread_before_the_flush_interval() -> None:
+    sink = Sink()
+    recorder = Recorder(sink, capacity=10, batch=2, flush_s=3600, on_lost=lambda k, n: None)
+    recorder.record(_event(1))
+    recorder.record(_event(2))
+    for _ in range(500):
+        if sink.batches:
+            break
+        threading.Event().wait(0.01)
+    assert [e.query for e in sink.batches[0]] == ["q1", "q2"]
+    recorder.close()
