@@ -543,7 +543,9 @@ def main() -> int:
                 ("hostile", lambda: hostile(server.url, f"bench-{small}", 30 if q else 100)),
                 (
                     "features",
-                    lambda: features(server.url, source, small, 3 if q else 7, 50 if q else 200, 1 if q else 3),
+                    lambda: features(
+                        server.url, source, small, reps=3 if q else 7, per_client=50 if q else 200, rounds=1 if q else 3
+                    ),
                 ),
                 ("delta", lambda: delta(server.url, source, [small, large], 100 if q else 1_000, 2 if q else 5)),
                 ("throughput", lambda: throughput(server.url, source, 20_000 if q else 200_000, 2 if q else 3)),

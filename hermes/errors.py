@@ -132,9 +132,14 @@ class ErrorBudgetExceededError(LoadFailedError):
     type = "error_budget_exceeded"
 
 
-class IndexRejectedError(LoadFailedError):
-    """Elasticsearch refused a new index's settings or mappings (an analyzer it lacks, say)."""
+class IndexRejectedError(HermesError):
+    """Elasticsearch refused a new index's settings or mappings (an analyzer it lacks, say).
 
+    412, like ``no_full_load``: a precondition of the cluster, which no retry of the same event meets
+    (Knative does not retry 412); nothing served changed.
+    """
+
+    status = 412
     type = "index_rejected"
 
 

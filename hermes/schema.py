@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CORE_FIELDS = frozenset({"id", "updated_at", "title", "content", "tags", "created_at", "deleted"})
+# Values of `sort` that are not field names.
+RESERVED = frozenset({"relevance", "distance"})
 FieldType = Literal["text", "keyword", "number", "date", "boolean", "geo_point"]
 MAX_FIELDS = 100
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -104,6 +106,9 @@ class Schema(_Strict):
         for name in value if isinstance(value, dict) else ():
             if name in CORE_FIELDS:
                 msg = f"{name}: is a core field; tune it under core, not fields"
+                raise ValueError(msg)
+            if name in RESERVED:
+                msg = f"{name}: is reserved (sort={name} means something else)"
                 raise ValueError(msg)
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 msg = f"{name}: a field name is lowercase [a-z][a-z0-9_]*, at most 64 characters"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hermes.documents import LIVE
-from hermes.errors import IndexRejectedError
+from hermes.errors import IndexRejectedError, LoadFailedError
 from hermes.load.mappings import SERVING_SETTINGS, index_body
 from hermes.schema import EMPTY, Schema
 
@@ -139,8 +139,16 @@ def mark_retired(
 
 def served_schema(client: Elasticsearch, alias: str) -> Schema:
     """The schema the index behind the alias was built with (the newest one, should there be two)."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
     served = indices_behind(client, alias)
-    return Schema.from_recorded(managed_meta(client, served[-1]).get("hermes_schema")) if served else EMPTY
+    if not served:
+        return EMPTY
+    try:
+        return Schema.from_recorded(managed_meta(client, served[-1]).get("hermes_schema"))
+    except ValidationError:
+        msg = f"{served[-1]} records a schema this Hermes cannot read: run a full load with this version"
+        raise LoadFailedError(msg) from None
 
 
 def managed_meta(client: Elasticsearch, name: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hermes.documents import TOMBSTONE_FLAG, is_live
-from hermes.load.values import declared_problem
+from hermes.load.values import declared
 from hermes.schema import EMPTY, Schema
 from hermes.timestamps import format_rfc3339, parse_rfc3339
 
@@ -126,8 +126,11 @@ def to_operation(
         renamed = _storable(raw)
         if isinstance(renamed, str):
             return Rejected(record.id, renamed, raw["updated_at"])
-        if schema.fields and (problem := declared_problem(schema, raw)):
-            return Rejected(record.id, problem, raw["updated_at"])
+        if schema.fields:
+            checked = declared(schema, renamed)
+            if isinstance(checked, str):
+                return Rejected(record.id, checked, raw["updated_at"])
+            renamed = checked
         document = {**renamed, "updated_at": updated, TOMBSTONE_FLAG: False}
         if record.created_at is not None:
             document["created_at"] = _es_date(raw["created_at"], record.created_at)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hermes.schema import Schema, is_lat_lon, is_number
-from hermes.timestamps import parse_date
+from hermes.timestamps import format_rfc3339, parse_date
 
 _LAT_LON = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
 
@@ -49,8 +49,14 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], bool, str]] = {
 }
 
 
-def declared_problem(schema: Schema, document: dict[str, Any]) -> str | None:
-    """Why a declared field of ``document`` cannot be indexed, or None when every one can."""
+def declared(schema: Schema, document: dict[str, Any]) -> dict[str, Any] | str:
+    """``document`` with its declared values as Elasticsearch reads them, or why one cannot be indexed.
+
+    Dates are rewritten as UTC RFC 3339 unless Elasticsearch reads them as given (a full date, or
+    ``T`` and at most nine fraction digits): its parser refuses ``2026-01-31 10:00:00z``, which
+    :func:`hermes.timestamps.parse_date` reads.
+    """
+    out = document
     for name, spec in schema.fields.items():
         value = document.get(name)
         if value is None:
@@ -59,4 +65,15 @@ def declared_problem(schema: Schema, document: dict[str, Any]) -> str | None:
         values = value if lists and isinstance(value, list) else [value]
         if not all(v is not None and check(v) for v in values):
             return f"{name}: must be {expected} ({spec.type} field of HERMES_SCHEMA)"
-    return None
+        if spec.type == "date":
+            dates = [_es_date(v) for v in values]
+            if dates != values:
+                out = {**out, name: dates if isinstance(value, list) else dates[0]}
+    return out
+
+
+_ES_READABLE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?")
+
+
+def _es_date(value: str) -> str:
+    return value if _ES_READABLE.fullmatch(value) else format_rfc3339(parse_date(value))

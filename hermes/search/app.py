@@ -13,6 +13,7 @@ import base64
 import functools
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from flask import Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 
-from hermes.client import get_transport
+from hermes.client import ElasticsearchStatusError, get_transport, translate
 from hermes.errors import MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.search import fields, service
@@ -144,9 +145,18 @@ class SearchApp:
         settings, reader = self.settings, self.reader()
         schema = self.schemas.get(reader, settings.es_index)
         fq = fields.parse(schema, request.args, params.sort)
-        found = service.search(
-            reader, settings.es_index, params, settings.search_timeout_ms, recency=settings.recency, fq=fq
-        )
+        run = functools.partial(service.search, reader, settings.es_index, params, settings.search_timeout_ms,
+                                recency=settings.recency)  # fmt: skip
+        try:
+            found = run(fq=fq)
+        except ElasticsearchStatusError as exc:
+            # A swap to an index where a declared field changed type, inside the refresh period: read
+            # the served schema again and, if it changed, search once more with it (hermes.search.served).
+            self.schemas.forget()
+            fresh = self.schemas.get(reader, settings.es_index)
+            if exc.status != 400 or fresh == schema:
+                raise
+            found = run(fq=fields.parse(fresh, request.args, params.sort))
         if found["total"] == 0:
             get_metrics().zero_results.inc()
         if self.analytics is not None:
@@ -173,7 +183,13 @@ class SearchApp:
         return health_response(problem, self.settings.retry_after_s)
 
     def openapi(self, _: Request) -> Response:
-        return json_response(openapi_document(self.schemas.get(self.reader(), self.settings.es_index)))
+        try:
+            schema = self.schemas.get(self.reader(), self.settings.es_index)
+        except Exception as exc:  # Elasticsearch unreachable: describe the last schema seen
+            if translate(exc) is None:
+                raise
+            schema = self.schemas.cached()
+        return json_response(openapi_document(schema))
 
     def metrics(self, _: Request) -> Response:
         body, ctype = get_metrics().render()
@@ -219,9 +235,19 @@ def _count_es_error(kind: str) -> None:
     get_metrics().es_errors.labels(type=kind).inc()
 
 
+_BUILDING = threading.Lock()
+
+
 @functools.cache
 def get_search_app() -> SearchApp:
-    """The process's search app, built on first request."""
+    """The process's search app, built on first request, once: it may start the analytics thread, and
+    ``functools.cache`` alone lets concurrent first requests each build one."""
+    with _BUILDING:
+        return _one_app()
+
+
+@functools.cache
+def _one_app() -> SearchApp:
     return SearchApp(get_settings())
 
 

@@ -12,7 +12,9 @@ Filters on fields without a facet, and ``near``, narrow everything in the query 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -29,6 +31,7 @@ MAX_VALUE_CHARS = 256
 MAX_FIELDS = 50
 DEFAULT_RADIUS_KM = 10.0
 MAX_RADIUS_KM = 20_000.0  # half the Earth's circumference
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNMAPPED = {"keyword": "keyword", "text": "keyword", "number": "double", "date": "date", "boolean": "boolean"}
 
 
@@ -88,7 +91,19 @@ def _filter(schema: Schema, param: str, raw: list[str]) -> list[Any]:
     if len(raw) > MAX_VALUES:
         msg = f"{param}: at most {MAX_VALUES} values"
         raise BadRequestError(msg, parameter=param)
+    if spec.type == "date":  # a full date is that whole day; a date-time, that instant
+        return [_day(param, v) if _DATE_ONLY.fullmatch(v) else {"gte": _value("date", param, v),
+                "lte": _value("date", param, v)} for v in raw]  # fmt: skip
     return [_value(spec.type, param, v) for v in raw]
+
+
+def _day(param: str, raw: str) -> dict[str, str]:
+    """The bounds of a whole day: from its midnight (UTC) up to, not including, the next one."""
+    _value("date", param, raw)  # a 400 naming the parameter if it is no date
+    start = parse_date(raw)
+    if start.date() == date.max:
+        return {"gte": format_rfc3339(start), "lte": format_rfc3339(datetime.max.replace(tzinfo=UTC))}
+    return {"gte": format_rfc3339(start), "lt": format_rfc3339(start + timedelta(days=1))}
 
 
 def _value(kind: str, param: str, raw: str) -> Any:
@@ -129,8 +144,12 @@ def _range(schema: Schema, param: str, raw: str) -> dict[str, Any]:
         msg = f"{param}: must be <min>..<max>, either bound may be empty"
         raise BadRequestError(msg, parameter=param)
     bounds = {op: _value(spec.type, param, text) for op, text in (("gte", low), ("lte", high)) if text}
-    if len(bounds) == 2 and bounds["gte"] > bounds["lte"]:  # RFC 3339 UTC text sorts as time
-        msg = f"{param}: the minimum is above the maximum"
+    if spec.type == "date" and _DATE_ONLY.fullmatch(high):  # inclusive of that whole day
+        del bounds["lte"]
+        bounds |= {k: v for k, v in _day(param, high).items() if k != "gte"}
+    upper = bounds.get("lte", bounds.get("lt"))
+    if "gte" in bounds and upper is not None and (bounds["gte"] > upper or bounds["gte"] == bounds.get("lt")):
+        msg = f"{param}: the minimum is above the maximum"  # RFC 3339 UTC text sorts as time
         raise BadRequestError(msg, parameter=param)
     return bounds
 
@@ -216,6 +235,8 @@ def clauses(fq: FieldQuery) -> tuple[list[dict[str, Any]], dict[str, list[dict[s
     faceted: dict[str, list[dict[str, Any]]] = {}
     for name, values in fq.filters.items():
         clause: dict[str, Any] = {"terms": {_path(schema, name): values}}
+        if schema.fields[name].type == "date":  # each value is a day or an instant: any of them
+            clause = {"bool": {"should": [{"range": {name: v}} for v in values], "minimum_should_match": 1}}
         (faceted.setdefault(name, []) if schema.fields[name].facet else query).append(clause)
     for name, bounds in fq.ranges.items():
         clause = {"range": {name: bounds}}
@@ -267,8 +288,11 @@ def facets(schema: Schema, aggregations: dict[str, Any]) -> dict[str, Any]:
         if spec is not None and spec.ranged:
             suffix = "_as_string" if spec.type == "date" and agg.get("count") else ""
             out[name] = {"min": agg.get(f"min{suffix}"), "max": agg.get(f"max{suffix}")}
-        elif spec is not None and spec.type == "boolean":
-            out[name] = [{"value": b["key_as_string"] == "true", "count": b["doc_count"]} for b in agg["buckets"]]
+            if "buckets" in agg:  # an index where the field is no longer a number or date
+                out[name] = {"min": None, "max": None}
+        elif spec is not None and spec.type == "boolean":  # key_as_string: absent if the index says otherwise
+            out[name] = [{"value": b.get("key_as_string", str(b["key"])) == "true", "count": b["doc_count"]}
+                         for b in agg.get("buckets", [])]  # fmt: skip
         else:
             out[name] = [{"value": b["key"], "count": b["doc_count"]} for b in agg.get("buckets", [])]
     return out

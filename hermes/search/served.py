@@ -3,8 +3,14 @@
 A changed ``HERMES_SCHEMA`` takes effect with the next full load, so the search function reads the
 schema from the index behind the alias (its mapping ``_meta``, written by the loader that built it),
 not from its own environment. It keeps it ``HERMES_SCHEMA_REFRESH_S`` seconds: one small request per
-period, and a swap shows within one period. Queries stay valid in between: every declared-field clause
-tolerates a field the index does not map (``unmapped_type``, ``ignore_unmapped``).
+period, and a swap shows within one period. In between, a field the new index no longer maps is
+tolerated by every declared-field clause (``unmapped_type``, ``ignore_unmapped``); a field whose *type*
+changed makes Elasticsearch answer 400, and the search app then forgets the schema, reads it again and,
+if it changed, runs the search once more (``hermes.search.app``).
+
+Reading ``_mapping`` needs the ``view_index_metadata`` privilege on the alias. Without it (403), the
+served index's declared fields cannot be known: the search function serves the core fields and logs a
+warning each refresh period instead of failing every search.
 
 Request threads share one :class:`ServedSchema`; each replaces the cached entry whole (one assignment).
 """
@@ -16,6 +22,7 @@ import time
 
 from pydantic import ValidationError
 
+from hermes.client import ElasticsearchStatusError
 from hermes.schema import EMPTY, Schema
 from hermes.search.reader import Reader
 
@@ -35,7 +42,15 @@ class ServedSchema:
         now = time.monotonic()
         if entry is not None and now - entry[0] < self.refresh_s:
             return entry[1]
-        metas = reader.mapping_meta(alias)
+        try:
+            metas = reader.mapping_meta(alias)
+        except ElasticsearchStatusError as exc:
+            if exc.status != 403:
+                raise
+            log.warning("no privilege to read the served index's mapping: serving the core fields only",
+                        extra={"alias": alias})  # fmt: skip
+            metas = {}
+            self._entry = (now, EMPTY)
         if not metas:
             return EMPTY
         recorded = metas[max(metas)].get("hermes_schema")  # two indices only mid-swap: the newest
@@ -46,3 +61,12 @@ class ServedSchema:
             schema = EMPTY
         self._entry = (now, schema)
         return schema
+
+    def cached(self) -> Schema:
+        """The last schema read, whatever its age (the empty one if none was)."""
+        entry = self._entry
+        return EMPTY if entry is None else entry[1]
+
+    def forget(self) -> None:
+        """Read the schema again on the next :meth:`get`."""
+        self._entry = None

@@ -229,7 +229,8 @@ def test_schema_and_analysis_values_reach_every_function_as_settings_they_accept
 
 
 def test_values_schema_rejects_bad_values(tools: Path) -> None:
-    for args in (["--set", "config.extra.HERMES_SCHEMA={}"], ["--set-json", 'config.schema={"fields": {"Bad": {}}}'],
+    for args in (["--set-string", "config.extra.HERMES_SCHEMA=x"],
+                 ["--set-json", 'config.schema={"fields": {"Bad": {}}}'],
                  ["--set", "functions.search.image.tag=latest"], ["--set", "config.esUrl=elasticsearch:9200"],
                  ["--set", "functions.search.containerConcurrency=lots"], ["--set", "surprise=1"],
                  # Knative's default max-revision-timeout-seconds (config-defaults) is 600.

@@ -282,3 +282,49 @@ def test_a_correction_is_offered_as_a_link(site: str, browser: WebDriver) -> Non
     link.click()
     _wait(browser, lambda d: _args(d).get("q") == ["bells"] and _total(d) >= 1, "the corrected search runs")
     assert not browser.find_elements(By.ID, "did-you-mean")
+
+
+@pytest.fixture(scope="module")
+def library_site(es_url: str) -> Iterator[str]:
+    """The search function over the library demo (examples/library: declared facet fields)."""
+    from hermes.settings import Settings
+    from tests.integration.test_schema import BOOKS, SCHEMA
+
+    alias = f"lib{uuid.uuid4().hex[:8]}"
+    conf = Settings(ES_URL=es_url, ES_INDEX=alias, DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)  # type: ignore[call-arg]
+    client = build_client(conf)
+    try:
+        full_load(client, conf)
+        with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
+            yield url
+    finally:
+        names = client.indices.get(index=f"{alias}-*,{alias}.hermes-state", ignore_unavailable=True)
+        if names:
+            client.indices.delete(index=",".join(names))
+        client.close()
+
+
+def _field_value(driver: WebDriver, field: str, value: str) -> WebElement:
+    return driver.find_element(By.CSS_SELECTOR, f'#fields [data-field="{field}"] button[data-value="{value}"]')
+
+
+def test_declared_facets_filter_disjunctively(library_site: str, browser: WebDriver) -> None:
+    browser.get(f"{library_site}/?q=*")
+    _wait(browser, lambda d: _total(d) == 28, "all 28 books")
+    _field_value(browser, "language", "ru").click()
+    _wait(browser, lambda d: _args(d).get("filter.language") == ["ru"] and _total(d) == 4, "the Russian books")
+    assert _field_value(browser, "language", "ru").get_attribute("aria-pressed") == "true"
+    # The language facet keeps every language (its own filter does not narrow it); the others narrow.
+    assert _field_value(browser, "language", "en").find_element(By.TAG_NAME, "span").text == "15"
+    assert {b.get_attribute("data-value") for b in
+            browser.find_elements(By.CSS_SELECTOR, '#fields [data-field="authors"] button')} == {
+        "Leo Tolstoy", "Fyodor Dostoevsky"}  # fmt: skip
+    pages = browser.find_element(By.CSS_SELECTOR, '#fields [data-field="pages"] .range').text
+    assert pages == f"551 {DASH} 1,225"
+    _field_value(browser, "language", "fr").click()  # values of one field: any
+    _wait(browser, lambda d: _args(d).get("filter.language") == ["ru", "fr"] and _total(d) == 8, "ru or fr")
+    chip = browser.find_element(By.CSS_SELECTOR, '#filters button.filter[data-value="ru"]')
+    assert chip.text == "language: ru \N{MULTIPLICATION SIGN}"
+    chip.click()
+    _wait(browser, lambda d: _args(d).get("filter.language") == ["fr"] and _total(d) == 4, "the chip removes ru")
+    assert not _csp_violations(browser)

@@ -17,6 +17,7 @@ from hermes.load.delta import delta_load
 from hermes.load.full import full_load
 from hermes.load.operator import status
 from hermes.load.state import State
+from tests.conftest import clear_caches
 from tests.support.corpus import write_ndjson
 
 pytestmark = pytest.mark.integration
@@ -154,12 +155,29 @@ def test_fields_selects_stored_fields(client: Any) -> None:
     assert hit["highlight"]["title"] == ["The <mark>Hobbit</mark>"]
 
 
-def test_declared_search_fields_are_searched_with_their_boost(client: Any) -> None:
+def test_declared_search_fields_are_searched_with_their_boost(
+    client: Any, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     body = _search(client, q="tolkien")
     assert [h["id"] for h in body["hits"]] == ["the-hobbit"]
     assert body["hits"][0]["highlight"]["authors"] == ["J. R. R. <mark>Tolkien</mark>"]
-    # A zero-hit typo beyond fuzziness finds its correction among the searched fields' words.
-    assert _search(client, q="moby")["total"] == 1
+    # Only authors match "tolkien": the score scales with the field's boost (2 in the library schema).
+    fields = json.loads((LIBRARY / "schema.json").read_text())["fields"]
+    boosted = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(
+        {"fields": {**fields, "authors": {**fields["authors"], "boost": 10}}}))  # fmt: skip
+    full_load(build_client(boosted), boosted)
+    clear_caches()  # a new process: not the served schema this one keeps for 10 s
+    monkeypatch.setenv("ES_INDEX", boosted.es_index)
+    other = create_app("search", "functions/search/main.py").test_client()
+    ratio = _search(other, q="tolkien")["hits"][0]["score"] / body["hits"][0]["score"]
+    assert ratio == pytest.approx(5, rel=0.01)
+
+
+def test_a_correction_keeps_the_declared_filters(client: Any) -> None:
+    # "wjalw": two edits from "whale", beyond the typo tolerance of a five-letter word.
+    assert _search(client, q="wjalw", **{"filter.language": "en"})["did_you_mean"] == "whale"
+    assert "did_you_mean" not in _search(client, q="wjalw", **{"filter.language": "ru"})  # no whale in Russian
+    assert "did_you_mean" not in _search(client, q="wjalw", **{"range.pages": "..300"})  # Moby-Dick is longer
 
 
 @pytest.mark.parametrize(
@@ -236,7 +254,9 @@ def test_delta_writes_any_record_without_growing_the_mapping(
         {"id": "bad-pages", "updated_at": "2026-11-22T10:00:00Z", "title": "Bad", "pages": "many"},
         {"id": "bad-place", "updated_at": "2026-11-22T10:00:00Z", "title": "Bad", "place": {"lat": 95, "lon": 0}},
     ]
-    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "d.ndjson", changes), HERMES_SCHEMA=SCHEMA)
+    # Configured: pages is a keyword now. The delta still checks against the served index's schema.
+    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "d.ndjson", changes),
+                             HERMES_SCHEMA='{"fields": {"pages": {"type": "keyword"}}}')  # fmt: skip
     report = delta_load(build_client(settings), settings)
     assert (report["indexed"], report["invalid"]) == (1, 2)
     assert es.indices.get_mapping(index=served)[served]["mappings"] == before
@@ -293,3 +313,42 @@ def test_an_analyzer_elasticsearch_lacks_fails_the_load_and_changes_nothing(
         full_load(build_client(english), english)
     assert indices.indices_behind(es, library.es_index) == served
     assert list(indices.managed_indices(es, library.es_index)) == served
+
+
+def test_a_type_change_inside_the_refresh_period_is_read_again(library: Any, make_settings: Any,
+                                                                client: Any) -> None:  # fmt: skip
+    assert _search(client)["facets"]["language"][0] == {"value": "en", "count": 15}  # schema cached for 10 s
+    fields = json.loads((LIBRARY / "schema.json").read_text())["fields"]
+    text = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(
+        {"fields": {**fields, "language": {"type": "text", "filter": True, "facet": True}}}))  # fmt: skip
+    full_load(build_client(text), text)
+    # The cached schema asks for a terms aggregation on a text field, which Elasticsearch refuses;
+    # the function reads the served schema again and searches once more.
+    body = _search(client, **{"filter.language": "ru"})
+    assert body["total"] == 4
+    assert body["facets"]["language"][0] == {"value": "en", "count": 15}
+
+
+def test_every_accepted_value_is_indexed_by_elasticsearch(
+    make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es_url: str
+) -> None:
+    values = [{"pages": 12}, {"pages": 12.5}, {"pages": [1, 2]}, {"pages": None}, {"published": "1851-10-18"},
+              {"published": "2026-01-31 22:00:00z"}, {"published": "2026-01-31T23:30:00.1234567891-01:00"},
+              {"published": ["2026-01-31T10:00:00+02:00", "2026-02-01"]}, {"available": False},
+              {"place": {"lat": -90, "lon": 180}}, {"place": "48.85,2.35"}, {"place": [2.35, 48.85]},
+              {"authors": ["A", "B"]}, {"authors": "C"}, {"language": ["en", "fr"]}]  # fmt: skip
+    records = [{"id": f"v{i}", "updated_at": "2026-01-01T00:00:00Z", "title": f"Value {i}", **v}
+               for i, v in enumerate(values)]  # fmt: skip
+    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "v.ndjson", records), HERMES_SCHEMA=SCHEMA)
+    report = full_load(build_client(settings), settings)
+    assert (report["indexed"], report["failed"], report["invalid"]) == (len(values), 0, 0)
+    monkeypatch.setenv("ES_URL", es_url)
+    monkeypatch.setenv("ES_INDEX", settings.es_index)
+    client = create_app("search", "functions/search/main.py").test_client()
+    # A full date is the whole day, in filters and as a range's upper bound; date-times are instants.
+    on_the_31st = {"v5", "v7"}  # 22:00Z, and 10:00+02:00 (08:00Z); not 23:30-01:00 (Feb 1st, 00:30Z)
+    assert _ids(_search(client, **{"filter.published": "2026-01-31"})) == on_the_31st
+    assert _ids(_search(client, **{"range.published": "2026-01-31..2026-01-31"})) == on_the_31st
+    assert _ids(_search(client, **{"range.published": "1900-01-01..2026-01-31"})) == on_the_31st
+    assert _ids(_search(client, **{"filter.published": "2026-02-01"})) == {"v6", "v7"}
+    assert _ids(_search(client, **{"filter.published": "2026-01-31T22:00:00Z"})) == {"v5"}

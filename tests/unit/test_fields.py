@@ -165,3 +165,19 @@ def test_facets_read_back() -> None:
     }
     empty = fields.facets(schema, {"on": {"count": 0, "min": None, "max": None}})
     assert empty == {"on": {"min": None, "max": None}}
+    # Inside the refresh period after a swap, the new index may hold these fields with other types.
+    other = {"ok": {"buckets": [{"key": "yes", "doc_count": 2}]}, "on": {"buckets": [{"key": "x", "doc_count": 1}]}}
+    assert fields.facets(schema, other) == {"ok": [{"value": False, "count": 2}], "on": {"min": None, "max": None}}
+
+
+def test_a_full_date_means_the_whole_day() -> None:
+    day = {"gte": "2026-01-31T00:00:00.000000Z", "lt": "2026-02-01T00:00:00.000000Z"}
+    assert _parse([("filter.on", "2026-01-31")]).filters == {"on": [day]}
+    assert _parse([("range.on", "..2026-01-31")]).ranges == {"on": {"lt": day["lt"]}}
+    assert _parse([("range.on", "2026-01-31..2026-01-31")]).ranges == {"on": day}
+    instant = _parse([("filter.on", "2026-01-31T10:00:00Z")]).filters["on"][0]
+    assert instant == {"gte": "2026-01-31T10:00:00.000000Z", "lte": "2026-01-31T10:00:00.000000Z"}
+    assert _parse([("filter.on", "9999-12-31")]).filters["on"][0]["lte"].startswith("9999-12-31T23:59:59")
+    clause = fields.clauses(_parse([("filter.on", "2026-01-31"), ("filter.on", "2026-03-01")]))[0][0]
+    assert clause["bool"]["minimum_should_match"] == 1
+    assert len(clause["bool"]["should"]) == 2

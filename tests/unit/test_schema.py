@@ -36,6 +36,8 @@ def _settings(schema: object) -> Any:
         ({"body": {"type": "text", "analyzer": "a b"}}, "HERMES_SCHEMA.fields.body.analyzer"),
         ({"where": {"type": "geo_point", "facet": True}}, "HERMES_SCHEMA.fields.where: geo_point takes no"),
         ({"a": {"type": "geo_point"}, "b": {"type": "geo_point"}}, "a, b: at most one geo_point"),
+        ({"distance": {"type": "number", "sort": True}}, "distance: is reserved"),
+        ({"relevance": {"type": "number"}}, "relevance: is reserved"),
     ],
 )
 def test_a_bad_schema_stops_start_up_naming_the_field(fields: dict[str, Any], named: str) -> None:
@@ -151,6 +153,15 @@ def test_declared_values_elasticsearch_refuses_are_rejected_naming_the_field(
     out = to_operation({**_BOOK, **fields}, schema=_SCHEMA)
     assert isinstance(out, Rejected)
     assert out.reason.startswith(reason)
+
+
+def test_declared_dates_are_stored_as_elasticsearch_reads_them() -> None:
+    given = {"published": ["2026-01-31 10:00:00z", "2026-01-31", "2026-01-31T10:00:00.1234567891+02:00",
+                           "2026-01-31T10:00:00Z"]}  # fmt: skip
+    out = to_operation({**_BOOK, **given}, schema=_SCHEMA)
+    assert isinstance(out, Operation)
+    assert out.document["published"] == ["2026-01-31T10:00:00.000000Z", "2026-01-31", "2026-01-31T08:00:00.123456Z",
+                                         "2026-01-31T10:00:00Z"]  # fmt: skip
 
 
 def test_tombstones_and_undeclared_schemas_skip_the_checks() -> None:
