@@ -8,6 +8,15 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# `make test-matrix`: the oldest supported 8.x, the newest 8.x (what `make test` runs), the newest 9.x.
+ES_MATRIX ?= 8.11.4 8.19.21 9.5.4
+MATRIX_REPORT ?= docs/compatibility.md
+# The matrix versions `make test` does not run (it runs HERMES_ES_VERSION, default 8.19.21): `make check` runs these.
+MATRIX_REST = $(filter-out $(shell $(PYTHON) scripts/local_es.py version),$(ES_MATRIX))
+# Each matrix leg skips what does not depend on the server's version: tests/deploy (manifests, images,
+# Knative's data plane), `make dev` and the browser test of the playground.
+MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/test_dev.py \
+  --ignore=tests/integration/test_playground.py
 SEARCH_PORT ?= 8080
 FULL_LOAD_PORT ?= 8081
 DELTA_LOAD_PORT ?= 8082
@@ -50,6 +59,11 @@ dev-down: es-down ## Stop what `make dev` leaves running (its Elasticsearch; dat
 test: install ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
 	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
+.PHONY: test-matrix
+test-matrix: install ## Run unit + integration tests against each Elasticsearch in ES_MATRIX; writes MATRIX_REPORT
+	$(PY) scripts/matrix.py $(if $(MATRIX_REPORT),--report $(MATRIX_REPORT)) $(ES_MATRIX) -- \
+	  $(MATRIX_PYTEST_ARGS) $(PYTEST_ARGS)
+
 .PHONY: lock
 lock: install ## Re-resolve requirements.lock from pyproject.toml (pip-compile) and regenerate requirements.txt
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \
@@ -75,7 +89,8 @@ typecheck: install ## mypy --strict on the shared package
 	$(VENV)/bin/mypy
 
 .PHONY: check
-check: lint typecheck test ## Everything CI runs
+check: lint typecheck test ## Everything CI runs: lint, types, every test, then the matrix's other versions
+	$(if $(strip $(MATRIX_REST)),$(MAKE) test-matrix MATRIX_REPORT= ES_MATRIX="$(MATRIX_REST)")
 
 ##@ Elasticsearch (local, no Docker)
 

@@ -12,6 +12,10 @@ Used by the test session fixture, by ``make es-up``/``make dev`` and by CI::
     python scripts/local_es.py up         # start the dev server, print its URL
     python scripts/local_es.py url        # print the dev server's URL if it runs
     python scripts/local_es.py down       # stop the dev server
+    python scripts/local_es.py java       # print the JDK it would run the server with
+
+``HERMES_ES_VERSION`` picks the version (default below); each major gets a JDK it supports
+(:func:`java_home`), so one machine runs the whole version matrix (``make test-matrix``).
 
 Standard library only, so it can run before the virtualenv exists.
 """
@@ -23,6 +27,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -33,11 +38,14 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-ES_VERSION = os.environ.get("HERMES_ES_VERSION", "8.19.21")
+DEFAULT_ES_VERSION = "8.19.21"
+# Where JDKs live besides JAVA_HOME and PATH: Debian's packages and hand-installed ones (Temurin).
+JDK_ROOTS = (Path("/usr/lib/jvm"), Path("/opt"))
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{v}:zip"
 ES_USER = "hermes-es"
 HEAP = os.environ.get("HERMES_ES_HEAP", "512m")
@@ -57,20 +65,77 @@ def _log(msg: str) -> None:
     sys.stderr.write(f"[local_es] {msg}\n")
 
 
-def java_home() -> str:
-    """A JDK that runs Elasticsearch 8.x (17+): ES_JAVA_HOME, JAVA_HOME, or `java` on PATH."""
-    for var in ("ES_JAVA_HOME", "JAVA_HOME"):
-        if home := os.environ.get(var):
-            return home
-    java = shutil.which("java")
-    if not java:
-        msg = "no Java found: install a JDK 17+ or set ES_JAVA_HOME"
+def es_version() -> str:
+    """The Elasticsearch version to fetch and run: ``HERMES_ES_VERSION``, else the default.
+
+    Read at each call, not at import: the matrix sets it per run.
+    """
+    return os.environ.get("HERMES_ES_VERSION") or DEFAULT_ES_VERSION
+
+
+def java_floor(version: str) -> int:
+    """The oldest Java this Elasticsearch runs on: 17 for 8.x, 21 for 9.x (Elastic's support matrix)."""
+    return 21 if int(version.split(".", 1)[0]) >= 9 else 17
+
+
+def java_major(home: Path) -> int | None:
+    """The feature version of the JDK at ``home``, read from its ``release`` file (None: not a JDK)."""
+    try:
+        release = (home / "release").read_text()
+    except OSError:
+        return None
+    found = re.search(r'^JAVA_VERSION="(?:1\.)?(\d+)', release, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def _java_candidates() -> Iterator[Path]:
+    """JDK homes to choose from: HERMES_JAVA_HOMES, JAVA_HOME, `java` on PATH, then the usual roots."""
+    for entry in os.environ.get("HERMES_JAVA_HOMES", "").split(os.pathsep):
+        if entry:
+            yield Path(entry)
+    if home := os.environ.get("JAVA_HOME"):
+        yield Path(home)
+    if java := shutil.which("java"):
+        yield Path(java).resolve().parent.parent
+    for root in JDK_ROOTS:
+        if root.is_dir():
+            yield from sorted(p for p in root.iterdir() if (p / "bin" / "java").exists())
+
+
+def java_home(version: str | None = None) -> str:
+    """The JDK to run this Elasticsearch version with.
+
+    ``ES_JAVA_HOME`` if set (checked against the version's floor); otherwise the *oldest* JDK found
+    that meets the floor: Java 17 for 8.x, 21+ for 9.x. Oldest, because each release is built for
+    the Java of its day: Elasticsearch 8.11 predates Java 24, which dropped the Security Manager it
+    installs at start-up.
+    """
+    version = version or es_version()
+    floor = java_floor(version)
+    if given := os.environ.get("ES_JAVA_HOME"):
+        major = java_major(Path(given))
+        if major is not None and major < floor:
+            msg = f"ES_JAVA_HOME={given} is Java {major}; Elasticsearch {version} needs Java {floor}+"
+            raise SystemExit(msg)
+        return given
+    found: dict[str, int] = {}  # in the order found: the first of equal majors wins
+    for home in _java_candidates():
+        if (major := java_major(home)) is not None:
+            found.setdefault(str(home.resolve()), major)
+    eligible = sorted((major, i, home) for i, (home, major) in enumerate(found.items()) if major >= floor)
+    if not eligible:
+        seen = ", ".join(f"{home} (Java {major})" for home, major in found.items()) or "none"
+        msg = (
+            f"Elasticsearch {version} needs Java {floor}+; JDKs found: {seen}. "
+            "Install one, or name it in HERMES_JAVA_HOMES or ES_JAVA_HOME"
+        )
         raise SystemExit(msg)
-    return str(Path(java).resolve().parent.parent)
+    return eligible[0][2]
 
 
-def fetch(version: str = ES_VERSION) -> Path:
+def fetch(version: str | None = None) -> Path:
     """Download (once) and unpack (once) the distribution; return its home."""
+    version = version or es_version()
     root = cache_dir()
     home = root / f"elasticsearch-{version}"
     if (home / "bin" / "elasticsearch").exists():
@@ -170,13 +235,18 @@ def _prepare_run_dir(home: Path, run_dir: Path, user: str | None) -> None:
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     if not (run_dir / "config").exists():
         shutil.copytree(home / "config", run_dir / "config")
+        # Older releases (8.11) log GC to `logs/gc.log` relative to the shared, root-owned ES_HOME, and the
+        # JVM will not start when it cannot open it; later releases put `gc.log` under path.logs.
+        options = run_dir / "config" / "jvm.options"
+        options.write_text(options.read_text().replace("file=logs/gc.log", f"file={run_dir / 'logs' / 'gc.log'}"))
     if user:
         subprocess.run(["chown", "-R", f"{user}:", str(run_dir)], check=True)  # noqa: S603, S607
 
 
-def start(run_dir: Path, port: int | None = None, wait_s: float = 120) -> Server:
-    """Start a single-node server on loopback; return once it answers."""
-    home = fetch()
+def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: str | None = None) -> Server:
+    """Start a single-node server of ``version`` (default :func:`es_version`) on loopback; return once it answers."""
+    version = version or es_version()
+    home = fetch(version)
     user = ensure_user()
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir.chmod(0o755)
@@ -197,7 +267,7 @@ def start(run_dir: Path, port: int | None = None, wait_s: float = 120) -> Server
     }
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))},
-        "ES_JAVA_HOME": java_home(),
+        "ES_JAVA_HOME": java_home(version),
         "ES_PATH_CONF": str(run_dir / "config"),
         "ES_TMPDIR": str(run_dir / "tmp"),
         "ES_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
@@ -235,11 +305,21 @@ def _wait_ready(server: Server, proc: subprocess.Popen[bytes], wait_s: float) ->
     raise TimeoutError(msg)
 
 
+def _local_node(url: str, fields: str) -> dict[str, Any]:
+    query = f"{url}/_nodes/_local?filter_path={fields}"
+    with urllib.request.urlopen(query, timeout=5) as resp:  # noqa: S310
+        return dict(next(iter(json.load(resp)["nodes"].values())))
+
+
 def server_version(url: str) -> str:
     """The node's version (the integ-test-zip has no ``GET /`` handler: ask the nodes API)."""
-    query = f"{url}/_nodes/_local?filter_path=nodes.*.version"
-    with urllib.request.urlopen(query, timeout=5) as resp:  # noqa: S310
-        return str(next(iter(json.load(resp)["nodes"].values()))["version"])
+    return str(_local_node(url, "nodes.*.version")["version"])
+
+
+def server_java(url: str) -> str:
+    """The Java the node runs on, as it reports it (``Eclipse Adoptium 25.0.3``)."""
+    jvm = _local_node(url, "nodes.*.jvm.version,nodes.*.jvm.vm_vendor")["jvm"]
+    return f"{jvm['vm_vendor']} {jvm['version']}"
 
 
 # --- the dev server used by `make es-up` / `make dev` -------------------------------------------
@@ -283,7 +363,7 @@ def dev_down() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["fetch", "up", "down", "url", "version"])
+    parser.add_argument("command", choices=["fetch", "up", "down", "url", "version", "java"])
     args = parser.parse_args(argv)
     out = sys.stdout
     if args.command == "fetch":
@@ -299,8 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         if not url:
             return 1
         out.write(f"{url}\n")
+    elif args.command == "java":
+        out.write(f"{java_home()}\n")
     else:
-        out.write(f"{ES_VERSION}\n")
+        out.write(f"{es_version()}\n")
     return 0
 
 

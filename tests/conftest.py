@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,22 +51,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(line)
 
 
+def _describe_server(url: str, how: str, record: Callable[[str, object], None]) -> None:
+    """Say which server and Java the tests use: in the summary, and in a JUnit report (`make test-matrix`)."""
+    import local_es
+
+    version, java = local_es.server_version(url), local_es.server_java(url)
+    record("elasticsearch_version", version)
+    record("elasticsearch_java", java)
+    _SERVER_INFO.append(f"Elasticsearch {version} on {java} at {url} ({how})")
+
+
 @pytest.fixture(scope="session")
-def es_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A real Elasticsearch: ``HERMES_TEST_ES_URL`` if given, else one we start and stop."""
+def es_url(record_testsuite_property: Callable[[str, object], None]) -> Iterator[str]:
+    """A real Elasticsearch: ``HERMES_TEST_ES_URL`` if given, else one we start and stop.
+
+    The one we start is ``HERMES_ES_VERSION`` (scripts/local_es.py), read here, before any test's
+    ``isolate_environment``: a session fixture is set up ahead of the function-scoped ones.
+    """
     import local_es
 
     given = os.environ.get("HERMES_TEST_ES_URL")
     if given:
-        _SERVER_INFO.append(f"Elasticsearch {local_es.server_version(given)} at {given} (HERMES_TEST_ES_URL)")
+        _describe_server(given, "HERMES_TEST_ES_URL", record_testsuite_property)
         yield given
         return
     run_dir = Path(tempfile.mkdtemp(prefix="hermes-es-"))
     server = local_es.start(run_dir)
     try:
-        _SERVER_INFO.append(
-            f"Elasticsearch {local_es.server_version(server.url)} at {server.url} (started by the tests)"
-        )
+        _describe_server(server.url, "started by the tests", record_testsuite_property)
         yield server.url
     finally:
         server.stop()
