@@ -33,6 +33,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
 
+import charts  # noqa: E402
 import features as features_bench  # noqa: E402
 import local_es  # noqa: E402
 from source_server import WORDS, make_record  # noqa: E402
@@ -215,7 +216,9 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
         rate = {n: median(rps[n, c]) for n, _ in paths}
         rows.append({"clients": c, "p50_ms": p50, "rps": rate, "p50_overhead_ms": p50["function"] - p50["direct"],
                      "throughput_ratio": rate["function"] / rate["direct"]})  # fmt: skip
-    return {"query": query, "rows": rows, "requests": per_client * rounds}
+    chart = 4 if 4 in clients else max(clients)  # the raw latencies at one concurrency, for the chart
+    return {"query": query, "rows": rows, "requests": per_client * rounds, "chart_clients": chart,
+            "latencies_ms": {n: [s * 1000 for s in lat[n, chart]] for n, _ in paths}}  # fmt: skip
 
 
 def hostile_query() -> str:
@@ -325,9 +328,9 @@ Cold start (spawn → first `200` on `/search?q=alpha`):
 {load}
 
 Goal (issue 12): cold start and overhead within 5 % of before; analytics never slowing a search. On this shared
-machine (another Elasticsearch test run alongside), two runs of this section on 2026-11-23, same code, gave
-"now" at 1.00× and 1.08× of "before" for cold start, and 0.90× and 0.96× for throughput, while "now + schema"
-came out *faster* than "now" both times: ratios within about 10 % of each other are noise here.
+machine, with other Elasticsearch test runs alongside, three runs of this section on the same code (2026-11-23)
+put "now" at 0.97–1.08× of "before" in cold start and 0.90–0.99× in throughput, and "now + schema" both above
+and below "now": ratios within about 10 % of each other are noise here, not a difference.
 """
 
 
@@ -454,6 +457,8 @@ shares the 2 cores with Elasticsearch and the benchmark's own client threads.
 
 Goals: ≤ +2 ms p50 and ≥ 0.8× throughput at every concurrency.
 
+![Latency distribution at {ov["chart_clients"]} clients, function vs direct](bench-latency.png)
+
 Where the function's CPU goes (py-spy `--gil` on the gunicorn worker under 4 clients, while developing):
 gunicorn's request handling ~25 %, Flask and functions-framework ~15 %, the HTTP round trip to
 Elasticsearch in `elastic_transport`/urllib3 ~35 %, Hermes' own work (routing, parameters, query body,
@@ -499,6 +504,8 @@ Peak RSS of the loading process (a fresh `python bench/load_once.py full` each t
 | records | peak RSS | duration |
 |---|---|---|
 {mem_rows}
+
+![Peak RSS by records loaded](bench-rss.png)
 
 ## Delta: cost follows changes, not index size (issue 5)
 
@@ -578,7 +585,11 @@ def main() -> int:
     if args.only:
         return 0
     cmd = "make bench" if not q else "python bench/run.py --quick"
-    Path(args.out).write_text(report_md(results, cmd))
+    out = Path(args.out)
+    ov = results["overhead"]
+    charts.latency_cdf(ov["latencies_ms"], ov["chart_clients"], out.with_name("bench-latency.png"))
+    charts.rss_by_records(results["memory"], out.with_name("bench-rss.png"))
+    out.write_text(report_md(results, cmd))
     print(f"written to {args.out}")
     return 0
 

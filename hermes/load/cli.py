@@ -44,6 +44,13 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     return status(client, settings)
 
 
+def _count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        msg = f"{value!r}: a whole number from 1 to 1000"
+        raise argparse.ArgumentTypeError(msg)
+    return int(value)
+
+
 def _age(value: str) -> str:
     if not re.fullmatch(r"[1-9][0-9]*[mhd]", value):
         msg = f"{value!r}: a number of minutes, hours or days, e.g. 30m, 12h, 7d"
@@ -63,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     dead.add_argument("--clear", action="store_true", help="forget them")
     stats = sub.add_parser("analytics", help="top queries and top zero-result queries (HERMES_ANALYTICS=true)")
     stats.add_argument("--since", default="7d", type=_age, help="how far back: 30m, 12h, 7d (default 7d)")
-    stats.add_argument("--size", default=20, type=int, choices=range(1, 1001), metavar="N", help="queries listed")
+    stats.add_argument("--size", default=20, type=_count, metavar="N", help="queries per list, 1 to 1000 (default 20)")
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
     try:

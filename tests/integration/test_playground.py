@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -139,6 +140,17 @@ def _facet(driver: WebDriver, value: str) -> WebElement:
     return driver.find_element(By.CSS_SELECTOR, f'#facets button.facet[data-value="{value}"]')
 
 
+def _lighthouse_suggestions(driver: WebDriver) -> list[str] | bool:
+    """The suggestions shown, once every one is about lighthouses; False while absent or being replaced."""
+    try:
+        if not driver.find_element(By.ID, "suggestions").is_displayed():
+            return False
+        texts = [li.text.lower() for li in driver.find_elements(By.CSS_SELECTOR, "#suggestions li")]
+    except StaleElementReferenceException:
+        return False
+    return texts if texts and all("lighthouse" in t for t in texts) else False
+
+
 def _csp_violations(driver: WebDriver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
 
@@ -171,11 +183,11 @@ def test_search_flow_in_a_browser(site: str, browser: WebDriver) -> None:
     box = driver.find_element(By.ID, "q")
     for char in TYPED:
         box.send_keys(char)
-    items = _wait(driver, lambda d: d.find_element(By.ID, "suggestions").is_displayed()
-                  and d.find_elements(By.CSS_SELECTOR, "#suggestions li"), "suggestions appear")  # fmt: skip
-    assert all("lighthouse" in li.text.lower() for li in items)
+    # Each keystroke's answer replaces the list (a slow machine shows several): read it whole, or again.
+    _wait(driver, _lighthouse_suggestions, "suggestions of lighthouses appear")
     box.send_keys(Keys.ARROW_DOWN)
-    assert items[0].get_attribute("aria-selected") == "true"
+    first = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#suggestions li"), "the list")[0]
+    assert first.get_attribute("aria-selected") == "true"
     box.send_keys(Keys.ARROW_UP)  # back to the typed text
     assert not driver.find_elements(By.CSS_SELECTOR, '#suggestions li[aria-selected="true"]')
     box.send_keys(Keys.ENTER)
