@@ -64,6 +64,11 @@ test-matrix: install ## Run unit + integration tests against each Elasticsearch 
 	$(PY) scripts/matrix.py $(if $(MATRIX_REPORT),--report $(MATRIX_REPORT)) $(ES_MATRIX) -- \
 	  $(MATRIX_PYTEST_ARGS) $(PYTEST_ARGS)
 
+.PHONY: resilience
+resilience: install ## Every fault scenario at full size (3-node cluster, long fuzzing); writes docs/resilience.md
+	HERMES_RESILIENCE=full HERMES_RESILIENCE_REPORT=docs/resilience.md HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" \
+	  $(PY) -m pytest tests/resilience $(PYTEST_ARGS)
+
 .PHONY: lock
 lock: install ## Re-resolve requirements.lock from pyproject.toml (pip-compile) and regenerate requirements.txt
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \

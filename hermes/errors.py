@@ -149,6 +149,12 @@ class VerificationError(LoadFailedError):
     type = "verification_failed"
 
 
+class NotGreenError(LoadFailedError):
+    """The new index did not reach green health (every replica allocated) in time; the alias did not move."""
+
+    type = "index_not_green"
+
+
 class ErrorDetail(TypedDict):
     """What went wrong: a snake_case type, a human message, the parameter at fault if one is."""
 

@@ -90,6 +90,8 @@ class Settings(BaseModel):
     min_swap_ratio: Annotated[float, Field(ge=0, le=1)] = Field(0.5, validation_alias="HERMES_MIN_SWAP_RATIO")
     keep_indices: Annotated[int, Field(ge=0)] = Field(1, validation_alias="HERMES_KEEP_INDICES")
     prune_grace_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_PRUNE_GRACE_S")
+    # The swap waits this long for the new index to be green: its replicas allocated on a real cluster.
+    green_timeout_s: Annotated[float, Field(gt=0)] = Field(120.0, validation_alias="HERMES_GREEN_TIMEOUT_S")
     # A running load renews its lock every TTL/3 (hermes.load.lock), so the TTL only bounds how long
     # the lock of a crashed run (SIGKILL, OOM, a pod ended at its timeout) blocks the next one.
     lock_ttl_s: Annotated[float, Field(gt=0)] = Field(120.0, validation_alias="HERMES_LOCK_TTL_S")

@@ -209,6 +209,18 @@ class Server:
         if self.console is not None:
             self.console.close()
 
+    def kill(self) -> None:
+        """SIGKILL the server at once, as a crashed node or an OOM-killed pod ends (data kept on disk)."""
+        _signal_group(self.pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=30)
+        if self.console is not None:
+            self.console.close()
+
+    def wait_ready(self, wait_s: float = 120, status: str = "yellow") -> None:
+        """Return once the cluster answers with at least ``status``; raise if the process exits first."""
+        _wait_ready(self, self.proc, wait_s, status)
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -243,8 +255,24 @@ def _prepare_run_dir(home: Path, run_dir: Path, user: str | None) -> None:
         subprocess.run(["chown", "-R", f"{user}:", str(run_dir)], check=True)  # noqa: S603, S607
 
 
-def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: str | None = None) -> Server:
-    """Start a single-node server of ``version`` (default :func:`es_version`) on loopback; return once it answers."""
+def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: str | None = None,
+          settings: dict[str, str | None] | None = None) -> Server:  # fmt: skip
+    """Start a single-node server of ``version`` (default :func:`es_version`) on loopback; return once it answers.
+
+    ``settings`` are added to (or, given as None, removed from) the node settings below.
+    """
+    server = launch(run_dir, port, version, settings)
+    try:
+        server.wait_ready(wait_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def launch(run_dir: Path, port: int | None = None, version: str | None = None,
+           settings: dict[str, str | None] | None = None) -> Server:  # fmt: skip
+    """Start a server without waiting for it (the nodes of a cluster wait for each other)."""
     version = version or es_version()
     home = fetch(version)
     user = ensure_user()
@@ -252,7 +280,7 @@ def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: 
     run_dir.chmod(0o755)
     _prepare_run_dir(home, run_dir, user)
     port = port or free_port()
-    settings = {
+    node = {
         "cluster.name": f"hermes-{port}",
         "node.name": "hermes-local",
         "discovery.type": "single-node",
@@ -265,6 +293,12 @@ def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: 
         # Shared CI disks can be nearly full: never flip indices to read-only here.
         "cluster.routing.allocation.disk.threshold_enabled": "false",
     }
+    for key, value in (settings or {}).items():
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    (run_dir / "node.json").write_text(json.dumps(settings or {}))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))},
         "ES_JAVA_HOME": java_home(version),
@@ -272,26 +306,65 @@ def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: 
         "ES_TMPDIR": str(run_dir / "tmp"),
         "ES_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
     }
-    argv = [str(home / "bin" / "elasticsearch"), "-q", *(f"-E{k}={v}" for k, v in settings.items())]
+    argv = [str(home / "bin" / "elasticsearch"), "-q", *(f"-E{k}={v}" for k, v in node.items())]
     out = (run_dir / "logs" / "console.log").open("ab")
     proc = subprocess.Popen(  # noqa: S603
         argv, env=env, cwd=run_dir, stdout=out, stderr=subprocess.STDOUT,
         start_new_session=True, user=user,
     )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", proc.pid, run_dir, proc, out)
+    return Server(f"http://127.0.0.1:{port}", proc.pid, run_dir, proc, out)
+
+
+def cluster_settings(name: str, transports: list[int]) -> list[dict[str, str | None]]:
+    """Node settings of a cluster on loopback: one entry per transport port, every node master-eligible."""
+    names = [f"{name}-{i}" for i in range(len(transports))]
+    seeds = ",".join(f"127.0.0.1:{port}" for port in transports)
+    return [
+        {"cluster.name": name, "node.name": node, "transport.port": str(port), "discovery.type": None,
+         "discovery.seed_hosts": seeds, "cluster.initial_master_nodes": ",".join(names)}
+        for node, port in zip(names, transports, strict=True)
+    ]  # fmt: skip
+
+
+def start_cluster(root: Path, nodes: int = 3, wait_s: float = 180, version: str | None = None) -> list[Server]:
+    """Start ``nodes`` processes of the same distribution as one cluster on loopback; return once it is green.
+
+    Each node keeps its data in ``root/node-<i>``: :func:`restart_node` brings a killed one back as it was.
+    """
+    transports = [free_port() for _ in range(nodes)]
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)  # the unprivileged Elasticsearch user reaches each node's directory through it
+    servers: list[Server] = []
     try:
-        _wait_ready(server, proc, wait_s)
+        for i, node in enumerate(cluster_settings(f"hermes-{transports[0]}", transports)):
+            servers.append(launch(root / f"node-{i}", version=version, settings=node))
+        for server in servers:
+            server.wait_ready(wait_s, "green")
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def restart(old: Server, wait_s: float = 120, version: str | None = None, status: str = "yellow") -> Server:
+    """Start a stopped or killed server again on its port, data and settings; return once it answers."""
+    recorded = json.loads((old.run_dir / "node.json").read_text())
+    port = int(old.url.rsplit(":", 1)[1])
+    server = launch(old.run_dir, port, version, recorded)
+    try:
+        server.wait_ready(wait_s, status)
     except BaseException:
         server.stop()
         raise
     return server
 
 
-def _wait_ready(server: Server, proc: subprocess.Popen[bytes], wait_s: float) -> None:
+def _wait_ready(server: Server, proc: subprocess.Popen[bytes] | None, wait_s: float, status: str = "yellow") -> None:
     deadline = time.monotonic() + wait_s
-    health = f"{server.url}/_cluster/health?wait_for_status=yellow&timeout=1s"
+    health = f"{server.url}/_cluster/health?wait_for_status={status}&timeout=1s"
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             tail = (server.run_dir / "logs" / "console.log").read_text(errors="replace")[-3000:]
             msg = f"Elasticsearch exited with {proc.returncode}:\n{tail}"
             raise RuntimeError(msg)

@@ -65,6 +65,7 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lea
         indices.drop_writer_alias(client, new)
         indices.finish_bulk(client, new)
         _verify(client, alias, new, outcome, settings, force=force)
+        indices.wait_green(client, new, settings.green_timeout_s)
         lease.check()
         previous = indices.swap_alias(client, alias, new, retired_meta={"watermark": stored_watermark(state)})
     except BaseException:

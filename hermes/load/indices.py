@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hermes.documents import LIVE
-from hermes.errors import IndexRejectedError, LoadFailedError
+from hermes.errors import IndexRejectedError, LoadFailedError, NotGreenError
 from hermes.load.mappings import SERVING_SETTINGS, index_body
 from hermes.schema import EMPTY, Schema
 
@@ -72,6 +72,24 @@ def finish_bulk(client: Elasticsearch, name: str) -> None:
     serving = {k: v for k, v in SERVING_SETTINGS.items() if k != "number_of_shards"}
     client.indices.put_settings(index=name, settings={**serving, "number_of_replicas": None})
     client.indices.refresh(index=name)
+
+
+def wait_green(client: Elasticsearch, name: str, timeout_s: float) -> None:
+    """Return once ``name`` is green: its primary and every replica allocated and started.
+
+    A swap before that would serve an index one node loss away from red. Raises
+    :class:`NotGreenError` (a retryable 502: nothing served changed) after ``timeout_s``.
+    """
+    health = client.options(ignore_status=408, request_timeout=timeout_s + 30).cluster.health(
+        index=name, wait_for_status="green", timeout=f"{max(1, round(timeout_s))}s"
+    )
+    if health.get("timed_out") or health.get("status") != "green":
+        msg = (
+            f"index {name} is {health.get('status')} after {timeout_s:g} s: "
+            f"{health.get('unassigned_shards')} shard copies unassigned (HERMES_GREEN_TIMEOUT_S); "
+            "the alias did not move"
+        )
+        raise NotGreenError(msg)
 
 
 def indices_behind(client: Elasticsearch, alias: str) -> list[str]:

@@ -65,8 +65,35 @@ def read_records(config: SourceConfig, since: datetime | None = None) -> Iterato
     except SourceError:
         raise
     except (requests.RequestException, Urllib3Error, ijson.JSONError, ValueError, OSError) as exc:
-        msg = f"data source failed: {type(exc).__name__}"
+        msg = f"data source failed: {describe(exc, config)} ({type(exc).__name__})"
         raise SourceError(msg) from exc
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, its causes and contexts, and the errors requests and urllib3 wrap in their arguments."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+
+
+def describe(exc: BaseException, config: SourceConfig) -> str:
+    """What went wrong, in words an operator can act on; never the URL (it may carry a secret)."""
+    names = {type(e).__name__ for e in _chain(exc)}
+    if names & {"ReadTimeout", "ReadTimeoutError", "TimeoutError", "ConnectTimeout", "ConnectTimeoutError"}:
+        return f"no answer within {config.timeout_s:g} s (HERMES_SOURCE_TIMEOUT_S), {config.retries} retries spent"
+    if names & {"NewConnectionError", "ConnectionRefusedError", "NameResolutionError"}:
+        return f"cannot connect, {config.retries} retries spent"
+    if names & {"ProtocolError", "ChunkedEncodingError", "ConnectionResetError", "IncompleteRead"}:
+        return "the connection broke before the body was complete"
+    if names & {"IncompleteJSONError", "JSONError", "JSONDecodeError"}:
+        return "the body is not valid JSON"
+    return "unexpected error"
 
 
 # --- files -------------------------------------------------------------------------------------

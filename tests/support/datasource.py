@@ -6,6 +6,8 @@ Runs ``http.server`` on a free loopback port in a thread.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +38,8 @@ class SourceBehaviour:
     raw_type: str = "application/json"
     retry_after: str | None = None  # sent with the fail_next 503s
     trickle_s: float = 0.0  # send the body a byte at a time, this far apart
+    pause_after: int | None = None  # requests past this many close the gate and wait there (mid-stream)
+    reset_after: int | None = None  # send this many records, then reset the connection (TCP RST)
     # A load stays in its source read while the gate is closed: tests close it, check what
     # happens meanwhile, and open it (no sleeps). `arrived` is set by every request.
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
@@ -86,6 +90,8 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             state.requests.append(self.path)
             state.arrived.set()
+            if state.pause_after is not None and len(state.requests) > state.pause_after:
+                state.gate.clear()
             state.gate.wait(timeout=60)
             if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
                 self._send(401, b'{"error":"unauthorized"}')
@@ -106,7 +112,9 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
                 return
             query = parse_qs(urlsplit(self.path).query)
             items = state.current(query.get("since", [None])[0])
-            if state.die_after is not None:
+            if state.reset_after is not None:
+                self._die(items[: state.reset_after], reset=True)
+            elif state.die_after is not None:
                 self._die(items[: state.die_after])
             elif state.fmt == "ndjson":
                 body = b"".join(json.dumps(r).encode() + b"\n" for r in items)
@@ -123,7 +131,8 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
             nxt = f"?offset={offset + state.page_size}" + (f"&since={since}" if since else "")
             self._send(200, json.dumps({"items": chunk, "next": nxt if more else None}).encode())
 
-        def _die(self, items: list[Any]) -> None:
+        def _die(self, items: list[Any], *, reset: bool = False) -> None:
+            """Promise more than is sent, then close the connection: cleanly (FIN) or with a reset (RST)."""
             body = b"[" + b",".join(json.dumps(r).encode() for r in items)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -132,6 +141,10 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
             self.wfile.flush()
             self.close_connection = True
+            if reset:
+                # SO_LINGER on with a zero timeout: close() sends RST instead of FIN.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
 
         def _send(self, status: int, body: bytes, ctype: str = "application/json",
                   headers: dict[str, str] | None = None) -> None:  # fmt: skip

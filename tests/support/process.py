@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 FF = Path(sys.executable).parent / "functions-framework"
+# Read at import, before a test's fixtures clear HERMES_* from the environment.
+KEEP_LOGS = os.environ.get("HERMES_TEST_LOGS") or None
 
 
 def free_port() -> int:
@@ -46,22 +50,34 @@ def wait_live(url: str, proc: subprocess.Popen[bytes], wait_s: float) -> bool:
 def running(name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT) -> Iterator[str]:
     """Start the function (from ``cwd``: another checkout for benchmarks); yield its base URL once
     /health/live answers; stop it."""
+    with started(name, target, env, wait_s, cwd) as (url, _):
+        yield url
+
+
+@contextmanager
+def started(name: str, target: str, env: dict[str, str], wait_s: float = 30,
+            cwd: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:  # fmt: skip
+    """:func:`running`, yielding the process too (to kill it, or to prove it never restarted).
+
+    Its logs go to a file, never to a pipe nobody reads: a pipe's 64 KiB buffer, once full, would block
+    a long-running function in its next log line. ``HERMES_TEST_LOGS=<dir>`` keeps them there.
+    """
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "DATA_SOURCE_", "HERMES_"))}
+    log = tempfile.NamedTemporaryFile(prefix=f"{name}-{port}-", suffix=".log", dir=KEEP_LOGS, delete=not KEEP_LOGS)  # noqa: SIM115
     proc = subprocess.Popen(command(name, target, port), cwd=cwd, env={**full_env, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_live(url, proc, wait_s):
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "exited")
+                raise RuntimeError(Path(log.name).read_text(errors="replace") or "exited")
             raise TimeoutError(f"{name} did not start")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-        if proc.stderr:
-            proc.stderr.close()
+        log.close()
 
 
 @dataclass(frozen=True)
@@ -96,3 +112,14 @@ def descendants(root: int) -> list[int]:
         found.append(pid)
         todo += children.get(pid, [])
     return found
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process and everything under it at once, as a container's end kills them all.
+
+    Killing functions-framework's process alone would leave its gunicorn worker finishing the request.
+    """
+    for pid in [proc.pid, *descendants(proc.pid)]:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=10)

@@ -110,3 +110,18 @@ def test_a_body_that_is_not_records_is_refused(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text('"hello"')
     with pytest.raises(SourceError, match="neither"):
         list(read_records(_config(f"file://{tmp_path / 's.json'}")))
+
+
+def test_a_source_failure_is_described_in_words_without_the_url() -> None:
+    import requests
+    from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+
+    from hermes.load.sources import SourceConfig, describe
+
+    config = SourceConfig("http://secret@source.test/records", None, 1.0, 2)
+    timeout = requests.ConnectionError(MaxRetryError(None, "/records", ReadTimeoutError(None, "/records", "read")))
+    broken = requests.exceptions.ChunkedEncodingError(ProtocolError("Connection broken", ConnectionResetError()))
+    assert describe(timeout, config) == "no answer within 1 s (HERMES_SOURCE_TIMEOUT_S), 2 retries spent"
+    assert describe(broken, config) == "the connection broke before the body was complete"
+    assert describe(ValueError("x"), config) == "unexpected error"
+    assert "secret" not in describe(timeout, config)

@@ -1,0 +1,162 @@
+"""Elasticsearch killed (SIGKILL) under the functions, then restarted on the same data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from hermes.client import build_client
+from hermes.documents import LIVE
+from hermes.load.full import full_load
+from hermes.load.state import State
+from hermes.settings import Settings
+from tests.resilience.kit import (
+    DELTA_EVENT,
+    SteadySearches,
+    corpus,
+    documents,
+    env_of,
+    pick,
+    post_event,
+    summary,
+    wait_until,
+)  # fmt: skip
+from tests.support.datasource import SourceBehaviour, serve
+from tests.support.process import started
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def node(private_es: Any) -> list[Any]:
+    """This module's Elasticsearch, as ``[server]``: a scenario that restarts it puts the new one in."""
+    return [private_es.start()]
+
+
+def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[Any], evidence: Any) -> None:
+    """Elasticsearch killed during a search load: 503 + Retry-After within 2 s; after a restart 200s resume
+
+    A search function process serves 20 searches a second; Elasticsearch is SIGKILLed, left down, then
+    started again on the same data. While it is down every answer must be a JSON 503 `service_unavailable`
+    with `Retry-After`, each within 2 s; once it is back, searches must succeed again from the same
+    process (no restart: its request counter keeps counting).
+    """
+    down_s, server = pick(4, 15), node[0]
+    with serve() as (url, src):
+        src.put(*corpus(pick(200, 2000)))
+        settings = Settings(**env_of(server.url, "killed", url))  # type: ignore[arg-type]
+        full_load(build_client(settings), settings)
+    with started("search", "search", env_of(server.url, "killed")) as (s_url, proc), SteadySearches(s_url) as load:
+        time.sleep(2)
+        killed_at = time.monotonic()
+        server.kill()
+        time.sleep(down_s)
+        node[0] = private_es.restart(server)
+        up_at = time.monotonic()
+        assert wait_until(lambda: any(a.status == 200 for a in load.between(up_at)), 60)
+        time.sleep(2)
+        assert proc.poll() is None
+        served_total = _requests_counted(s_url)
+    # Searches answered before the kill; those sent while it was down (in flight at the kill: either); after.
+    before = [a for a in load.answers if a.sent + a.latency_s < killed_at]
+    during = [a for a in load.answers if a.sent + a.latency_s >= killed_at and a.sent < up_at]
+    after = load.between(up_at)
+    first_503 = next(a for a in during if a.status == 503)
+    first_200 = next(a for a in after if a.status == 200)
+    errors = [a for a in load.answers if a.status != 200]
+    evidence(f"before the kill: {summary(before)}")
+    evidence(f"Elasticsearch down {up_at - killed_at:.1f} s (including its restart): {summary(during)}")
+    evidence(f"first 503 answered {first_503.sent + first_503.latency_s - killed_at:.2f} s after the kill; "
+             f"slowest error answer {max(a.latency_s for a in errors):.2f} s; "
+             f"Retry-After {first_503.retry_after}")  # fmt: skip
+    evidence(f"after the restart: {summary(after)}; first 200 {first_200.sent - up_at:.2f} s after the node answered")
+    evidence(f"the same search process answered throughout (its metrics count {served_total:,} searches)")
+    assert all(a.status == 200 and a.hits > 0 for a in before)
+    assert {a.status for a in errors} == {503}
+    assert all(a.retry_after and a.error_type == "service_unavailable" for a in errors)
+    assert max(a.latency_s for a in errors) <= 2.0
+    assert first_503.sent + first_503.latency_s - killed_at <= 2.0
+    # Four senders race the recovery: from a second after the first 200 on, every search succeeds.
+    assert all(a.status == 200 and a.hits > 0 for a in after if a.sent >= first_200.sent + 1)
+    assert served_total >= len(load.answers) - load.senders  # those in flight when it was read
+
+
+def _requests_counted(url: str) -> int:
+    """Requests to /search the process counted since it started (a restarted process would count from zero)."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("hermes_http_requests_total{") and 'route="/search"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def test_elasticsearch_killed_during_a_delta(private_es: Any, node: list[Any], evidence: Any) -> None:
+    """Elasticsearch killed during a delta: 5xx, watermark unchanged; after a restart the next tick equalises
+
+    A delta of updates, inserts and tombstones streams from a slow source into the delta function process;
+    Elasticsearch is SIGKILLed mid-stream. The tick must fail with a 5xx, the stored watermark must not move,
+    and after a restart the next tick must make the index equal to the source, record by record.
+    """
+    server, n = node[0], pick(1200, 5000)
+    with serve(SourceBehaviour(fmt="pages", page_size=20)) as (url, src):
+        src.put(*corpus(n))
+        env = env_of(server.url, "delta", url, HERMES_BULK_CHUNK_DOCS="20", HERMES_LOCK_TTL_S="5")
+        settings = Settings(**env)  # type: ignore[arg-type]
+        full_load(build_client(settings), settings)
+        client = build_client(Settings(ES_URL=server.url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
+        watermark = State(client, settings.state_index).watermark()
+        changed = corpus(n, minutes=60, title="Changed")
+        src.put(*changed[: n // 2])
+        src.put(*(dict(r, deleted=True) for r in changed[n // 2 : n // 2 + n // 10]))
+        src.put(*corpus(n // 10 + n, minutes=61, title="New")[n:])
+        src.requests, src.pause_after = [], pick(35, 150)
+        answer: list[requests.Response] = []
+        with started("delta_load", "delta_load", env) as (d_url, _):
+            tick = threading.Thread(target=lambda: answer.append(post_event(d_url, DELTA_EVENT)), daemon=True)
+            tick.start()
+            assert wait_until(lambda: not src.gate.is_set(), 60)  # the tick waits for its next page
+            time.sleep(0.5)  # its bulk senders write what they hold
+            server.kill()
+            pages_at_kill = len(src.requests) - 1
+            src.pause_after = None
+            src.release()
+            tick.join(timeout=120)
+            server = node[0] = private_es.restart(server)
+            client = build_client(Settings(ES_URL=server.url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
+            after_kill = State(client, settings.state_index).watermark()
+            partial = sum(
+                1 for d in documents(client, "delta").values() if d.get("title", "").startswith(("Changed", "New"))
+            )
+            ticks = []
+            while not ticks or (ticks[-1].status_code == 409 and len(ticks) < 60):
+                ticks.append(post_event(d_url, DELTA_EVENT))
+                time.sleep(0.5 if ticks[-1].status_code == 409 else 0)
+    failed = answer[0]
+    evidence(f"the tick killed after {pages_at_kill} of {(n + n // 10) // 20 + 1} source pages: {failed.status_code} "
+             f"`{failed.json()['error']['type']}`; {partial:,} changes had reached the index")  # fmt: skip
+    evidence(f"watermark before {watermark}, after the restart {after_kill}")
+    evidence(f"next ticks: {[t.status_code for t in ticks]} (409 while the dead tick's lock lived) → "
+             f"{ticks[-1].json().get('indexed')} written")  # fmt: skip
+    assert failed.status_code >= 500
+    assert after_kill == watermark
+    assert ticks[-1].status_code == 200, ticks[-1].text
+    client.indices.refresh(index="delta")
+    live = {h["_id"]: h["_source"] for h in documents_live(client)}
+    expected = {rid: r for rid, r in src.records.items() if not r.get("deleted")}
+    assert set(live) == set(expected)
+    mismatched = [rid for rid, r in expected.items()
+                  if (live[rid]["title"], live[rid]["updated_at"]) != (r["title"], r["updated_at"])]  # fmt: skip
+    evidence(f"after the next tick: {len(live):,} live documents = {len(expected):,} live source records, "
+             f"{len(mismatched)} differing")  # fmt: skip
+    assert mismatched == []
+
+
+def documents_live(client: Any) -> list[dict[str, Any]]:
+    from elasticsearch.helpers import scan
+
+    return list(scan(client, index="delta", query={"query": LIVE}))

@@ -1,0 +1,148 @@
+"""Security: what an event, a source or a manifest cannot make the loaders do (OWASP API 4, 7, 10)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, pick, post_event
+from tests.support.datasource import SourceBehaviour, serve
+from tests.support.process import ROOT, started
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LOADERS = (("full_load", FULL_EVENT), ("delta_load", DELTA_EVENT))
+
+
+def test_loaders_ignore_any_url_in_event_data(es_url: str, alias: str, evidence: Any) -> None:
+    """Loaders ignore any URL in event data (API7, server-side request forgery)
+
+    Each loader gets an event whose data, source and extension attributes all name a decoy server. The decoy
+    must receive nothing; the configured source is the only one read.
+    """
+    with serve() as (url, src), serve() as (decoy, trap):
+        src.put(*corpus(20))
+        trap.put(*corpus(5, title="Decoy"))
+        hostile = dict.fromkeys(("url", "source", "data_source_url", "DATA_SOURCE_URL", "next", "href"), decoy)
+        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url}
+        answers = []
+        for name, kind in LOADERS:
+            with started(name, name, env) as (f_url, _):
+                resp = post_event(f_url, kind, json.dumps(hostile).encode(), source=decoy)
+                answers.append(f"{name} {resp.status_code} {resp.json().get('status')}")
+                assert resp.status_code == 200, resp.text
+    evidence(f"event data {sorted(hostile)} and Ce-Source all named the decoy: {'; '.join(answers)}")
+    evidence(f"the configured source served {len(src.requests)} requests, the decoy {len(trap.requests)}")
+    assert trap.requests == []
+    assert src.requests
+
+
+BAD_EVENTS: dict[str, tuple[dict[str, str], bytes]] = {
+    "no CloudEvent headers": ({"Content-Type": "application/json"}, b"{}"),
+    "no ce-id": ({"Ce-Specversion": "1.0", "Ce-Type": FULL_EVENT, "Ce-Source": "x",
+                  "Content-Type": "application/json"}, b"{}"),
+    "spec version 0.1": ({"Ce-Specversion": "0.1", "Ce-Type": FULL_EVENT, "Ce-Source": "x", "Ce-Id": "1",
+                          "Content-Type": "application/json"}, b"{}"),
+    "structured, not JSON": ({"Content-Type": "application/cloudevents+json"}, b"{not json"),
+    "structured, no type": ({"Content-Type": "application/cloudevents+json"},
+                            b'{"specversion": "1.0", "source": "x", "id": "1"}'),
+}  # fmt: skip
+# Only the full load reads its data ({"force": true}); a delta ignores whatever a PingSource sends.
+NOT_JSON = ({"Ce-Specversion": "1.0", "Ce-Type": FULL_EVENT, "Ce-Source": "x", "Ce-Id": "1",
+             "Content-Type": "application/json"}, b"\xff\xfe")  # fmt: skip
+
+
+def test_bad_and_oversized_events_get_400_and_413(es_url: str, alias: str, evidence: Any) -> None:
+    """Bad and oversized CloudEvents get 400 and 413 with a JSON error, and start no load (API4)
+
+    Malformed events and one of 1 MiB (past HERMES_MAX_EVENT_BYTES, 64 KiB) go to each loader. Each must be
+    refused with a JSON error naming the problem, and the source must never be read.
+    """
+    with serve() as (url, src):
+        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url}
+        seen: dict[str, set[str]] = {}
+        for name, kind in LOADERS:
+            with started(name, name, env) as (f_url, _):
+                cases = {**BAD_EVENTS, "data not JSON": NOT_JSON} if name == "full_load" else BAD_EVENTS
+                for case, (given, body) in cases.items():
+                    headers = {**given, "Ce-Type": kind} if "Ce-Type" in given else given
+                    resp = requests.post(f_url, data=body, headers=headers, timeout=30)
+                    assert resp.status_code == 400, (case, resp.text)
+                    seen.setdefault(f"400 `{resp.json()['error']['type']}`", set()).add(f"{case} ({name})")
+                big = post_event(f_url, kind, json.dumps({"pad": "x" * (1 << 20)}).encode())
+                assert big.status_code == 413, big.text
+                seen.setdefault(f"413 `{big.json()['error']['type']}`", set()).add(f"1 MiB event ({name})")
+    for answer, which in seen.items():
+        evidence(f"{answer}: {', '.join(sorted(which))}")
+    evidence(f"the source was read {len(src.requests)} times")
+    assert src.requests == []
+
+
+def test_rendered_manifests_keep_the_loaders_cluster_local(evidence: Any) -> None:
+    """Rendered manifests keep the loaders cluster-local (API7: no public route to a loader)
+
+    The chart (helm template, real helm) and the kustomize overlay (real kustomize) are rendered; each loader's
+    Knative Service must carry `networking.knative.dev/visibility: cluster-local` (the label Knative's
+    networking reads: knative.dev/networking pkg/apis/networking, VisibilityLabelKey), the search one must not.
+    """
+    tools = _tools()
+    rendered = {
+        "helm template": _run([str(tools / "helm"), "template", "hermes", str(ROOT / "helm" / "hermes")]),
+        "kustomize build knative/": _run([str(tools / "kustomize"), "build", str(ROOT / "knative")]),
+    }
+    for how, text in rendered.items():
+        services = [o for o in yaml.safe_load_all(text) if o and o.get("kind") == "Service"]
+        visibility = {s["metadata"]["name"]: s["metadata"].get("labels", {}).get("networking.knative.dev/visibility")
+                      for s in services}  # fmt: skip
+        evidence(f"{how}: {visibility}")
+        assert visibility == {"hermes-search": None, "hermes-full-load": "cluster-local",
+                              "hermes-delta-load": "cluster-local"}  # fmt: skip
+
+
+def _tools() -> Path:
+    given = os.environ.get("HERMES_TOOLS_BIN") or _TOOLS
+    if given:
+        return Path(given)
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "tools.sh")], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+_TOOLS = os.environ.get("HERMES_TOOLS_BIN")  # read at import, before fixtures clear HERMES_*
+
+
+def _run(argv: list[str]) -> str:
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_next_links_never_leave_the_source_origin(es_url: str, alias: str, evidence: Any) -> None:
+    """`next` links never leave the source's origin (API10, unsafe consumption of APIs)
+
+    The source's first page links to a decoy on another port, then to the same host over another scheme. The
+    full load must fail with `source_error` before following either, leaving nothing served changed.
+    """
+    n = pick(10, 100)
+    with serve(SourceBehaviour(fmt="pages", page_size=n)) as (url, src), serve() as (decoy, trap):
+        src.put(*corpus(n))
+        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url}
+        results = []
+        for target in (decoy, url.replace("http://", "https://")):
+            page = {"items": corpus(n), "next": target}
+            src.raw_body = json.dumps(page).encode()
+            with started("full_load", "full_load", env) as (f_url, _):
+                resp = post_event(f_url, FULL_EVENT)
+            results.append((target, resp.status_code, resp.json()["error"]))
+    for target, status, error in results:
+        evidence(f"next → {target}: {status} `{error['type']}`: {error['message'][:140]}")
+        assert status == 502
+        assert error["type"] == "source_error"
+    evidence(f"the decoy was asked {len(trap.requests)} times")
+    assert trap.requests == []
