@@ -347,17 +347,10 @@ def start_cluster(root: Path, nodes: int = 3, wait_s: float = 180, version: str 
     return servers
 
 
-def restart(old: Server, wait_s: float = 120, version: str | None = None, status: str = "yellow") -> Server:
+def restart(old: Server, wait_s: float = 120, version: str | None = None) -> Server:
     """Start a stopped or killed server again on its port, data and settings; return once it answers."""
     recorded = json.loads((old.run_dir / "node.json").read_text())
-    port = int(old.url.rsplit(":", 1)[1])
-    server = launch(old.run_dir, port, version, recorded)
-    try:
-        server.wait_ready(wait_s, status)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return start(old.run_dir, int(old.url.rsplit(":", 1)[1]), wait_s, version, recorded)
 
 
 def _wait_ready(server: Server, proc: subprocess.Popen[bytes] | None, wait_s: float, status: str = "yellow") -> None:

@@ -133,3 +133,16 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Any:
         return create_app(name, f"functions/{name}/main.py").test_client()
 
     return build
+
+
+@pytest.fixture(scope="session")
+def tools() -> Path:
+    """The folder of the built helm, kustomize, kn and checkers (scripts/tools.sh builds them once, then
+    answers from cache); `make test` passes it as ``HERMES_TOOLS_BIN``."""
+    import subprocess
+
+    given = os.environ.get("HERMES_TOOLS_BIN")
+    if given:
+        return Path(given)
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "tools.sh")], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip().splitlines()[-1])

@@ -9,8 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -19,23 +18,9 @@ import pytest
 import requests
 
 from tests.deploy.image import sources
-from tests.support.process import ROOT, free_port, processes
+from tests.support.process import ROOT, eventually, free_port, processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def eventually(check: Callable[[], Any], wait_s: float = 60) -> Any:
-    """Poll until `check` returns something truthy (a tick, a reload); its last answer otherwise."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            if found := check():
-                return found
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            return check()
-        time.sleep(0.3)
 
 
 def _in_session(sid: int) -> list[int]:

@@ -14,11 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
-from hermes.client import build_client
-from hermes.load.full import full_load
 from hermes.search.app import ROUTES
 from tests.integration.test_schema import BOOKS, SCHEMA
-from tests.support.process import running
+from tests.support.site import search_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,13 +27,8 @@ def search_url(es_url: str) -> Iterator[str]:
 
     # The library demo: its declared fields add filter., range., near, radius and sorts to the API.
     conf = Settings(ES_URL=es_url, ES_INDEX="fuzz", DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)  # type: ignore[call-arg]
-    client = build_client(conf)
-    full_load(client, conf)
-    try:
-        with running("search", "search", {"ES_URL": es_url, "ES_INDEX": "fuzz"}) as url:
-            yield url
-    finally:
-        client.indices.delete(index=",".join(client.indices.get(index="fuzz-*,fuzz.hermes-state")))
+    with search_site(conf) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from hermes.client import build_client
-from hermes.load.full import full_load
 from tests.support.corpus import corpus, stamp, write_ndjson
-from tests.support.process import running
+from tests.support.site import search_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,16 +83,8 @@ def site(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     alias = f"play{uuid.uuid4().hex[:8]}"
     path = tmp_path_factory.mktemp("playground") / "c.ndjson"
     conf = Settings(ES_URL=es_url, ES_INDEX=alias, DATA_SOURCE_URL=write_ndjson(path, records()))  # type: ignore[call-arg]
-    client = build_client(conf)
-    try:
-        full_load(client, conf)
-        with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
-            yield url
-    finally:
-        names = client.indices.get(index=f"{alias}-*,{alias}.hermes-state", ignore_unavailable=True)
-        if names:
-            client.indices.delete(index=",".join(names))
-        client.close()
+    with search_site(conf) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -304,16 +294,8 @@ def library_site(es_url: str) -> Iterator[str]:
 
     alias = f"lib{uuid.uuid4().hex[:8]}"
     conf = Settings(ES_URL=es_url, ES_INDEX=alias, DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)  # type: ignore[call-arg]
-    client = build_client(conf)
-    try:
-        full_load(client, conf)
-        with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
-            yield url
-    finally:
-        names = client.indices.get(index=f"{alias}-*,{alias}.hermes-state", ignore_unavailable=True)
-        if names:
-            client.indices.delete(index=",".join(names))
-        client.close()
+    with search_site(conf) as url:
+        yield url
 
 
 def _field_value(driver: WebDriver, field: str, value: str) -> WebElement:

@@ -42,9 +42,7 @@ def evidence(request: pytest.FixtureRequest) -> Evidence:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
-    rep: pytest.TestReport = outcome.get_result()
-    if not item.nodeid.startswith("tests/resilience/"):
-        return
+    rep: pytest.TestReport = outcome.get_result()  # a conftest hook: items of tests/resilience only
     scenario = _RESULTS.setdefault(item.nodeid, report.Scenario.of(item))
     scenario.add(rep, [line for key, line in item.user_properties if key == "evidence"])
 
@@ -91,11 +89,11 @@ class PrivateServers:
         self.servers += servers
         return servers
 
-    def restart(self, server: Any, status: str = "yellow") -> Any:
+    def restart(self, server: Any) -> Any:
         """Start a killed server again on its port, data and settings."""
         import local_es
 
-        again = local_es.restart(server, status=status)
+        again = local_es.restart(server)
         self.servers.append(again)
         return again
 

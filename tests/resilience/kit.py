@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from hermes.load import indices
 from tests.support.datasource import record
 
 if TYPE_CHECKING:
@@ -146,31 +147,19 @@ def summary(answers: list[Answer]) -> str:
     return f"{len(answers):,} searches: {statuses} ({empty} empty); median {median(lat):.0f} ms, max {max(lat):.0f} ms"
 
 
-def documents(client: Elasticsearch, index: str) -> dict[str, dict[str, Any]]:
-    """Every document of ``index`` (or alias) by id, with its ``_version``: what a record-by-record check reads."""
+def documents(client: Elasticsearch, index: str, query: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Documents of ``index`` (or alias) by id, with their ``_version``: what a record-by-record check reads."""
     from elasticsearch.helpers import scan
 
     return {
         hit["_id"]: {**hit["_source"], "_version": hit.get("_version")}
-        for hit in scan(client, index=index, query={"query": {"match_all": {}}, "version": True})
+        for hit in scan(client, index=index, query={"query": query or {"match_all": {}}, "version": True})
     }
 
 
-def served(client: Elasticsearch, alias: str) -> list[str]:
-    found = client.options(ignore_status=404).indices.get_alias(name=alias)
-    return sorted(found.body) if found.meta.status == 200 else []
-
-
 def managed(client: Elasticsearch, alias: str) -> list[str]:
-    """Every ``<alias>-*`` index, served or not."""
-    found = client.options(ignore_status=404).indices.get(index=f"{alias}-*")
-    return sorted(found.body) if found.meta.status == 200 else []
+    """Every ``<alias>-<stamp>`` index, served or not."""
+    return sorted(indices.managed_indices(client, alias))
 
 
-def wait_until(check: Any, timeout_s: float, every_s: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(every_s)
-    return bool(check())
+served = indices.indices_behind  # the indices the alias points to now

@@ -10,6 +10,8 @@ import pytest
 import requests
 
 from hermes.client import build_client
+from hermes.errors import NotGreenError
+from hermes.load import indices
 from hermes.load.full import full_load
 from hermes.settings import Settings
 from tests.resilience.kit import (
@@ -22,10 +24,9 @@ from tests.resilience.kit import (
     post_event,
     served,
     summary,
-    wait_until,
 )  # fmt: skip
 from tests.support.datasource import SourceBehaviour, serve
-from tests.support.process import started
+from tests.support.process import eventually, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,12 +38,16 @@ def _holders(client: Any, index: str) -> dict[str, int]:
 
 
 def _green(client: Any, index: str, timeout_s: float) -> bool:
-    # A replica lost with its node is re-created elsewhere only after index.unassigned.node_left.delayed_timeout
-    # (1 min by default: the node may come back), so this wait outlasts the client's usual request timeout.
-    health = client.options(ignore_status=408, request_timeout=timeout_s + 30).cluster.health(
-        index=index, wait_for_status="green", timeout=f"{int(timeout_s)}s"
-    )
-    return health["status"] == "green"
+    """Whether ``index`` is green within ``timeout_s`` (the wait the full load's swap makes).
+
+    A replica lost with its node is re-created elsewhere only after index.unassigned.node_left.delayed_timeout
+    (1 min by default: the node may come back).
+    """
+    try:
+        indices.wait_green(client, index, timeout_s)
+    except NotGreenError:
+        return False
+    return True
 
 
 def _outcome(resp: requests.Response) -> str:
@@ -84,7 +89,7 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
             victim = copies["p"] if copies["p"] != 0 else copies["r"]
             nodes[victim].kill()
             t = time.monotonic()
-            assert wait_until(lambda: client.cluster.health()["number_of_nodes"] == 2, 120)  # the cluster noticed
+            assert eventually(lambda: client.cluster.health()["number_of_nodes"] == 2, 120)  # the cluster noticed
             noticed = time.monotonic() - t
             regreen = _green(client, first, 180)
             time.sleep(2)
@@ -99,7 +104,7 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
             answer: list[requests.Response] = []
             loading = threading.Thread(target=lambda: answer.append(post_event(f_url, FULL_EVENT)), daemon=True)
             loading.start()
-            assert wait_until(lambda: not src.gate.is_set(), 120)
+            assert eventually(lambda: not src.gate.is_set(), 120)
             time.sleep(1)
             new = next(i for i in managed(client, "cluster") if i not in served(client, "cluster"))
             primary = _holders(client, new)["p"]

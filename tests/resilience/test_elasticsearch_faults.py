@@ -23,10 +23,9 @@ from tests.resilience.kit import (
     pick,
     post_event,
     summary,
-    wait_until,
 )  # fmt: skip
 from tests.support.datasource import SourceBehaviour, serve
-from tests.support.process import started
+from tests.support.process import eventually, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -57,7 +56,7 @@ def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[A
         time.sleep(down_s)
         node[0] = private_es.restart(server)
         up_at = time.monotonic()
-        assert wait_until(lambda: any(a.status == 200 for a in load.between(up_at)), 60)
+        assert eventually(lambda: any(a.status == 200 for a in load.between(up_at)), 60)
         time.sleep(2)
         assert proc.poll() is None
         served_total = _requests_counted(s_url)
@@ -119,7 +118,7 @@ def test_elasticsearch_killed_during_a_delta(private_es: Any, node: list[Any], e
         with started("delta_load", "delta_load", env) as (d_url, _):
             tick = threading.Thread(target=lambda: answer.append(post_event(d_url, DELTA_EVENT)), daemon=True)
             tick.start()
-            assert wait_until(lambda: not src.gate.is_set(), 60)  # the tick waits for its next page
+            assert eventually(lambda: not src.gate.is_set(), 60)  # the tick waits for its next page
             time.sleep(0.5)  # its bulk senders write what they hold
             server.kill()
             pages_at_kill = len(src.requests) - 1
@@ -146,7 +145,7 @@ def test_elasticsearch_killed_during_a_delta(private_es: Any, node: list[Any], e
     assert after_kill == watermark
     assert ticks[-1].status_code == 200, ticks[-1].text
     client.indices.refresh(index="delta")
-    live = {h["_id"]: h["_source"] for h in documents_live(client)}
+    live = documents(client, "delta", LIVE)
     expected = {rid: r for rid, r in src.records.items() if not r.get("deleted")}
     assert set(live) == set(expected)
     mismatched = [rid for rid, r in expected.items()
@@ -154,9 +153,3 @@ def test_elasticsearch_killed_during_a_delta(private_es: Any, node: list[Any], e
     evidence(f"after the next tick: {len(live):,} live documents = {len(expected):,} live source records, "
              f"{len(mismatched)} differing")  # fmt: skip
     assert mismatched == []
-
-
-def documents_live(client: Any) -> list[dict[str, Any]]:
-    from elasticsearch.helpers import scan
-
-    return list(scan(client, index="delta", query={"query": LIVE}))

@@ -27,10 +27,9 @@ from tests.resilience.kit import (
     post_event,
     served,
     summary,
-    wait_until,
 )  # fmt: skip
 from tests.support.datasource import SourceBehaviour, serve
-from tests.support.process import kill_tree, started
+from tests.support.process import eventually, kill_tree, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -88,7 +87,7 @@ def test_a_full_load_killed_mid_stream_leaves_the_served_index_and_the_next_run_
         src.requests, src.pause_after = [], pick(35, 150)
         with started("full_load", "full_load", env) as (full_url, proc):
             threading.Thread(target=_post_quietly, args=(full_url,), daemon=True).start()
-            assert wait_until(lambda: not src.gate.is_set(), 60)  # the load waits for its next page
+            assert eventually(lambda: not src.gate.is_set(), 60)  # the load waits for its next page
             time.sleep(0.5)  # its bulk senders finish what they hold
             kill_tree(proc)
             killed_at = time.monotonic()

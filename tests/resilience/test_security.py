@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
 
+from tests.deploy.manifests import helm_template, kustomize_build
 from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, pick, post_event
 from tests.support.datasource import SourceBehaviour, serve
-from tests.support.process import ROOT, started
+from tests.support.process import started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,42 +83,21 @@ def test_bad_and_oversized_events_get_400_and_413(es_url: str, alias: str, evide
     assert src.requests == []
 
 
-def test_rendered_manifests_keep_the_loaders_cluster_local(evidence: Any) -> None:
+def test_rendered_manifests_keep_the_loaders_cluster_local(tools: Path, evidence: Any) -> None:
     """Rendered manifests keep the loaders cluster-local (API7: no public route to a loader)
 
     The chart (helm template, real helm) and the kustomize overlay (real kustomize) are rendered; each loader's
     Knative Service must carry `networking.knative.dev/visibility: cluster-local` (the label Knative's
     networking reads: knative.dev/networking pkg/apis/networking, VisibilityLabelKey), the search one must not.
     """
-    tools = _tools()
-    rendered = {
-        "helm template": _run([str(tools / "helm"), "template", "hermes", str(ROOT / "helm" / "hermes")]),
-        "kustomize build knative/": _run([str(tools / "kustomize"), "build", str(ROOT / "knative")]),
-    }
-    for how, text in rendered.items():
-        services = [o for o in yaml.safe_load_all(text) if o and o.get("kind") == "Service"]
+    rendered = {"helm template": helm_template(tools), "kustomize build knative/": kustomize_build(tools)}
+    for how, objs in rendered.items():
+        services = [o for o in objs if o.get("kind") == "Service"]
         visibility = {s["metadata"]["name"]: s["metadata"].get("labels", {}).get("networking.knative.dev/visibility")
                       for s in services}  # fmt: skip
         evidence(f"{how}: {visibility}")
         assert visibility == {"hermes-search": None, "hermes-full-load": "cluster-local",
                               "hermes-delta-load": "cluster-local"}  # fmt: skip
-
-
-def _tools() -> Path:
-    given = os.environ.get("HERMES_TOOLS_BIN") or _TOOLS
-    if given:
-        return Path(given)
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "tools.sh")], capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip().splitlines()[-1])
-
-
-_TOOLS = os.environ.get("HERMES_TOOLS_BIN")  # read at import, before fixtures clear HERMES_*
-
-
-def _run(argv: list[str]) -> str:
-    out = subprocess.run(argv, capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def test_next_links_never_leave_the_source_origin(es_url: str, alias: str, evidence: Any) -> None:

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -31,6 +32,23 @@ def free_port() -> int:
 def command(name: str, target: str, port: int) -> list[str]:
     return [str(FF), "--source", f"functions/{name}/main.py", "--target", target,
             "--port", str(port), "--host", "127.0.0.1"]  # fmt: skip
+
+
+def eventually(check: Callable[[], Any], wait_s: float = 60) -> Any:
+    """Poll until `check` returns something truthy (a tick, a reload, a paused source); its last answer otherwise.
+
+    A check that cannot reach its server yet (``requests.RequestException``) counts as not yet.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if found := check():
+                return found
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            return check()
+        time.sleep(0.3)
 
 
 def wait_live(url: str, proc: subprocess.Popen[bytes], wait_s: float) -> bool:
