@@ -27,13 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from hermes.timestamps import format_rfc3339
 
 if TYPE_CHECKING:
     from elastic_transport import Transport
-    from elasticsearch import Elasticsearch
 
 log = logging.getLogger(__name__)
 
@@ -142,20 +139,29 @@ class BulkSender:
         self._created: set[str] = set()
 
     def __call__(self, events: list[SearchEvent]) -> int:
-        lines: list[bytes] = []
-        for event in events:
-            name = index_name(self.prefix, event.at)
-            self._ensure(name)
-            doc = {"query": event.query, "total": event.total, "took_ms": event.took_ms, "zero": event.total == 0,
-                   "at": format_rfc3339(event.at)}  # fmt: skip
-            lines += [orjson.dumps({"create": {"_index": name}}), orjson.dumps(doc)]
+        # A list body with the NDJSON content type is serialized by the transport's own NdjsonSerializer.
         resp = self.transport.perform_request(
-            "POST", "/_bulk", body=b"\n".join(lines) + b"\n",
+            "POST",
+            "/_bulk",
+            body=[line for event in events for line in self._action(event)],
             headers={"content-type": "application/x-ndjson", "accept": "application/json"},
-        )  # fmt: skip
+        )
         if resp.meta.status >= 300 or not isinstance(resp.body, dict):
             return len(events)
         return sum(1 for item in resp.body.get("items", []) if item.get("create", {}).get("status", 500) >= 300)
+
+    def _action(self, event: SearchEvent) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The bulk action and document of one event, in its month's index (created on first use)."""
+        name = index_name(self.prefix, event.at)
+        self._ensure(name)
+        doc = {
+            "query": event.query,
+            "total": event.total,
+            "took_ms": event.took_ms,
+            "zero": event.total == 0,
+            "at": format_rfc3339(event.at),
+        }
+        return {"create": {"_index": name}}, doc
 
     def _ensure(self, name: str) -> None:
         """Create the month's index with its mappings once (a cluster may forbid auto-creation)."""
@@ -178,32 +184,3 @@ def start_recorder(transport: Transport, prefix: str, *, capacity: int, batch: i
                         on_lost=on_lost)  # fmt: skip
     atexit.register(recorder.close)
     return recorder
-
-
-def report(client: Elasticsearch, prefix: str, since: str, size: int = 20) -> dict[str, Any]:
-    """Top queries and top zero-result queries since ``since`` (``7d``, ``12h``; Elasticsearch date math)."""
-    top = {"terms": {"field": "query", "size": size}}
-    found = client.options(ignore_status=404).search(
-        index=f"{prefix}-*", size=0, query={"range": {"at": {"gte": f"now-{since}"}}}, track_total_hits=True,
-        aggs={"top": top, "zero": {"filter": {"term": {"zero": True}}, "aggs": {"top": top}}},
-    )  # fmt: skip
-    if found.meta.status == 404 or "aggregations" not in found.body:
-        return {
-            "since": since,
-            "searches": 0,
-            "zero_result_searches": 0,
-            "top_queries": [],
-            "top_zero_result_queries": [],
-        }
-    aggs = found.body["aggregations"]
-
-    def counts(agg: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"query": b["key"], "count": b["doc_count"]} for b in agg["buckets"]]
-
-    return {
-        "since": since,
-        "searches": found.body["hits"]["total"]["value"],
-        "zero_result_searches": aggs["zero"]["doc_count"],
-        "top_queries": counts(aggs["top"]),
-        "top_zero_result_queries": counts(aggs["zero"]["top"]),
-    }

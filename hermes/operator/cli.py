@@ -17,10 +17,9 @@ from hermes.client import get_client, translate
 from hermes.errors import HermesError, error_body
 from hermes.load.delta import delta_load
 from hermes.load.full import full_load
-from hermes.load.operator import rollback, status
-from hermes.load.state import State
 from hermes.logs import configure_logging
-from hermes.search import analytics
+from hermes.operator import analytics
+from hermes.operator.loads import dead_letters, rollback, status
 from hermes.settings import get_settings
 
 
@@ -36,11 +35,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "analytics":
         return analytics.report(client, settings.analytics_prefix, args.since, args.size)
     if args.command == "dead-letters":
-        state = State(client, settings.state_index)
-        if args.clear:
-            return {"cleared": state.clear_dead_letters()}
-        total, newest = state.dead_letters()
-        return {"total": total, "newest": newest}
+        return dead_letters(client, settings, clear=args.clear)
     return status(client, settings)
 
 

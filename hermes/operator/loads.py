@@ -1,4 +1,4 @@
-"""Operator actions on the loaders' indices and state: rollback and status (``python -m hermes``)."""
+"""Operator actions on the loaders' indices and state: status, rollback and dead letters."""
 
 from __future__ import annotations
 
@@ -40,6 +40,15 @@ def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
             state.save_watermark(datetime.fromisoformat(str(meta["watermark"])), target)
         return {"status": "rolled_back", "index": target,
                 "previous_index": previous[0] if previous else None}  # fmt: skip
+
+
+def dead_letters(client: Elasticsearch, settings: Settings, *, clear: bool) -> dict[str, Any]:
+    """How many records the loads rejected and the newest of them; with ``clear``, forget them all."""
+    state = State(client, settings.state_index)
+    if clear:
+        return {"cleared": state.clear_dead_letters()}
+    total, newest = state.dead_letters()
+    return {"total": total, "newest": newest}
 
 
 def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
