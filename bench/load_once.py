@@ -1,6 +1,6 @@
 """Run one full (or delta) load in this process and print duration and peak RSS as JSON.
 
-python bench/load_once.py full|delta   (configured by the environment, like the functions)
+python -m bench.load_once full|delta   (configured by the environment, like the functions)
 """
 
 from __future__ import annotations

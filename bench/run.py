@@ -1,6 +1,6 @@
 """Hermes benchmarks: ours vs a baseline, side by side in one run; medians and ratios.
 
-    python bench/run.py [--quick] [--out docs/benchmarks.md]
+    python -m bench.run [--quick] [--out docs/benchmarks.md]
 
 Starts its own Elasticsearch (scripts/local_es.py) and a generated data source
 (bench/source_server.py), so the figures are reproducible with one command
@@ -30,19 +30,17 @@ from typing import Any
 import requests
 import urllib3
 
+from bench import charts
+from bench import features as features_bench
+from bench.source_server import WORDS, make_record
+from hermes.client import build_client
+from hermes.search.models import SearchParams
+from hermes.search.query import search_body
+from hermes.settings import Settings
+from scripts import local_es
+from tests.support.process import command, free_port, running
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
-
-import charts  # noqa: E402
-import features as features_bench  # noqa: E402
-import local_es  # noqa: E402
-from source_server import WORDS, make_record  # noqa: E402
-
-from hermes.client import build_client  # noqa: E402
-from hermes.search.models import SearchParams  # noqa: E402
-from hermes.search.query import search_body  # noqa: E402
-from hermes.settings import Settings  # noqa: E402
-from tests.support.process import command, free_port, running  # noqa: E402
 
 PY = sys.executable
 
@@ -54,7 +52,7 @@ def median(values: list[float]) -> float:
 @contextmanager
 def source_server() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([PY, str(ROOT / "bench" / "source_server.py"), str(port)])
+    proc = subprocess.Popen([PY, "-m", "bench.source_server", str(port)], cwd=ROOT)
     try:
         for _ in range(100):
             try:
@@ -81,7 +79,7 @@ def load_once(kind: str, es_url: str, alias: str, source: str, extra: dict[str, 
     env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source,
            "HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0",
            **(extra or {})}  # fmt: skip
-    out = subprocess.run([PY, str(ROOT / "bench" / "load_once.py"), kind], env=env, cwd=ROOT,
+    out = subprocess.run([PY, "-m", "bench.load_once", kind], env=env, cwd=ROOT,
                          capture_output=True, text=True, check=False)  # fmt: skip
     if out.returncode != 0:
         raise RuntimeError(f"load_once {kind} {alias} failed:\n{out.stderr[-3000:]}")
@@ -185,7 +183,7 @@ def hammer(call: Callable[[], None], threads: int, per_thread: int) -> tuple[lis
 def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int, rounds: int) -> dict[str, Any]:
     """The exact body Hermes sends, through the function and straight to Elasticsearch, at each concurrency."""
     query = "kilo"  # a selective term: Elasticsearch's own time stays small next to the overhead
-    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
+    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))
     body = search_body(SearchParams(q=query), Settings().search_timeout_ms)  # what the function sends
 
     def direct() -> None:
@@ -213,9 +211,9 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
     rows = []
     for c in clients:
         p50 = {n: median(lat[n, c]) * 1000 for n, _ in paths}
-        rate = {n: median(rps[n, c]) for n, _ in paths}
-        rows.append({"clients": c, "p50_ms": p50, "rps": rate, "p50_overhead_ms": p50["function"] - p50["direct"],
-                     "throughput_ratio": rate["function"] / rate["direct"]})  # fmt: skip
+        rates = {n: median(rps[n, c]) for n, _ in paths}
+        rows.append({"clients": c, "p50_ms": p50, "rps": rates, "p50_overhead_ms": p50["function"] - p50["direct"],
+                     "throughput_ratio": rates["function"] / rates["direct"]})  # fmt: skip
     chart = 4 if 4 in clients else max(clients)  # the raw latencies at one concurrency, for the chart
     return {"query": query, "rows": rows, "requests": per_client * rounds, "chart_clients": chart,
             "latencies_ms": {n: [s * 1000 for s in lat[n, chart]] for n, _ in paths}}  # fmt: skip
@@ -265,7 +263,10 @@ def hostile(es_url: str, alias: str, requests_per_side: int, attackers: int = 8)
             stop.set()
             for t in threads:
                 t.join()
-    count = lambda codes: ", ".join(f"{c} × {codes.count(c)}" for c in sorted(set(codes)))  # noqa: E731
+
+    def count(codes: list[int]) -> str:
+        return ", ".join(f"{c} × {codes.count(c)}" for c in sorted(set(codes)))
+
     return {"alone_ms": median(alone) * 1000, "under_ms": median(under) * 1000,
             "ratio": median(under) / median(alone), "attack_ms": median(attack_latency) * 1000,
             "attackers": attackers, "requests": requests_per_side, "query_chars": len(hostile_query()),
@@ -343,7 +344,7 @@ def raw_bulk(es_url: str, index: str, n: int) -> float:
 
     from hermes.load import indices
 
-    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=120))  # type: ignore[call-arg]
+    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=120))
     docs = [{"_index": index, "_id": f"b{i}", "_source": {**make_record(i, datetime(2020, 1, 1, tzinfo=UTC)),
                                                          "deleted": False}} for i in range(n)]  # fmt: skip
     started = time.perf_counter()
@@ -369,7 +370,7 @@ def throughput(es_url: str, source: str, n: int, reps: int) -> dict[str, Any]:
             "ratio": rate_ours / rate_raw}  # fmt: skip
 
 
-def memory(es_url: str, source: str, sizes: list[int]) -> dict[str, Any]:
+def memory(es_url: str, source: str, sizes: list[int]) -> dict[int, dict[str, Any]]:
     out = {}
     for n in sizes:
         warm(f"{source}/n={n}")
@@ -499,7 +500,7 @@ usual maximum of 600 s.
 
 ## Full load: memory (issue 4)
 
-Peak RSS of the loading process (a fresh `python bench/load_once.py full` each time, imports included).
+Peak RSS of the loading process (a fresh `python -m bench.load_once full` each time, imports included).
 
 | records | peak RSS | duration |
 |---|---|---|
@@ -577,14 +578,14 @@ def main() -> int:
     print(json.dumps(results, indent=1, default=str))
     if args.only == "features" and Path(args.out).exists():  # the last section, re-run alone: replace it
         doc = Path(args.out).read_text().split(FEATURES_HEADER)[0]
-        note = (f"\nThis section alone was re-run with `python bench/run.py --only features` on {results['when']}, "
+        note = (f"\nThis section alone was re-run with `python -m bench.run --only features` on {results['when']}, "
                 "after the rest of the page.\n")  # fmt: skip
         Path(args.out).write_text(doc + features_md(results["features"], note))
         print(f"features section replaced in {args.out}")
         return 0
     if args.only:
         return 0
-    cmd = "make bench" if not q else "python bench/run.py --quick"
+    cmd = "make bench" if not q else "python -m bench.run --quick"
     out = Path(args.out)
     ov = results["overhead"]
     charts.latency_cdf(ov["latencies_ms"], ov["chart_clients"], out.with_name("bench-latency.png"))

@@ -5,7 +5,7 @@ The URL path chooses the data: ``/records/n=<N>/changed=<C>/gen=<G>``
 - ``C`` of them (``b0…b<C-1>``) changed in generation ``G`` (``updated_at = T1 + G days + i ms``).
 ``?since=`` is honoured by arithmetic, so a delta query costs what it returns.
 
-    python bench/source_server.py PORT
+    python -m bench.source_server PORT
 """
 
 from __future__ import annotations

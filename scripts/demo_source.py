@@ -6,7 +6,7 @@ the contract's protocol — `since`, pages with `next`, tombstones — plus ways
     PUT    /records/<id>                 upsert this JSON record (updated_at set to now)
     DELETE /records/<id>                 tombstone it (deleted: true, updated_at now)
 
-    python scripts/demo_source.py [--port 8090]
+    python -m scripts.demo_source [--port 8090]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ One leg per version, one after the other: the leg's pytest session starts that v
 and stops it. A leg counts only if the server it talked to reports the version asked for.
 The JUnit report of each leg gives the counts; the server's own nodes API gives its Java.
 
-    python scripts/matrix.py --report docs/compatibility.md 8.11.4 9.5.4 -- tests/unit tests/integration
+    python -m scripts.matrix --report docs/compatibility.md 8.11.4 9.5.4 -- tests/unit tests/integration
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import local_es
+from scripts import local_es
 
 ROOT = Path(__file__).resolve().parent.parent
 
