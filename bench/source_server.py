@@ -23,10 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
-WORDS = (
+# Titles and contents are drawn from the NATO alphabet.
+_ALPHABET = (
     "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
     "quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
+)
+WORDS = _ALPHABET.split()
 
 
 def _stamp(when: datetime) -> str:

