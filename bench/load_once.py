@@ -19,6 +19,6 @@ if __name__ == "__main__":
     started = time.perf_counter()
     run = full_load if sys.argv[1] == "full" else delta_load
     report = run(get_client(), get_settings())
-    report["wall_s"] = time.perf_counter() - started
-    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sys.stdout.write(json.dumps(report) + "\n")
+    wall_s = time.perf_counter() - started
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.stdout.write(json.dumps({**report, "wall_s": wall_s, "peak_rss_mb": peak_rss_mb}) + "\n")

@@ -11,7 +11,7 @@ import argparse
 import json
 import re
 import sys
-from typing import Any
+from collections.abc import Mapping
 
 from hermes.client import get_client, translate
 from hermes.errors import HermesError, error_body
@@ -23,7 +23,7 @@ from hermes.operator.loads import dead_letters, rollback, status
 from hermes.settings import get_settings
 
 
-def _run(args: argparse.Namespace) -> dict[str, Any]:
+def _run(args: argparse.Namespace) -> Mapping[str, object]:
     settings = get_settings()
     client = get_client()
     if args.command == "full-load":
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--size", default=20, type=_count, metavar="N", help="queries per list, 1 to 1000 (default 20)")
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
+    result: Mapping[str, object]
     try:
         result = _run(args)
     except HermesError as exc:

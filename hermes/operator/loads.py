@@ -9,6 +9,7 @@ from hermes.errors import VerificationError
 from hermes.load import indices
 from hermes.load.full import stored_watermark
 from hermes.load.pipeline import load_lock, loader_client
+from hermes.load.reports import RollbackReport
 from hermes.load.state import State
 from hermes.settings import Settings
 from hermes.timestamps import format_rfc3339
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 
-def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
+def rollback(client: Elasticsearch, settings: Settings) -> RollbackReport:
     """Point the alias back at the most recently retired index; restore its watermark."""
     client = loader_client(client, settings)
     state = State(client, settings.state_index)
