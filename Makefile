@@ -97,6 +97,12 @@ typecheck: install ## mypy --strict on the shared package
 check: lint typecheck test ## Everything CI runs: lint, types, every test, then the matrix's other versions
 	$(if $(strip $(MATRIX_REST)),$(MAKE) test-matrix MATRIX_REPORT= ES_MATRIX="$(MATRIX_REST)")
 
+##@ Documentation
+
+.PHONY: docs
+docs: install ## Regenerate docs/configuration.md from hermes/settings.py
+	$(PY) -m scripts.configuration_doc --write
+
 ##@ Elasticsearch (local, no Docker)
 
 .PHONY: es-fetch
