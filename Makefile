@@ -103,6 +103,10 @@ check: lint typecheck test ## Everything CI runs: lint, types, every test, then 
 docs: install ## Regenerate docs/configuration.md from hermes/settings.py
 	$(PY) -m scripts.configuration_doc --write
 
+.PHONY: docs-check
+docs-check: install ## Check every command the docs show: make targets, python -m modules, curl markers
+	$(PY) -m scripts.docs_check
+
 ##@ Elasticsearch (local, no Docker)
 
 .PHONY: es-fetch
