@@ -4,6 +4,7 @@ A command is code: a line of a fenced ``bash``/``sh`` block or an inline code sp
 
 - ``make <target>``: the target exists in the Makefile;
 - ``python -m <module>``: the module resolves (a package through its ``__main__``) or imports;
+- a relative link: its file, and its heading, exist;
 - ``curl``: it sits in a fenced block preceded by a marker that says how it is checked —
   ``<!-- check: curl cities -->`` / ``<!-- check: curl library -->`` (tests/docs runs the block against a
   search function serving that demo on a real Elasticsearch) or ``<!-- check: skip: <reason> -->``.
@@ -35,6 +36,8 @@ _INLINE = re.compile(r"`([^`\n]+)`")
 _MAKE = re.compile(r"(?:^|[\s;&(=])make((?:\s+[A-Z_]+=\S+)*)\s+([a-z][a-z0-9-]*)")
 _PYTHON_M = re.compile(r"python(?:3(?:\.\d+)?)?\s+-m\s+([A-Za-z_][\w.]*)")
 _TARGET = re.compile(r"^([A-Za-z0-9_-]+):(?!=)", re.MULTILINE)
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_HEADING = re.compile(r"^#+ (.+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -152,11 +155,34 @@ def _marker_problem(item: Code) -> str | None:
     return None
 
 
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def link_problems(path: Path) -> Iterator[str]:
+    """Relative links that lead nowhere: a missing file, or a heading the target does not have."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for link in _LINK.findall(line):
+            if link.startswith(("http://", "https://", "mailto:")):
+                continue
+            file, _, anchor = link.partition("#")
+            target = (path.parent / file).resolve() if file else path
+            where = f"{path.relative_to(ROOT)}:{number}"
+            if not target.exists():
+                yield f"{where}: link to a missing file: {link}"
+            elif anchor and target.suffix == ".md":
+                headings = {_anchor(h) for h in _HEADING.findall(target.read_text(encoding="utf-8"))}
+                if anchor not in headings:
+                    yield f"{where}: link to a missing heading: {link}"
+
+
 def problems() -> list[str]:
     """Everything wrong with the commands the documentation shows; empty when all is well."""
     targets = makefile_targets() | _PENDING_TARGETS
     found: list[str] = []
     for path in documents():
+        found.extend(link_problems(path))
         for item in code(path):
             found.extend(
                 f"{_where(item)}: no Makefile target {target!r}: {item.text}"

@@ -67,3 +67,12 @@ def test_a_run_curl_example_must_call_the_search_function(tiny_repo: Path) -> No
 def test_an_inline_curl_cannot_be_checked(tiny_repo: Path) -> None:
     found = _problems_of(tiny_repo, "Try `curl localhost:8080/search?q=a`.\n")
     assert found == ["README.md:1: a curl outside a fenced block cannot be checked: curl localhost:8080/search?q=a"]
+
+
+def test_a_link_to_a_missing_file_or_heading_is_reported(tiny_repo: Path) -> None:
+    (tiny_repo / "docs" / "api.md").write_text("# The API\n\n## Declared fields (`HERMES_SCHEMA`)\n", encoding="utf-8")
+    readme = "[a](docs/api.md#declared-fields-hermes_schema) [b](docs/api.md#nope) [c](docs/gone.md)\n"
+    assert _problems_of(tiny_repo, readme) == [
+        "README.md:1: link to a missing heading: docs/api.md#nope",
+        "README.md:1: link to a missing file: docs/gone.md",
+    ]
