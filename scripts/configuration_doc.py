@@ -32,7 +32,7 @@ Every setting Hermes reads, by environment variable. Each process reads them onc
 `hermes.settings.Settings`; nothing else looks at the environment. A missing or invalid value stops the
 process at start-up with a message naming the variable (`hermes: invalid configuration: ES_URL: …`), so
 Knative marks the revision not ready instead of serving errors. Names match case-insensitively.
-Secrets (`secret` below) are never logged.
+Secrets (`secret` below) are held as pydantic `SecretStr`, which prints as `**********`.
 
 `HERMES_SCHEMA` and `HERMES_ANALYSIS` are described in [api.md](api.md#declared-fields-hermes_schema) and
 [api.md](api.md#bring-your-own-analysis-hermes_analysis).
