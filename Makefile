@@ -97,6 +97,16 @@ typecheck: install ## mypy --strict on the shared package
 check: lint typecheck test ## Everything CI runs: lint, types, every test, then the matrix's other versions
 	$(if $(strip $(MATRIX_REST)),$(MAKE) test-matrix MATRIX_REPORT= ES_MATRIX="$(MATRIX_REST)")
 
+##@ Documentation
+
+.PHONY: docs
+docs: install ## Regenerate docs/configuration.md from hermes/settings.py
+	$(PY) -m scripts.configuration_doc --write
+
+.PHONY: docs-check
+docs-check: install ## Check every command the docs show: make targets, python -m modules, curl markers
+	$(PY) -m scripts.docs_check
+
 ##@ Elasticsearch (local, no Docker)
 
 .PHONY: es-fetch
