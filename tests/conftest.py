@@ -122,14 +122,15 @@ def es(es_url: str) -> Iterator[Elasticsearch]:
 
 @pytest.fixture
 def function_client(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``function_client(name, settings)``: the real function, via functions-framework, configured like a pod."""
+    """``function_client(name, settings=None, **overrides)``: the real function, via functions-framework,
+    with its whole environment derived from ``settings`` (overrides by variable name), as a pod gets it."""
     from functions_framework import create_app
 
-    def build(name: str, settings: Settings) -> Any:
-        monkeypatch.setenv("ES_URL", settings.es_url)
-        monkeypatch.setenv("ES_INDEX", settings.es_index)
-        if settings.data_source_url:
-            monkeypatch.setenv("DATA_SOURCE_URL", settings.data_source_url)
+    from tests.support.settings import configure
+
+    def build(name: str, settings: Settings | None = None, **overrides: Any) -> Any:
+        configure(monkeypatch, settings, **overrides)
+        clear_caches()
         return create_app(name, f"functions/{name}/main.py").test_client()
 
     return build

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 
 from hermes.client import build_client
 from hermes.errors import IndexRejectedError
@@ -17,7 +16,6 @@ from hermes.load.delta import delta_load
 from hermes.load.full import full_load
 from hermes.load.operator import status
 from hermes.load.state import State
-from tests.conftest import clear_caches
 from tests.support.corpus import write_ndjson
 
 pytestmark = pytest.mark.integration
@@ -37,10 +35,8 @@ def library(make_settings: Any) -> Any:
 
 
 @pytest.fixture
-def client(library: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> Any:
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", library.es_index)
-    return create_app("search", "functions/search/main.py").test_client()
+def client(library: Any, function_client: Any) -> Any:
+    return function_client("search", library)
 
 
 def _search(client: Any, **params: Any) -> dict[str, Any]:
@@ -156,7 +152,7 @@ def test_fields_selects_stored_fields(client: Any) -> None:
 
 
 def test_declared_search_fields_are_searched_with_their_boost(
-    client: Any, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, make_settings: Any, function_client: Any
 ) -> None:
     body = _search(client, q="tolkien")
     assert [h["id"] for h in body["hits"]] == ["the-hobbit"]
@@ -166,9 +162,7 @@ def test_declared_search_fields_are_searched_with_their_boost(
     boosted = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(
         {"fields": {**fields, "authors": {**fields["authors"], "boost": 10}}}))  # fmt: skip
     full_load(build_client(boosted), boosted)
-    clear_caches()  # a new process: not the served schema this one keeps for 10 s
-    monkeypatch.setenv("ES_INDEX", boosted.es_index)
-    other = create_app("search", "functions/search/main.py").test_client()
+    other = function_client("search", boosted)  # a new process: not the served schema this one keeps for 10 s
     ratio = _search(other, q="tolkien")["hits"][0]["score"] / body["hits"][0]["score"]
     assert ratio == pytest.approx(5, rel=0.01)
 
@@ -218,18 +212,16 @@ def test_openapi_shows_the_served_schema(client: Any) -> None:
 
 
 def test_a_changed_schema_waits_for_the_next_full_load(
-    library: Any, make_settings: Any, es: Any, monkeypatch: pytest.MonkeyPatch, es_url: str
+    library: Any, make_settings: Any, es: Any, function_client: Any
 ) -> None:
     changed = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA='{"fields": {"language": {"type": "keyword"}}}')
     report = status(es, changed)
     assert report["schema"]["behind"] is True
     assert "next full load" in report["schema"]["message"]
     # The search function serves the served index's schema, whatever its own environment says.
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", library.es_index)
-    monkeypatch.setenv("HERMES_SCHEMA", '{"fields": {"language": {"type": "keyword"}}}')
-    monkeypatch.setenv("HERMES_SCHEMA_REFRESH_S", "0")  # read the served schema on every search
-    client = create_app("search", "functions/search/main.py").test_client()
+    client = function_client(
+        "search", library, HERMES_SCHEMA='{"fields": {"language": {"type": "keyword"}}}', HERMES_SCHEMA_REFRESH_S=0
+    )  # read the served schema on every search
     assert _search(client, **{"filter.pages": "96"})["hits"][0]["id"] == "little-prince"
     full_load(build_client(changed), changed)
     assert status(es, changed)["schema"]["behind"] is False
@@ -284,7 +276,7 @@ ANALYZED = json.dumps(
 )
 
 
-def test_bring_your_own_analysis(make_settings: Any, es: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> None:
+def test_bring_your_own_analysis(make_settings: Any, es: Any, function_client: Any) -> None:
     settings = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=ANALYZED, HERMES_ANALYSIS=ANALYSIS)
     full_load(build_client(settings), settings)
     served = indices.indices_behind(es, settings.es_index)[0]
@@ -292,9 +284,7 @@ def test_bring_your_own_analysis(make_settings: Any, es: Any, monkeypatch: pytes
     assert analysis["analyzer"]["no_stop_words"]["filter"] == ["lowercase", "stop"]
     props = es.indices.get_mapping(index=served)[served]["mappings"]["properties"]
     assert props["title"]["analyzer"] == props["note"]["analyzer"] == "no_stop_words"
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", settings.es_index)
-    client = create_app("search", "functions/search/main.py").test_client()
+    client = function_client("search", settings)
     # "the" is a stop word now: it matches no title or content, where the standard analyzer matched many.
     assert _search(client, q="the")["total"] == 0
     assert _search(client, q="the hobbit")["hits"][0]["id"] == "the-hobbit"
@@ -330,7 +320,7 @@ def test_a_type_change_inside_the_refresh_period_is_read_again(library: Any, mak
 
 
 def test_every_accepted_value_is_indexed_by_elasticsearch(
-    make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es_url: str
+    make_settings: Any, tmp_path: Path, function_client: Any
 ) -> None:
     values = [{"pages": 12}, {"pages": 12.5}, {"pages": [1, 2]}, {"pages": None}, {"published": "1851-10-18"},
               {"published": "2026-01-31 22:00:00z"}, {"published": "2026-01-31T23:30:00.1234567891-01:00"},
@@ -342,9 +332,7 @@ def test_every_accepted_value_is_indexed_by_elasticsearch(
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "v.ndjson", records), HERMES_SCHEMA=SCHEMA)
     report = full_load(build_client(settings), settings)
     assert (report["indexed"], report["failed"], report["invalid"]) == (len(values), 0, 0)
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", settings.es_index)
-    client = create_app("search", "functions/search/main.py").test_client()
+    client = function_client("search", settings)
     # A full date is the whole day, in filters and as a range's upper bound; date-times are instants.
     on_the_31st = {"v5", "v7"}  # 22:00Z, and 10:00+02:00 (08:00Z); not 23:30-01:00 (Feb 1st, 00:30Z)
     assert _ids(_search(client, **{"filter.published": "2026-01-31"})) == on_the_31st

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 from werkzeug.datastructures import MultiDict
 
 from hermes.load.sources import _CappedRetry
@@ -21,12 +20,11 @@ _HEADERS = {"ce-specversion": "1.0", "ce-type": "dev.hermes.load.full", "ce-sour
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Any:
+def app(function_client: Any) -> Any:
     def build(name: str, **env: str) -> Any:
-        for key, value in {"ES_URL": "http://127.0.0.1:9", "DATA_SOURCE_URL": "file:///nonexistent.json",
-                           "HERMES_MAX_EVENT_BYTES": "4096", **env}.items():  # fmt: skip
-            monkeypatch.setenv(key, value)
-        return create_app(name, f"functions/{name}/main.py").test_client()
+        defaults = {"ES_URL": "http://127.0.0.1:9", "DATA_SOURCE_URL": "file:///nonexistent.json",
+                    "HERMES_MAX_EVENT_BYTES": "4096"}  # fmt: skip
+        return function_client(name, **{**defaults, **env})
 
     return build
 
