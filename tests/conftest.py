@@ -136,6 +136,14 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Any:
     return build
 
 
+@pytest.fixture
+def lock_clock(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The load lock's wall clock, moved forward by the test instead of waiting out a TTL."""
+    from tests.support.clock import shift_lock_clock
+
+    return shift_lock_clock(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def tools() -> Path:
     """The folder of the built helm, kustomize, kn and checkers (scripts/tools.sh builds them once, then

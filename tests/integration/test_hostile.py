@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from hermes.load.full import full_load
 from hermes.load.lock import LoadLock
 from hermes.load.state import State
 from hermes.settings import Settings
+from tests.support.clock import ShiftedClock
 from tests.support.datasource import SourceBehaviour, record, serve
 from tests.support.proxy import Proxy
 
@@ -120,13 +120,13 @@ def test_item4_a_failure_before_the_swap_still_cleans_up(
 
 
 def test_item6_elasticsearch_down_mid_load_fails_and_the_lock_frees_after_its_ttl(
-    es_url: str, es: Any, make_settings: Any, source: Any, caplog: pytest.LogCaptureFixture
+    es: Any, make_settings: Any, source: Any, caplog: pytest.LogCaptureFixture, lock_clock: type[ShiftedClock]
 ) -> None:
     url, src = source
     src.put(*_records(5))
     direct = make_settings(DATA_SOURCE_URL=url, HERMES_LOCK_TTL_S=1)
     full_load(build_client(direct), direct)
-    host, port = es_url.removeprefix("http://").split(":")
+    host, port = direct.es_url.removeprefix("http://").split(":")
     proxy = Proxy(host, int(port))
     proxy.up()
     try:
@@ -146,7 +146,7 @@ def test_item6_elasticsearch_down_mid_load_fails_and_the_lock_frees_after_its_tt
         proxy.down()
     # The lock the failed run left expires after its TTL (no heartbeat renews it): the next run proceeds.
     assert LoadLock(es, direct.state_index, 1).current() is not None
-    time.sleep(1.5)
+    lock_clock.advance(1.5)  # past the TTL of 1 s
     assert full_load(build_client(direct), direct)["status"] == "completed"
 
 
