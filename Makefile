@@ -15,8 +15,8 @@ MATRIX_REPORT ?= docs/compatibility.md
 MATRIX_REST = $(filter-out $(shell $(PYTHON) scripts/local_es.py version),$(ES_MATRIX))
 # Each matrix leg skips what does not depend on the server's version: tests/deploy (manifests, images,
 # Knative's data plane), `make dev` and the browser test of the playground.
-MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/test_dev.py \
-  --ignore=tests/integration/test_playground.py
+MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/tooling/test_dev.py \
+  --ignore=tests/integration/search/test_playground.py
 SEARCH_PORT ?= 8080
 FULL_LOAD_PORT ?= 8081
 DELTA_LOAD_PORT ?= 8082

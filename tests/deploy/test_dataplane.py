@@ -1,4 +1,4 @@
-"""Knative's eventing data plane, in-process (issue 9, What to build 3): what a Broker would do with our
+"""Knative's eventing data plane, in-process: what a Broker would do with our
 functions' answers.
 
 `hermes-dataplane` (tests/dataplane, built by scripts/tools.sh) runs knative.dev/eventing v0.50.0's own

@@ -20,7 +20,7 @@ from tests.support.corpus import write_ndjson
 
 pytestmark = pytest.mark.integration
 
-LIBRARY = Path(__file__).resolve().parents[2] / "examples" / "library"
+LIBRARY = Path(__file__).resolve().parents[3] / "examples" / "library"
 SCHEMA = f"file://{LIBRARY / 'schema.json'}"
 BOOKS = f"file://{LIBRARY / 'books.json'}"
 LONDON, PARIS = "51.5074,-0.1278", "48.8566,2.3522"

@@ -15,7 +15,7 @@ import requests
 from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.search.analytics import report
-from tests.integration.test_schema import BOOKS
+from tests.integration.search.test_declared_fields import BOOKS
 from tests.support.process import ROOT, running
 from tests.support.settings import environ
 
