@@ -85,9 +85,8 @@ def es_url(record_testsuite_property: Callable[[str, object], None]) -> Iterator
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-@pytest.fixture
-def alias(es_url: str) -> Iterator[str]:
-    """A unique alias for one test; its indices and state index are deleted afterwards."""
+def _owned_alias(es_url: str) -> Iterator[str]:
+    """A unique alias; its indices and state index are deleted afterwards."""
     import requests
 
     name = f"t{uuid.uuid4().hex[:10]}"
@@ -97,6 +96,18 @@ def alias(es_url: str) -> Iterator[str]:
     names = ",".join(found.json()) if found.status_code == 200 else ""
     if names:
         requests.delete(f"{es_url}/{names}", timeout=30).raise_for_status()
+
+
+@pytest.fixture
+def alias(es_url: str) -> Iterator[str]:
+    """A unique alias for one test (a test that writes owns its alias); deleted afterwards."""
+    yield from _owned_alias(es_url)
+
+
+@pytest.fixture(scope="module")
+def module_alias(es_url: str) -> Iterator[str]:
+    """A unique alias shared by one module's read-only tests (one load per module); deleted after it."""
+    yield from _owned_alias(es_url)
 
 
 @pytest.fixture

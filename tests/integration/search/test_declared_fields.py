@@ -16,7 +16,9 @@ from hermes.load.delta import delta_load
 from hermes.load.full import full_load
 from hermes.load.operator import status
 from hermes.load.state import State
+from hermes.settings import Settings
 from tests.support.corpus import write_ndjson
+from tests.support.settings import settings_with
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +28,32 @@ BOOKS = f"file://{LIBRARY / 'books.json'}"
 LONDON, PARIS = "51.5074,-0.1278", "48.8566,2.3522"
 
 
-@pytest.fixture
-def library(make_settings: Any) -> Any:
-    settings = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)
-    report = full_load(build_client(settings), settings)
+def _load_library(settings: Settings) -> Settings:
+    es = build_client(settings)
+    try:
+        report = full_load(es, settings)
+    finally:
+        es.close()
     assert (report["indexed"], report["skipped"]) == (28, 0)
     return settings
 
 
+@pytest.fixture(scope="module")
+def shared_library(es_url: str, module_alias: str) -> Settings:
+    """The library, loaded once for the module's read-only tests."""
+    shared = settings_with(ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)
+    return _load_library(shared)
+
+
 @pytest.fixture
-def client(library: Any, function_client: Any) -> Any:
-    return function_client("search", library)
+def library(make_settings: Any) -> Settings:
+    """The library in this test's own alias, for a test that loads into it again."""
+    return _load_library(make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA))
+
+
+@pytest.fixture
+def client(shared_library: Settings, function_client: Any) -> Any:
+    return function_client("search", shared_library)
 
 
 def _search(client: Any, **params: Any) -> dict[str, Any]:
@@ -57,10 +74,10 @@ def _bad(client: Any, **params: Any) -> str:
     return str(error["parameter"])
 
 
-def test_the_index_records_the_schema_it_was_built_with(library: Any, es: Any) -> None:
-    served = indices.indices_behind(es, library.es_index)[0]
+def test_the_index_records_the_schema_it_was_built_with(shared_library: Any, es: Any) -> None:
+    served = indices.indices_behind(es, shared_library.es_index)[0]
     meta = indices.managed_meta(es, served)
-    assert meta["hermes_schema"] == library.field_schema.recorded()
+    assert meta["hermes_schema"] == shared_library.field_schema.recorded()
     mapping = es.indices.get_mapping(index=served)[served]["mappings"]["properties"]
     assert mapping["pages"] == {"type": "double"}
     assert mapping["place"] == {"type": "geo_point"}
@@ -306,7 +323,8 @@ def test_an_analyzer_elasticsearch_lacks_fails_the_load_and_changes_nothing(
 
 
 def test_a_type_change_inside_the_refresh_period_is_read_again(library: Any, make_settings: Any,
-                                                                client: Any) -> None:  # fmt: skip
+                                                                function_client: Any) -> None:  # fmt: skip
+    client = function_client("search", library)
     assert _search(client)["facets"]["language"][0] == {"value": "en", "count": 15}  # schema cached for 10 s
     fields = json.loads((LIBRARY / "schema.json").read_text())["fields"]
     text = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(

@@ -11,23 +11,39 @@ import pytest
 
 from hermes.client import build_client
 from hermes.load.full import full_load
+from hermes.settings import Settings
 from tests.support.corpus import corpus, stamp, write_ndjson
+from tests.support.settings import settings_with
 
 pytestmark = pytest.mark.integration
 
 SOURCE = "functions/search/main.py"
 
 
-@pytest.fixture
-def loaded(make_settings: Any, tmp_path: Path) -> Any:
-    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()))
-    report = full_load(build_client(settings), settings)
-    assert report["indexed"] == 34
+def _load_corpus(settings: Settings) -> Settings:
+    es = build_client(settings)
+    try:
+        assert full_load(es, settings)["indexed"] == 34
+    finally:
+        es.close()
     return settings
 
 
+@pytest.fixture(scope="module")
+def loaded(es_url: str, module_alias: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The corpus, loaded once for the module's read-only tests."""
+    source = write_ndjson(tmp_path_factory.mktemp("corpus") / "c.ndjson", corpus())
+    return _load_corpus(settings_with(ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=source))
+
+
 @pytest.fixture
-def client(loaded: Any, function_client: Any) -> Any:
+def own_loaded(make_settings: Any, tmp_path: Path) -> Settings:
+    """The corpus in this test's own alias, for a test that writes to it."""
+    return _load_corpus(make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus())))
+
+
+@pytest.fixture
+def client(loaded: Settings, function_client: Any) -> Any:
     return function_client("search", loaded, HERMES_CORS_ORIGINS="https://app.example")
 
 
@@ -255,9 +271,10 @@ def test_elasticsearch_going_away_and_coming_back(loaded: Any, function_client: 
         proxy.down()
 
 
-def test_document_ids_with_slashes_and_trailing_slashes(client: Any, loaded: Any, es: Any) -> None:
+def test_document_ids_with_slashes_and_trailing_slashes(own_loaded: Any, function_client: Any, es: Any) -> None:
+    client = function_client("search", own_loaded)
     for doc_id in ("/abc", "a/b", "x y%z"):
-        es.index(index=loaded.es_index, id=doc_id, document={"id": doc_id, "title": "t", "deleted": False},
+        es.index(index=own_loaded.es_index, id=doc_id, document={"id": doc_id, "title": "t", "deleted": False},
                  refresh=True)  # fmt: skip
     for doc_id in ("/abc", "a/b", "x y%z"):
         resp = client.get("/documents/" + quote(doc_id, safe="/"))
