@@ -62,6 +62,7 @@ def test_alias_moves_previous_kept_older_pruned(es: Any, settings: Settings, sou
     assert indices.indices_behind(es, settings.es_index) == [reports[2]["index"]]
 
 
+@pytest.mark.slow  # a scenario: searches in a loop through several reloads
 def test_searches_during_reloads_never_fail_nor_see_nothing(es: Any, settings: Settings, source: Any) -> None:
     source[1].put(*_records(300))
     full_load(build_client(settings), settings)

@@ -29,6 +29,7 @@ def library(make_settings: Any) -> Any:
     return settings
 
 
+@pytest.mark.slow  # runs the search function as a process, then stops it
 def test_searches_are_recorded_and_flushed_on_sigterm(library: Any, es: Any, es_url: str) -> None:
     # A flush interval of an hour: only the drain at exit can write these events.
     env = environ(library, HERMES_ANALYTICS=True, HERMES_ANALYTICS_FLUSH_S=3600, HERMES_ANALYTICS_BATCH=1000)
