@@ -29,7 +29,7 @@ from hermes.errors import MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.search import fields, service
 from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
-from hermes.search.metrics import get_metrics
+from hermes.search.metrics import RequestMetrics, get_metrics
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.openapi import openapi_document
 from hermes.search.params import parse_params
@@ -74,6 +74,7 @@ class SearchApp:
         self.analytics = _recorder(settings) if settings.analytics else None
         self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
         self.urls = ROUTES.bind("hermes")
+        self.counted = RequestMetrics()
         self.endpoints: dict[str, Callable[..., Response]] = {
             "search": self.search, "suggest": self.suggest, "document": self.document, "live": self.live,
             "ready": self.ready, "openapi": self.openapi, "metrics": self.metrics, "playground": self.playground,
@@ -83,7 +84,8 @@ class SearchApp:
         started = time.perf_counter()
         route, response = self._dispatch(request)
         self._cors(request, response)
-        get_metrics().observe(route, response.status_code, time.perf_counter() - started)
+        if not self.counted.observe(route, response.status_code, time.perf_counter() - started):
+            response.call_on_close(self.counted.build_in_background)  # after this answer is sent
         return response
 
     def _dispatch(self, request: Request) -> tuple[str, Response]:
@@ -192,7 +194,7 @@ class SearchApp:
         return json_response(openapi_document(schema))
 
     def metrics(self, _: Request) -> Response:
-        body, ctype = get_metrics().render()
+        body, ctype = self.counted.snapshot().render()
         return Response(body, 200, mimetype=None, content_type=ctype)
 
     def playground(self, _: Request) -> Response:
