@@ -138,10 +138,11 @@ def import_breakdown(top: int = 12, reps: int = 5) -> dict[str, Any]:
     """What the search path imports on top of the bare function, by top-level package (median of reps).
 
     The search path is what a cold start imports before its first answer: the function's
-    module and what the first ``/search`` pulls in (the transport and Prometheus).
+    module and what the first ``/search`` pulls in (the transport, imported as ``hermes.client``
+    does). The bare function imports functions_framework and Flask too.
     """
-    bare_code = "import functions_framework"
-    ours_code = "import functions_framework, hermes.search.app, hermes.client, elastic_transport, prometheus_client"
+    bare_code = "import functions_framework, flask"
+    ours_code = "import functions_framework, flask, hermes.search.app, hermes.client as c; c._import_transport()"
     per_package: dict[str, list[float]] = {}
     totals: list[float] = []
     for _ in range(reps):
@@ -464,18 +465,26 @@ Process spawn → first `200` on `/search?q=alpha` (the first request includes i
 | **ratio** | **{cold["ratio"]:.2f}×** (goal ≤ 1.5×) | |
 
 What the search path imports on top of the bare function (`python -X importtime`: the function's module,
-plus `elastic_transport` and `prometheus_client`, which the first request imports), self time summed by
-top-level package, median of 5: **{cold["importtime"]["total_s"] * 1000:.0f} ms** in all.
+plus `elastic_transport`, which the first request imports; Prometheus comes after the first answer), self time
+summed by top-level package, median of 5: **{cold["importtime"]["total_s"] * 1000:.0f} ms** in all.
 
 | package | import time |
 |---|---|
 {imports}
 
-Left as they are: `pydantic` (settings and parameter models, a chosen dependency) and `elastic_transport`
-(the lightest client of the official family; it probes `requests` and loads `asyncio` for its async
-transport). Tried and not kept: building the transport on a background thread during start-up, joined
-before gunicorn forks — no gain (imports are CPU-bound under one GIL: 0.709 s vs 0.702 s median of 7 while
-developing).
+**Where the search path's time goes.** Taken off the way to the first answer: elastic_transport's
+import-time probes for HTTP libraries its urllib3 transport never uses (`requests`, with `charset_normalizer`,
+`http.cookiejar` and `email`; `aiohttp`; `httpx`): `hermes.client` hides them while it imports the transport and
+restores them after (that import: 105 → 61 ms of CPU, median of 7, while developing); and the Prometheus
+collectors (~20 ms), now built on a thread once the first answer is sent, the observations made before that
+queued and replayed, so none is lost. Left on it: `pydantic` (~90 ms: its import, then building the settings,
+schema and parameter models; `python -X importtime`, `hermes.settings` cumulative) and `asyncio` (~18 ms,
+imported by elastic_transport for its async transport). Reaching 1.5× needs pydantic off the search process's
+cold path: a light settings reader derived from `Settings` (the one declaration), light validators of the
+query parameters and of the recorded schema, each proven equal to pydantic's result by a property test, and
+pydantic called for the message whenever a value is invalid. Tried and not kept: building the transport on
+a background thread during start-up, joined before gunicorn forks — no gain (imports are CPU-bound under one
+GIL: 0.709 s vs 0.702 s median of 7 while developing).
 
 ## Search: overhead of the function
 
