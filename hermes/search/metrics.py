@@ -3,7 +3,7 @@
 The collectors cost ~15-20 ms to build (importing ``prometheus_client`` and creating them). They
 are not built on a cold start's first answer: until they exist, :class:`RequestMetrics` queues the
 request's observation and the app builds them once that answer is sent (``call_on_close``);
-every queued observation is replayed into them before anything reads them (``snapshot``),
+every queued observation is replayed into them before anything reads them (``collectors``),
 so no request goes uncounted.
 
 Threads: request threads call :meth:`RequestMetrics.observe`; a builder thread runs
@@ -74,11 +74,13 @@ def _built() -> bool:
 
 
 class RequestMetrics:
-    """Counts answered requests into :func:`get_metrics`, queueing them until the collectors exist."""
+    """The search app's way to the collectors: queues requests until they exist, builds them once."""
 
     def __init__(self) -> None:
         self._pending: list[Observation] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the queue
+        self._building = threading.Lock()  # one build: ``functools.cache`` alone lets two threads build two
+        self._builder: threading.Thread | None = None
 
     def observe(self, route: str, status: int, seconds: float) -> bool:
         """Count one answered request; False when it was queued because the collectors do not exist yet."""
@@ -87,21 +89,28 @@ class RequestMetrics:
                 if not _built():
                     self._pending.append((route, status, seconds))
                     return False
-        metrics = get_metrics()
-        if self._pending:  # queued while another thread was building
-            self._replay(metrics)
+        metrics = self.collectors()
         metrics.observe(route, status, seconds)
         return True
 
-    def snapshot(self) -> Metrics:
-        """The collectors with every queued observation in them: what ``/metrics`` renders."""
-        metrics = get_metrics()
-        self._replay(metrics)
+    def collectors(self) -> Metrics:
+        """The collectors with every queued observation in them (built here if need be)."""
+        if _built():
+            metrics = get_metrics()
+        else:
+            with self._building:
+                metrics = get_metrics()
+        if self._pending:
+            self._replay(metrics)
         return metrics
 
     def build_in_background(self) -> None:
         """Build the collectors on a thread of their own (called once a first answer is sent)."""
-        threading.Thread(target=self.snapshot, name="hermes-metrics", daemon=True).start()
+        with self._lock:
+            if self._builder is not None:
+                return
+            self._builder = threading.Thread(target=self.collectors, name="hermes-metrics", daemon=True)
+        self._builder.start()
 
     def _replay(self, metrics: Metrics) -> None:
         with self._lock:

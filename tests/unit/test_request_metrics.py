@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 
+import pytest
+
+from hermes.search import metrics
 from hermes.search.metrics import RequestMetrics, get_metrics
 
 
@@ -17,7 +22,7 @@ def test_observations_before_the_collectors_exist_are_queued_then_counted() -> N
     counted = RequestMetrics()
     assert counted.observe("/search", 200, 0.01) is False  # nothing built on the first answer's path
     assert get_metrics.cache_info().currsize == 0
-    counted.snapshot()
+    counted.collectors()
     assert _count("/search", 200) == 1.0
     assert counted.observe("/search", 200, 0.01) is True
     assert _count("/search", 200) == 2.0
@@ -45,12 +50,42 @@ def test_no_observation_is_lost_while_threads_race_the_build() -> None:
 
     def build() -> None:
         start.wait()
-        counted.snapshot()
+        counted.collectors()
 
     threads = [threading.Thread(target=requests) for _ in range(4)] + [threading.Thread(target=build)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    counted.snapshot()
+    counted.collectors()
     assert _count("/search", 200) == 800.0
+
+
+def test_concurrent_first_uses_build_one_set_of_collectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: two requests queued at start-up each started a build, and the counts replayed into the
+    collectors built first were lost when the second build replaced them."""
+
+    @functools.cache
+    def slow_build() -> metrics.Metrics:
+        time.sleep(0.01)  # a real first build imports prometheus_client: other threads run meanwhile
+        return real_build.__wrapped__()
+
+    real_build = metrics.get_metrics
+    monkeypatch.setattr(metrics, "get_metrics", slow_build)
+    counted = RequestMetrics()
+    counted.observe("/", 200, 0.001)
+    start = threading.Barrier(4)
+    seen: list[object] = []
+
+    def first_use() -> None:
+        start.wait()
+        seen.append(counted.collectors())
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(built is seen[0] for built in seen)
+    assert seen[0] is slow_build()
+    assert seen[0].registry.get_sample_value("hermes_http_requests_total", {"route": "/", "status": "200"}) == 1.0
