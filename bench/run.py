@@ -142,7 +142,7 @@ def import_breakdown(top: int = 12, reps: int = 5) -> dict[str, Any]:
     does). The bare function imports functions_framework and Flask too.
     """
     bare_code = "import functions_framework, flask"
-    ours_code = "import functions_framework, flask, hermes.search.app, hermes.client as c; c._import_transport()"
+    ours_code = "import functions_framework, flask, hermes.search.app, hermes.client as c; c.import_transport()"
     per_package: dict[str, list[float]] = {}
     totals: list[float] = []
     for _ in range(reps):
@@ -454,8 +454,8 @@ machine is a shared 2-core VM, so read the ratios rather than the absolute times
 {lean_md}
 ## Search: cold start
 
-Process spawn → first `200` on `/search?q=alpha` (the first request includes importing
-`elastic_transport` and opening its connection), versus a bare functions-framework hello function
+Process spawn → first `200` on `/search?q=alpha` (the function imports `elastic_transport` at start-up,
+the first request opens its connection), versus a bare functions-framework hello function
 (`bench/hello/main.py`) to its first `200`; {len(cold["ours_s"])} alternating repetitions.
 
 | | median | runs |
@@ -465,7 +465,7 @@ Process spawn → first `200` on `/search?q=alpha` (the first request includes i
 | **ratio** | **{cold["ratio"]:.2f}×** (goal ≤ 1.5×) | |
 
 What the search path imports on top of the bare function (`python -X importtime`: the function's module,
-plus `elastic_transport`, which the first request imports; Prometheus comes after the first answer), self time
+plus `elastic_transport`, imported at start-up; Prometheus comes after the first answer), self time
 summed by top-level package, median of 5: **{cold["importtime"]["total_s"] * 1000:.0f} ms** in all.
 
 | package | import time |
@@ -477,7 +477,10 @@ import-time probes for HTTP libraries its urllib3 transport never uses (`request
 `http.cookiejar` and `email`; `aiohttp`; `httpx`): `hermes.client` hides them while it imports the transport and
 restores them after (that import: 105 → 61 ms of CPU, median of 7, while developing); and the Prometheus
 collectors (~20 ms), now built on a thread once the first answer is sent, the observations made before that
-queued and replayed, so none is lost. Left on it: `pydantic` (~90 ms: its import, then building the settings,
+queued and replayed, so none is lost. And no garbage collection while the function's modules load, the
+transport included, then `gc.freeze()` before gunicorn forks (`hermes.coldstart`, as Python's documentation
+advises for a parent that forks): 2.12× → 1.75× of the bare function in a `--only lean` run while
+developing (before: 2.32×, 2.24×). Left on it: `pydantic` (~90 ms: its import, then building the settings,
 schema and parameter models; `python -X importtime`, `hermes.settings` cumulative) and `asyncio` (~18 ms,
 imported by elastic_transport for its async transport). Reaching 1.5× needs pydantic off the search process's
 cold path: a light settings reader derived from `Settings` (the one declaration), light validators of the

@@ -97,7 +97,7 @@ def _probe_hidden(names: tuple[str, ...]) -> Iterator[None]:
                 del sys.modules[name]
 
 
-def _import_transport() -> None:
+def import_transport() -> None:
     """Import elastic_transport without its probes for unused HTTP libraries (a no-op once imported)."""
     if "elastic_transport" not in sys.modules:
         with _probe_hidden(_UNUSED_NODE_LIBRARIES):
@@ -108,7 +108,7 @@ def build_transport(settings: Settings) -> Transport:
     """The transport layer alone, configured as :func:`build_client` configures the full client."""
     from dataclasses import replace  # noqa: PLC0415
 
-    _import_transport()
+    import_transport()
     from elastic_transport import OrjsonSerializer, Transport  # noqa: PLC0415 - kept off the import path
     from elastic_transport.client_utils import url_to_node_config  # noqa: PLC0415
 
