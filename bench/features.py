@@ -1,7 +1,7 @@
-"""Issue 12's benchmark: what declared fields and search analytics cost the search function.
+"""What declared fields and search analytics cost the search function.
 
 Side by side in one run, on the same Elasticsearch and data:
-- **before**: the search function as it was before issue 12 (``BEFORE_REF``, checked out into a temporary
+- **before**: the search function as it was before them (``BEFORE_REF``, checked out into a temporary
   git worktree and run from there: its own ``hermes/`` shadows the installed one on ``PYTHONPATH``);
 - **now**: today's function on an index built without a schema;
 - **now + analytics**: the same, with ``HERMES_ANALYTICS=true`` (the recorder thread writing to
@@ -29,16 +29,16 @@ import urllib3
 from bench.checks import expect
 
 ROOT = Path(__file__).resolve().parent.parent
-BEFORE_REF = "5b1d40d"  # the last commit before issue 12's first change ("did you mean")
+BEFORE_REF = "5b1d40d"  # the last commit before their first change ("did you mean")
 SCHEMA = '{"fields": {"source_rank": {"type": "number", "filter": true, "facet": true, "sort": true}}}'
 QUERY = "kilo"
 
 
 @contextmanager
-def before_tree() -> Iterator[Path]:
-    """The repository at ``BEFORE_REF``, in a temporary worktree."""
+def before_tree(ref: str = BEFORE_REF) -> Iterator[Path]:
+    """The repository at ``ref``, in a temporary worktree."""
     path = Path(tempfile.mkdtemp(prefix="hermes-before-")) / "tree"
-    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), BEFORE_REF], cwd=ROOT, check=True)  # noqa: S603, S607
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), ref], cwd=ROOT, check=True)  # noqa: S603, S607
     try:
         yield path
     finally:

@@ -15,9 +15,11 @@ boundary (``hermes.responses``) and the operator CLI both call :func:`translate`
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import sys
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from hermes.errors import BadRequestError, HermesError, UnavailableError, UpstreamTimeoutError
@@ -70,10 +72,43 @@ def get_client() -> Elasticsearch:
     return build_client(get_settings())
 
 
+# HTTP libraries elastic_transport probes for at import, for node classes the transport never uses
+# (it talks through urllib3): ``requests`` alone (with charset_normalizer, http.cookiejar, email)
+# cost the search function's cold start ~30 ms (docs/benchmarks.md).
+_UNUSED_NODE_LIBRARIES = ("requests", "aiohttp", "httpx")
+
+
+@contextlib.contextmanager
+def _probe_hidden(names: tuple[str, ...]) -> Iterator[None]:
+    """While inside, ``import <name>`` fails at once for each of ``names`` not imported yet.
+
+    A ``None`` in ``sys.modules`` is Python's documented way to make an import raise
+    ``ImportError``; elastic_transport catches it and marks that node class unavailable.
+    Afterwards the names are importable again, as if nothing happened.
+    """
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
+def import_transport() -> None:
+    """Import elastic_transport without its probes for unused HTTP libraries (a no-op once imported)."""
+    if "elastic_transport" not in sys.modules:
+        with _probe_hidden(_UNUSED_NODE_LIBRARIES):
+            import elastic_transport  # noqa: F401, PLC0415
+
+
 def build_transport(settings: Settings) -> Transport:
     """The transport layer alone, configured as :func:`build_client` configures the full client."""
     from dataclasses import replace  # noqa: PLC0415
 
+    import_transport()
     from elastic_transport import OrjsonSerializer, Transport  # noqa: PLC0415 - kept off the import path
     from elastic_transport.client_utils import url_to_node_config  # noqa: PLC0415
 
@@ -85,7 +120,8 @@ def build_transport(settings: Settings) -> Transport:
         ca_certs=settings.es_ca_certs,
     )
     return Transport(
-        [node], serializers={"application/json": OrjsonSerializer()}, max_retries=settings.es_max_retries,
+        [node], node_class="urllib3", serializers={"application/json": OrjsonSerializer()},
+        max_retries=settings.es_max_retries,
         retry_on_timeout=False, dead_node_backoff_factor=_DEAD_NODE_BACKOFF_FACTOR,
         max_dead_node_backoff=_MAX_DEAD_NODE_BACKOFF_S,
     )  # fmt: skip

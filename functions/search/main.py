@@ -3,11 +3,16 @@
 import flask
 import functions_framework
 
-from hermes.responses import install
-from hermes.search.app import handle_search
-from hermes.startup import boot
+from hermes.coldstart import loading_before_fork
 
-boot()
+with loading_before_fork():
+    from hermes.client import import_transport
+    from hermes.responses import install
+    from hermes.search.app import handle_search
+    from hermes.startup import boot
+
+    boot()
+    import_transport()  # before gunicorn forks, with the rest, rather than in the first request
 install(flask.current_app)  # every error as JSON, also those raised before the function runs
 
 

@@ -29,7 +29,7 @@ from hermes.errors import MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.search import fields, service
 from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
-from hermes.search.metrics import get_metrics
+from hermes.search.metrics import RequestMetrics
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.openapi import openapi_document
 from hermes.search.params import parse_params
@@ -71,7 +71,8 @@ class SearchApp:
         self.settings = settings
         self.readiness = Readiness(settings.ready_cache_s)
         self.schemas = ServedSchema(settings.schema_refresh_s)
-        self.analytics = _recorder(settings) if settings.analytics else None
+        self.counted = RequestMetrics()
+        self.analytics = _recorder(settings, self.counted) if settings.analytics else None
         self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
         self.urls = ROUTES.bind("hermes")
         self.endpoints: dict[str, Callable[..., Response]] = {
@@ -83,7 +84,8 @@ class SearchApp:
         started = time.perf_counter()
         route, response = self._dispatch(request)
         self._cors(request, response)
-        get_metrics().observe(route, response.status_code, time.perf_counter() - started)
+        if not self.counted.observe(route, response.status_code, time.perf_counter() - started):
+            response.call_on_close(self.counted.build_in_background)  # after this answer is sent
         return response
 
     def _dispatch(self, request: Request) -> tuple[str, Response]:
@@ -99,7 +101,7 @@ class SearchApp:
         if request.method == "OPTIONS":
             return rule.rule, Response(status=204, headers={"Allow": ", ".join(sorted(rule.methods or ()))})
         endpoint = self.endpoints[str(rule.endpoint)]
-        return rule.rule, guarded(lambda: endpoint(request, **args), self.settings.retry_after_s, _count_es_error)
+        return rule.rule, guarded(lambda: endpoint(request, **args), self.settings.retry_after_s, self._count_es_error)
 
     def _match(self, request: Request) -> tuple[Rule, Mapping[str, Any]]:
         try:
@@ -108,6 +110,9 @@ class SearchApp:
             if len(request.path) > 1 and request.path.endswith("/"):  # /search/ is /search
                 return self.urls.match(request.path.rstrip("/"), method=request.method, return_rule=True)
             raise
+
+    def _count_es_error(self, kind: str) -> None:
+        self.counted.collectors().es_errors.labels(type=kind).inc()
 
     def _cors(self, request: Request, response: Response) -> None:
         if not self.origins:
@@ -158,7 +163,7 @@ class SearchApp:
                 raise
             found = run(fq=fields.parse(fresh, request.args, params.sort))
         if found["total"] == 0:
-            get_metrics().zero_results.inc()
+            self.counted.collectors().zero_results.inc()
         if self.analytics is not None:
             event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC))
             self.analytics.record(event)
@@ -192,7 +197,7 @@ class SearchApp:
         return json_response(openapi_document(schema))
 
     def metrics(self, _: Request) -> Response:
-        body, ctype = get_metrics().render()
+        body, ctype = self.counted.collectors().render()
         return Response(body, 200, mimetype=None, content_type=ctype)
 
     def playground(self, _: Request) -> Response:
@@ -223,16 +228,12 @@ def _playground() -> tuple[bytes, str]:
     return page, csp
 
 
-def _recorder(settings: Settings) -> Recorder:
+def _recorder(settings: Settings, counted: RequestMetrics) -> Recorder:
     def lost(reason: str, count: int) -> None:
-        get_metrics().analytics_lost.labels(reason=reason).inc(count)
+        counted.collectors().analytics_lost.labels(reason=reason).inc(count)
 
     return start_recorder(get_transport(), settings.analytics_prefix, capacity=settings.analytics_queue,
                           batch=settings.analytics_batch, flush_s=settings.analytics_flush_s, on_lost=lost)  # fmt: skip
-
-
-def _count_es_error(kind: str) -> None:
-    get_metrics().es_errors.labels(type=kind).inc()
 
 
 _BUILDING = threading.Lock()

@@ -1,10 +1,24 @@
-"""Prometheus metrics of the search function."""
+"""Prometheus metrics of the search function.
+
+The collectors cost ~15-20 ms to build (importing ``prometheus_client`` and creating them). They
+are not built on a cold start's first answer: until they exist, :class:`RequestMetrics` queues the
+request's observation and the app builds them once that answer is sent (``call_on_close``);
+every queued observation is replayed into them before anything reads them (``collectors``),
+so no request goes uncounted.
+
+Threads: request threads call :meth:`RequestMetrics.observe`; a builder thread runs
+:meth:`RequestMetrics.build_in_background`; the queue is guarded by the object's lock. Once the
+collectors exist, ``observe`` takes no lock (the collectors lock themselves).
+"""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
+
+Observation = tuple[str, int, float]  # route template, status, seconds
 
 
 @dataclass(frozen=True)
@@ -17,10 +31,16 @@ class Metrics:
     es_errors: Any
     zero_results: Any
     analytics_lost: Any
+    # Labelled children by (route, status): ``.labels()`` costs more than the increment itself.
+    _children: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(route=route, status=str(status)).inc()
-        self.latency.labels(route=route).observe(seconds)
+        children = self._children.get((route, status))
+        if children is None:  # routes are rule templates and statuses a few codes: a bounded set
+            children = (self.requests.labels(route=route, status=str(status)), self.latency.labels(route=route))
+            self._children[route, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest  # noqa: PLC0415
@@ -47,3 +67,54 @@ def get_metrics() -> Metrics:
         analytics_lost=Counter("hermes_analytics_lost_events", "Analytics events not written: dropped (queue "
                                "full) or failed (Elasticsearch refused or unreachable)", ["reason"], registry=registry),
     )  # fmt: skip
+
+
+def _built() -> bool:
+    return get_metrics.cache_info().currsize > 0
+
+
+class RequestMetrics:
+    """The search app's way to the collectors: queues requests until they exist, builds them once."""
+
+    def __init__(self) -> None:
+        self._pending: list[Observation] = []
+        self._lock = threading.Lock()  # guards the queue
+        self._building = threading.Lock()  # one build: ``functools.cache`` alone lets two threads build two
+        self._builder: threading.Thread | None = None
+
+    def observe(self, route: str, status: int, seconds: float) -> bool:
+        """Count one answered request; False when it was queued because the collectors do not exist yet."""
+        if not _built():
+            with self._lock:
+                if not _built():
+                    self._pending.append((route, status, seconds))
+                    return False
+        metrics = self.collectors()
+        metrics.observe(route, status, seconds)
+        return True
+
+    def collectors(self) -> Metrics:
+        """The collectors with every queued observation in them (built here if need be)."""
+        if _built():
+            metrics = get_metrics()
+        else:
+            with self._building:
+                metrics = get_metrics()
+        if self._pending:
+            self._replay(metrics)
+        return metrics
+
+    def build_in_background(self) -> None:
+        """Build the collectors on a thread of their own (called once a first answer is sent)."""
+        with self._lock:
+            if self._builder is not None:
+                return
+            self._builder = threading.Thread(target=self.collectors, name="hermes-metrics", daemon=True)
+        self._builder.start()
+
+    def _replay(self, metrics: Metrics) -> None:
+        with self._lock:
+            queued = self._pending[:]
+            self._pending.clear()
+        for observation in queued:
+            metrics.observe(*observation)

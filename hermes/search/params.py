@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from werkzeug.datastructures import MultiDict
 
 from hermes.errors import BadRequestError
@@ -14,8 +16,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_params(model: type[M], args: MultiDict[str, str]) -> M:
     """Validate ``args`` against ``model``; repeatable parameters are list fields."""
-    fields = {(f.alias or name): f for name, f in model.model_fields.items()}
-    repeatable = {name for name, f in fields.items() if getattr(f.annotation, "__origin__", None) is list}
+    fields, repeatable = _parameters(model)
     data: dict[str, object] = {}
     for name in args:
         if name not in fields:  # unknown parameters are ignored, repeated or not (and `from_` is not `from`)
@@ -32,6 +33,14 @@ def parse_params(model: type[M], args: MultiDict[str, str]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise _bad_request(model, exc) from None
+
+
+@functools.cache
+def _parameters(model: type[BaseModel]) -> tuple[dict[str, FieldInfo], frozenset[str]]:
+    """The model's fields by parameter name, and the repeatable ones (worked out once per model)."""
+    fields = {(f.alias or name): f for name, f in model.model_fields.items()}
+    repeatable = frozenset(name for name, f in fields.items() if getattr(f.annotation, "__origin__", None) is list)
+    return fields, repeatable
 
 
 def _bad_request(model: type[BaseModel], exc: ValidationError) -> BadRequestError:

@@ -1,0 +1,181 @@
+"""The lean search path, side by side with its baselines in one run.
+
+Three figures, each for the search function as it is ("now") and as it was before the lean path
+(``BEFORE_REF``, run from a temporary git worktree whose ``hermes/`` shadows the installed one on
+``PYTHONPATH``, as ``bench/features.py`` does):
+
+- cold start: spawn → first 200 on ``/search``, over a bare functions-framework function's spawn → first
+  200 (``bench/hello/main.py``), all three alternating;
+- CPU per request: user + system CPU of the function's processes (functions-framework's gunicorn and
+  its worker) over Elasticsearch's for the same searches, read from ``/proc/<pid>/stat`` around a few
+  thousand requests through the function;
+- latency added at 1 client: p50 through the function minus p50 of the same ``_search`` body sent
+  directly with the Elasticsearch client, alternating.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+from typing import Any
+
+import urllib3
+
+from bench.checks import expect
+
+BEFORE_REF = "f9b8c50"  # the last commit before the lean search path
+QUERY = "kilo"  # the overhead section's selective term: Elasticsearch's own work stays small
+GOALS = {"cold_ratio": 1.5, "cpu_ratio": 0.3, "added_p50_ms": 0.7}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+Running = Callable[[Path, dict[str, str]], AbstractContextManager[tuple[str, int]]]  # yields (url, pid)
+Hammer = Callable[[Callable[[], None], int, int], tuple[list[float], float]]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of ``pids`` so far (``utime`` and ``stime`` of ``/proc/<pid>/stat``)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), after pid and comm
+    return total / _TICK
+
+
+def cold_starts(first_200: Callable[[Path, dict[str, str]], float], bare: Callable[[], float],
+                sides: dict[str, tuple[Path, dict[str, str]]], reps: int) -> dict[str, list[float]]:  # fmt: skip
+    """Spawn → first 200 of the bare function and of each side, alternating ``reps`` times."""
+    out: dict[str, list[float]] = {"bare": [], **{name: [] for name in sides}}
+    for _ in range(reps):
+        out["bare"].append(bare())
+        for name, (cwd, env) in sides.items():
+            out[name].append(first_200(cwd, env))
+    return out
+
+
+def _caller(pool: urllib3.PoolManager, url: str) -> Callable[[], None]:
+    def call() -> None:
+        status = pool.request("GET", f"{url}/search?q={QUERY}").status
+        expect(status == 200, f"the search function answered {status}")
+
+    return call
+
+
+def cpu_and_latency(
+    running: Running,
+    tree_of: Callable[[int], list[int]],
+    es_pids: Callable[[], list[int]],
+    hammer: Hammer,
+    *,
+    direct: Callable[[], None],
+    sides: dict[str, tuple[Path, dict[str, str]]],
+    cpu_clients: int,
+    cpu_requests: int,
+    p50_requests: int,
+    rounds: int,
+) -> dict[str, Any]:
+    """CPU per request (function over Elasticsearch) and 1-client latency, every side running at once."""
+    pool = urllib3.PoolManager(maxsize=cpu_clients * (len(sides) + 1))
+    cpu: dict[str, dict[str, list[float]]] = {name: {"function": [], "elasticsearch": []} for name in sides}
+    lat: dict[str, list[float]] = {"direct": [], **{name: [] for name in sides}}
+    with ExitStack() as stack:
+        started = {name: stack.enter_context(running(cwd, env)) for name, (cwd, env) in sides.items()}
+        calls = {name: _caller(pool, url) for name, (url, _) in started.items()}
+        for call in [direct, *calls.values()]:
+            hammer(call, cpu_clients, 50)  # warm: connections, caches, the metrics thread
+        for _ in range(rounds):
+            for name, call in calls.items():
+                pids = tree_of(started[name][1])
+                fn, es = cpu_seconds(pids), cpu_seconds(es_pids())
+                hammer(call, cpu_clients, cpu_requests // cpu_clients)
+                cpu[name]["function"].append((cpu_seconds(pids) - fn) / cpu_requests)
+                cpu[name]["elasticsearch"].append((cpu_seconds(es_pids()) - es) / cpu_requests)
+            for name, call in [("direct", direct), *calls.items()]:
+                lat[name].extend(hammer(call, 1, p50_requests)[0])
+    return {"cpu_s": cpu, "latency_s": lat}
+
+
+def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The three figures per side: cold start ratio, CPU ratio, added p50 (ms)."""
+    med = statistics.median
+    direct = med(load["latency_s"]["direct"])
+    out = {}
+    for name, parts in load["cpu_s"].items():
+        fn, es = sum(parts["function"]), sum(parts["elasticsearch"])
+        out[name] = {
+            "cold_s": med(cold[name]),
+            "cold_ratio": med(cold[name]) / med(cold["bare"]),
+            "fn_cpu_us": fn / len(parts["function"]) * 1e6,
+            "es_cpu_us": es / len(parts["elasticsearch"]) * 1e6,
+            "cpu_ratio": fn / es,
+            "p50_ms": med(load["latency_s"][name]) * 1000,
+            "added_p50_ms": (med(load["latency_s"][name]) - direct) * 1000,
+        }
+    return out
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The section of docs/benchmarks.md."""
+    s, cold = r["summary"], r["cold_s"]
+    before, now = s["before"], s["now"]
+    med = statistics.median
+    bare = med(cold["bare"])
+
+    def row(label: str, key: str, fmt: str, goal: str) -> str:
+        return f"| {label} | {format(before[key], fmt)} | **{format(now[key], fmt)}** | {goal} |"
+
+    cold_rows = "\n".join(f"| {name} | {med(v):.3f} s | {med(v) / bare:.2f}× | "
+                          f"{', '.join(f'{x:.3f}' for x in v)} s |" for name, v in cold.items())  # fmt: skip
+    cpu_rows = "\n".join(
+        f"| {name} | {v['fn_cpu_us']:.0f} µs | {v['es_cpu_us']:.0f} µs | **{v['cpu_ratio']:.2f}×** |"
+        for name, v in s.items()
+    )
+    direct_p50 = med(r["latency_s"]["direct"]) * 1000
+    lat_rows = "\n".join(
+        f"| {name} | {v['p50_ms']:.2f} ms | **{v['added_p50_ms']:+.2f} ms** |" for name, v in s.items()
+    )
+    return f"""
+## Search: the lean path, now and before
+
+The search function as it is ("now") and as it was before the lean path ("before": commit
+`{r["before_ref"]}`, run from a git worktree of that commit), on the same Elasticsearch and index
+(`{r["index"]}`) in the same run. Figures are medians; ratios are the goals' terms.
+
+| figure | before | now | goal |
+|---|---|---|---|
+{row("cold start over a bare function", "cold_ratio", ".2f", f"≤ {GOALS['cold_ratio']}×")}
+{row("function CPU over Elasticsearch CPU, per search", "cpu_ratio", ".2f", f"≤ {GOALS['cpu_ratio']}×")}
+{row("p50 latency added at 1 client (ms)", "added_p50_ms", "+.2f", f"≤ {GOALS['added_p50_ms']} ms")}
+
+**Cold start**: spawn → first `200` on `/search?q=alpha`, against `bench/hello/main.py` to its first
+`200`, {len(cold["bare"])} alternating repetitions.
+
+| | median | over bare | runs |
+|---|---|---|---|
+{cold_rows}
+
+**CPU per request**: user + system CPU from `/proc/<pid>/stat` of the function's processes
+(functions-framework's gunicorn and its worker) and of Elasticsearch, read before and after
+{r["cpu_requests"]} requests of `/search?q={QUERY}` from {r["cpu_clients"]} concurrent clients, {r["rounds"]}
+alternating rounds per side (the benchmark's own client threads are not counted).
+
+| | function per request | Elasticsearch per request | ratio |
+|---|---|---|---|
+{cpu_rows}
+
+**Latency added at 1 client**: p50 of `/search?q={QUERY}` through the function minus p50 of the same
+`_search` body sent directly with the Elasticsearch client ({direct_p50:.2f} ms), {r["p50_requests"]}
+requests per side and round, alternating.
+
+| | p50 | added |
+|---|---|---|
+{lat_rows}
+
+What changed, and what each step was worth while developing: see "Where the search path's time goes" below
+the cold-start section.
+"""
