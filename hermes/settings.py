@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ from hermes.errors import ConfigurationError
 from hermes.schema import EMPTY, Schema
 
 _INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_MAX_RECENCY_MS = 36_500 * _UNIT_MS["d"]
 
 
 class Settings(BaseModel):
@@ -132,6 +135,17 @@ class Settings(BaseModel):
         bad = value != value.lower() or value.startswith(("-", "_", "+", "."))
         if not value or bad or _INDEX_NAME_FORBIDDEN & set(value) or len(value) > 200:
             msg = "must be a lowercase Elasticsearch alias name without special characters"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("recency")
+    @classmethod
+    def _recency_in_range(cls, value: str | None) -> str | None:
+        # The pattern admits any digits; Elasticsearch's decay scale is a Java long of milliseconds, and a
+        # half-life beyond a century decays nothing measurable, so longer ones are refused at start-up.
+        parts = re.fullmatch(r"(\d+)(\D+)", value or "")
+        if parts and int(parts[1]) * _UNIT_MS[parts[2]] > _MAX_RECENCY_MS:
+            msg = "must be at most 36500d (a century)"
             raise ValueError(msg)
         return value
 
