@@ -67,6 +67,10 @@ class Settings(BaseModel):
     analytics_batch: Annotated[int, Field(ge=1, le=10_000)] = Field(500, validation_alias="HERMES_ANALYTICS_BATCH")
     analytics_flush_s: Annotated[float, Field(gt=0)] = Field(5.0, validation_alias="HERMES_ANALYTICS_FLUSH_S")
 
+    # Costly searches (typo tolerance over 3+ words, did_you_mean) one instance runs at a time; the
+    # others match the words as typed (hermes.search.gate).
+    costly_searches: Annotated[int, Field(ge=1, le=64)] = Field(2, validation_alias="HERMES_COSTLY_SEARCHES")
+
     # Search HTTP behaviour.
     cors_origins: str = Field("", validation_alias="HERMES_CORS_ORIGINS")
     cache_control: str = Field("public, max-age=5", validation_alias="HERMES_CACHE_CONTROL")

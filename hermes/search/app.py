@@ -29,6 +29,7 @@ from hermes.errors import MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.search import fields, service
 from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
+from hermes.search.gate import CostGate
 from hermes.search.metrics import get_metrics
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.openapi import openapi_document
@@ -71,6 +72,7 @@ class SearchApp:
         self.settings = settings
         self.readiness = Readiness(settings.ready_cache_s)
         self.schemas = ServedSchema(settings.schema_refresh_s)
+        self.gate = CostGate(settings.costly_searches)
         self.analytics = _recorder(settings) if settings.analytics else None
         self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
         self.urls = ROUTES.bind("hermes")
@@ -146,7 +148,7 @@ class SearchApp:
         schema = self.schemas.get(reader, settings.es_index)
         fq = fields.parse(schema, request.args, params.sort)
         run = functools.partial(service.search, reader, settings.es_index, params, settings.search_timeout_ms,
-                                recency=settings.recency)  # fmt: skip
+                                recency=settings.recency, gate=self.gate)  # fmt: skip
         try:
             found = run(fq=fq)
         except ElasticsearchStatusError as exc:

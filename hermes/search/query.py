@@ -16,10 +16,14 @@ from hermes.search.models import SearchParams, SuggestParams
 from hermes.timestamps import format_rfc3339
 
 # Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
-# field, and highlighting re-runs every expansion on every hit: a 256-character query of misspelled
-# words with size=100 cost Elasticsearch ~1.25 s, and eight clients sending it starved every normal
-# search (issue 10, item 11). A longer query is pasted text, matched word for word.
+# field. A longer query is pasted text, matched word for word.
 FUZZY_MAX_TERMS = 6
+# Highlighting is not covered by the search `timeout`, and the plain highlighter re-runs every fuzzy
+# expansion on every hit and field: six misspelled words with size=100 cost Elasticsearch 15-18 s on a
+# 30k-record corpus, and eight such callers made every other search a 504. So highlights use the words
+# as typed (a `highlight_query` without fuzziness), except in titles when hits x words stay within this
+# budget: there a typo still finds its highlighted title, at a bounded cost.
+FUZZY_HIGHLIGHT_BUDGET = 20
 _HIGHLIGHT_FIELDS: dict[str, Any] = {
     "title": {"number_of_fragments": 0},
     "content": {"fragment_size": 150, "number_of_fragments": 3},
@@ -42,13 +46,19 @@ _SORTS: dict[str, list[Any]] = {
 
 
 def search_body(
-    params: SearchParams, timeout_ms: int, recency: str | None = None, fq: FieldQuery = NO_FIELDS
+    params: SearchParams,
+    timeout_ms: int,
+    recency: str | None = None,
+    fq: FieldQuery = NO_FIELDS,
+    *,
+    fuzzy: bool = True,
 ) -> dict[str, Any]:
     """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``), ``fq``
-    the search's declared-field parameters with the served index's schema."""
+    the search's declared-field parameters with the served index's schema; ``fuzzy=False`` matches
+    the words as typed (the cheap form, see :mod:`hermes.search.gate`)."""
     schema = fq.schema
     match_all = params.q.strip() == "*"
-    text = {"match_all": {}} if match_all else _text_query(params.q, schema)
+    text = {"match_all": {}} if match_all else _text_query(params.q, schema, fuzzy=fuzzy)
     if recency and not match_all and params.sort == "relevance":
         text = _decayed(text, recency)
     query_filters, faceted = fields.clauses(fq)
@@ -72,16 +82,22 @@ def search_body(
     if fq.fields is not None:
         body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:
-        body["highlight"] = _highlight(schema)
+        body["highlight"] = _highlight(params, schema, fuzzy=fuzzy)
     return body
 
 
-def _highlight(schema: Schema) -> dict[str, Any]:
+def _highlight(params: SearchParams, schema: Schema, *, fuzzy: bool) -> dict[str, Any]:
+    """What to highlight, at a cost bounded whatever the query (see FUZZY_HIGHLIGHT_BUDGET)."""
     searched = [name for name, spec in schema.fields.items() if spec.search]
-    if not searched:
-        return HIGHLIGHT
     extra = {name: {"fragment_size": 150, "number_of_fragments": 3} for name in searched}
-    return {**HIGHLIGHT, "fields": {**_HIGHLIGHT_FIELDS, **extra}}
+    fields_ = {**_HIGHLIGHT_FIELDS, **extra}
+    words = len(params.q.split())
+    fuzzy_title = fuzzy and words <= FUZZY_MAX_TERMS and words * params.size <= FUZZY_HIGHLIGHT_BUDGET
+    if fuzzy_title:
+        title = _text_query(params.q, schema)["multi_match"] | {"fields": ["title"]}
+        fields_["title"] = {**fields_["title"], "highlight_query": {"multi_match": title}}
+    as_typed = {"multi_match": {"query": params.q, "fields": search_fields(schema), "type": "best_fields"}}
+    return {**HIGHLIGHT, "highlight_query": as_typed, "fields": fields_}
 
 
 def _decayed(query: dict[str, Any], half_life: str) -> dict[str, Any]:
@@ -98,9 +114,9 @@ def search_fields(schema: Schema) -> list[str]:
     return [f"{name}^{boost:g}" if boost else name for name, boost in {**boosts, **declared}.items()]
 
 
-def _text_query(q: str, schema: Schema) -> dict[str, Any]:
+def _text_query(q: str, schema: Schema, *, fuzzy: bool = True) -> dict[str, Any]:
     match: dict[str, Any] = {"query": q, "fields": search_fields(schema), "type": "best_fields"}
-    if len(q.split()) <= FUZZY_MAX_TERMS:
+    if fuzzy and len(q.split()) <= FUZZY_MAX_TERMS:
         match |= {"fuzziness": "AUTO", "max_expansions": 50}
     return {"multi_match": match}
 
