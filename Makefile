@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 ES_MATRIX ?= 8.11.4 8.19.21 9.5.4
 MATRIX_REPORT ?= docs/compatibility.md
 # The matrix versions `make test` does not run (it runs HERMES_ES_VERSION, default 8.19.21): `make check` runs these.
-MATRIX_REST = $(filter-out $(shell $(PYTHON) scripts/local_es.py version),$(ES_MATRIX))
+MATRIX_REST = $(filter-out $(shell $(PYTHON) -m scripts.local_es version),$(ES_MATRIX))
 # Each matrix leg skips what does not depend on the server's version: tests/deploy (manifests, images,
 # Knative's data plane), `make dev` and the browser test of the playground.
 MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/test_dev.py \
@@ -44,7 +44,7 @@ install: $(VENV)/.installed ## Create .venv and install Hermes with its dev tool
 .PHONY: dev
 dev: install ## Run Hermes locally end to end: ES, demo cities (DEMO=library: books), the 3 functions, a PingSource
 	DEV_DEMO=$(DEMO) SEARCH_PORT=$(SEARCH_PORT) FULL_LOAD_PORT=$(FULL_LOAD_PORT) DELTA_LOAD_PORT=$(DELTA_LOAD_PORT) \
-	  DEV_SOURCE_PORT=$(DEV_SOURCE_PORT) $(PY) scripts/dev.py
+	  DEV_SOURCE_PORT=$(DEV_SOURCE_PORT) $(PY) -m scripts.dev
 
 .PHONY: demo-change
 demo-change: ## While `make dev` runs: update 3 demo cities, insert one, tombstone one (the next tick shows it)
@@ -61,7 +61,7 @@ test: install ## Run every test (starts a real Elasticsearch; builds the deploy 
 
 .PHONY: test-matrix
 test-matrix: install ## Run unit + integration tests against each Elasticsearch in ES_MATRIX; writes MATRIX_REPORT
-	$(PY) scripts/matrix.py $(if $(MATRIX_REPORT),--report $(MATRIX_REPORT)) $(ES_MATRIX) -- \
+	$(PY) -m scripts.matrix $(if $(MATRIX_REPORT),--report $(MATRIX_REPORT)) $(ES_MATRIX) -- \
 	  $(MATRIX_PYTEST_ARGS) $(PYTEST_ARGS)
 
 .PHONY: resilience
@@ -73,7 +73,7 @@ resilience: install ## Every fault scenario at full size (3-node cluster, long f
 lock: install ## Re-resolve requirements.lock from pyproject.toml (pip-compile) and regenerate requirements.txt
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \
 	  --no-emit-find-links --output-file=requirements.lock pyproject.toml
-	$(PY) scripts/lock.py
+	$(PY) -m scripts.lock
 
 .PHONY: tools
 tools: ## Build helm, kustomize, kn (Go module proxy) and install checkov, cached outside the repo
@@ -97,25 +97,35 @@ typecheck: install ## mypy --strict on the shared package
 check: lint typecheck test ## Everything CI runs: lint, types, every test, then the matrix's other versions
 	$(if $(strip $(MATRIX_REST)),$(MAKE) test-matrix MATRIX_REPORT= ES_MATRIX="$(MATRIX_REST)")
 
+##@ Documentation
+
+.PHONY: docs
+docs: install ## Regenerate docs/configuration.md from hermes/settings.py
+	$(PY) -m scripts.configuration_doc --write
+
+.PHONY: docs-check
+docs-check: install ## Check every command the docs show: make targets, python -m modules, curl markers
+	$(PY) -m scripts.docs_check
+
 ##@ Elasticsearch (local, no Docker)
 
 .PHONY: es-fetch
 es-fetch: ## Download Elasticsearch (integ-test-zip) with Maven into the cache
-	$(PYTHON) scripts/local_es.py fetch
+	$(PYTHON) -m scripts.local_es fetch
 
 .PHONY: es-up
 es-up: ## Start the local dev Elasticsearch (port 9200 unless HERMES_ES_PORT)
-	$(PYTHON) scripts/local_es.py up
+	$(PYTHON) -m scripts.local_es up
 
 .PHONY: es-down
 es-down: ## Stop the local dev Elasticsearch
-	$(PYTHON) scripts/local_es.py down
+	$(PYTHON) -m scripts.local_es down
 
 ##@ Benchmarks
 
 .PHONY: bench
 bench: install ## Run the benchmarks (own Elasticsearch + generated source); writes docs/benchmarks.md
-	$(PY) bench/run.py
+	$(PY) -m bench.run
 
 ##@ Deploy (needs pack + Docker, kubectl, helm, kn and a cluster with Knative)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - a dev-only dependency, imported when a chart is drawn
 
     matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - after choosing the backend, as matplotlib requires
 
     return plt
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import urllib3
 
+from bench.checks import expect
+
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE_REF = "5b1d40d"  # the last commit before issue 12's first change ("did you mean")
 SCHEMA = '{"fields": {"source_rank": {"type": "number", "filter": true, "facet": true, "sort": true}}}'
@@ -36,11 +38,11 @@ QUERY = "kilo"
 def before_tree() -> Iterator[Path]:
     """The repository at ``BEFORE_REF``, in a temporary worktree."""
     path = Path(tempfile.mkdtemp(prefix="hermes-before-")) / "tree"
-    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), BEFORE_REF], cwd=ROOT, check=True)
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), BEFORE_REF], cwd=ROOT, check=True)  # noqa: S603, S607
     try:
         yield path
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)  # noqa: S603, S607
 
 
 def sides(es_url: str, plain: str, schema_index: str, tree: Path) -> dict[str, tuple[Path, dict[str, str]]]:
@@ -92,7 +94,7 @@ def throughput(
 
 def _caller(pool: urllib3.PoolManager, url: str) -> Callable[[], None]:
     def call() -> None:
-        assert pool.request("GET", f"{url}/search?q={QUERY}").status == 200
+        expect(pool.request("GET", f"{url}/search?q={QUERY}").status == 200, "a search failed")
 
     return call
 
@@ -101,5 +103,5 @@ def python_path_check(tree: Path) -> str:
     """Where the before side's ``hermes`` comes from (must be the worktree)."""
     argv = [sys.executable, "-c", "import hermes; print(hermes.__file__)"]
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=True)  # noqa: S603
     return out.stdout.strip()

@@ -1,6 +1,6 @@
 """Run one full (or delta) load in this process and print duration and peak RSS as JSON.
 
-python bench/load_once.py full|delta   (configured by the environment, like the functions)
+python -m bench.load_once full|delta   (configured by the environment, like the functions)
 """
 
 from __future__ import annotations
@@ -19,6 +19,6 @@ if __name__ == "__main__":
     started = time.perf_counter()
     run = full_load if sys.argv[1] == "full" else delta_load
     report = run(get_client(), get_settings())
-    report["wall_s"] = time.perf_counter() - started
-    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sys.stdout.write(json.dumps(report) + "\n")
+    wall_s = time.perf_counter() - started
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.stdout.write(json.dumps({**report, "wall_s": wall_s, "peak_rss_mb": peak_rss_mb}) + "\n")

@@ -1,6 +1,6 @@
 """Hermes benchmarks: ours vs a baseline, side by side in one run; medians and ratios.
 
-    python bench/run.py [--quick] [--out docs/benchmarks.md]
+    python -m bench.run [--quick] [--out docs/benchmarks.md]
 
 Starts its own Elasticsearch (scripts/local_es.py) and a generated data source
 (bench/source_server.py), so the figures are reproducible with one command
@@ -29,22 +29,28 @@ from typing import Any
 
 import requests
 import urllib3
+from elasticsearch import helpers
+
+from bench import charts
+from bench import features as features_bench
+from bench.checks import BenchmarkError, expect
+from bench.source_server import make_record, vocabulary_records
+from hermes.client import build_client
+from hermes.load import indices
+from hermes.search.models import SearchParams
+from hermes.search.query import search_body
+from hermes.settings import Settings
+from scripts import local_es
+from tests.support.process import command, free_port, running
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
-
-import charts  # noqa: E402
-import features as features_bench  # noqa: E402
-import local_es  # noqa: E402
-from source_server import WORDS, make_record, vocabulary_records  # noqa: E402
-
-from hermes.client import build_client  # noqa: E402
-from hermes.search.models import SearchParams  # noqa: E402
-from hermes.search.query import search_body  # noqa: E402
-from hermes.settings import Settings  # noqa: E402
-from tests.support.process import command, free_port, running  # noqa: E402
 
 PY = sys.executable
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def median(values: list[float]) -> float:
@@ -54,7 +60,7 @@ def median(values: list[float]) -> float:
 @contextmanager
 def source_server() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([PY, str(ROOT / "bench" / "source_server.py"), str(port)])
+    proc = subprocess.Popen([PY, "-m", "bench.source_server", str(port)], cwd=ROOT)  # noqa: S603 - our own module
     try:
         for _ in range(100):
             try:
@@ -81,10 +87,11 @@ def load_once(kind: str, es_url: str, alias: str, source: str, extra: dict[str, 
     env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source,
            "HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0",
            **(extra or {})}  # fmt: skip
-    out = subprocess.run([PY, str(ROOT / "bench" / "load_once.py"), kind], env=env, cwd=ROOT,
+    out = subprocess.run([PY, "-m", "bench.load_once", kind], env=env, cwd=ROOT,  # noqa: S603 - our own module
                          capture_output=True, text=True, check=False)  # fmt: skip
     if out.returncode != 0:
-        raise RuntimeError(f"load_once {kind} {alias} failed:\n{out.stderr[-3000:]}")
+        msg = f"load_once {kind} {alias} failed:\n{out.stderr[-3000:]}"
+        raise BenchmarkError(msg)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -93,7 +100,7 @@ def load_once(kind: str, es_url: str, alias: str, source: str, extra: dict[str, 
 
 def time_to_first_200(argv: list[str], url: str, env: dict[str, str], cwd: Path = ROOT) -> float:
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     try:
         while True:
             try:
@@ -123,7 +130,7 @@ def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
 
 def _self_times(code: str) -> dict[str, int]:
     """``python -X importtime``: self time (µs) of every module ``code`` imports."""
-    err = subprocess.run([PY, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True,
+    err = subprocess.run([PY, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True,  # noqa: S603
                          check=True).stderr  # fmt: skip
     times: dict[str, int] = {}
     for line in err.splitlines():
@@ -185,7 +192,7 @@ def hammer(call: Callable[[], None], threads: int, per_thread: int) -> tuple[lis
 def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int, rounds: int) -> dict[str, Any]:
     """The exact body Hermes sends, through the function and straight to Elasticsearch, at each concurrency."""
     query = "kilo"  # a selective term: Elasticsearch's own time stays small next to the overhead
-    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))  # type: ignore[call-arg]
+    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=30))
     body = search_body(SearchParams(q=query), Settings().search_timeout_ms)  # what the function sends
 
     def direct() -> None:
@@ -197,7 +204,7 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
         pool = urllib3.PoolManager(maxsize=max(clients))
 
         def via_function() -> None:
-            assert pool.request("GET", f"{url}/search?q={query}").status == 200
+            expect(pool.request("GET", f"{url}/search?q={query}").status == 200, "a search through the function failed")
 
         paths = (("direct", direct), ("function", via_function))
         for _, call in paths:  # warm both paths
@@ -213,9 +220,9 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
     rows = []
     for c in clients:
         p50 = {n: median(lat[n, c]) * 1000 for n, _ in paths}
-        rate = {n: median(rps[n, c]) for n, _ in paths}
-        rows.append({"clients": c, "p50_ms": p50, "rps": rate, "p50_overhead_ms": p50["function"] - p50["direct"],
-                     "throughput_ratio": rate["function"] / rate["direct"]})  # fmt: skip
+        rates = {n: median(rps[n, c]) for n, _ in paths}
+        rows.append({"clients": c, "p50_ms": p50, "rps": rates, "p50_overhead_ms": p50["function"] - p50["direct"],
+                     "throughput_ratio": rates["function"] / rates["direct"]})  # fmt: skip
     chart = 4 if 4 in clients else max(clients)  # the raw latencies at one concurrency, for the chart
     return {"query": query, "rows": rows, "requests": per_client * rounds, "chart_clients": chart,
             "latencies_ms": {n: [s * 1000 for s in lat[n, chart]] for n, _ in paths}}  # fmt: skip
@@ -264,7 +271,10 @@ def hostile(es_url: str, n: int, requests_per_side: int, attackers: int = 8) -> 
             stop.set()
             for t in threads:
                 t.join()
-    count = lambda codes: ", ".join(f"{c} × {codes.count(c)}" for c in sorted(set(codes)))  # noqa: E731
+
+    def count(codes: list[int]) -> str:
+        return ", ".join(f"{c} × {codes.count(c)}" for c in sorted(set(codes)))
+
     return {"alone_ms": median(alone) * 1000, "under_ms": median(under) * 1000,
             "ratio": median(under) / median(alone), "attack_ms": median(attack_latency) * 1000,
             "attackers": attackers, "requests": requests_per_side, "query_chars": len(hostile_query()),
@@ -278,7 +288,7 @@ def features(es_url: str, source: str, small: int, *, reps: int, per_client: int
     """Before issue 12 vs now, now + analytics, now + schema (bench/features.py)."""
     load_once("full", es_url, "bench-schema", f"{source}/n={small}", {"HERMES_SCHEMA": features_bench.SCHEMA})
     with features_bench.before_tree() as tree:
-        assert features_bench.python_path_check(tree).startswith(str(tree))
+        expect(features_bench.python_path_check(tree).startswith(str(tree)), "the before side imports this tree")
         chosen = features_bench.sides(es_url, f"bench-{small}", "bench-schema", tree)
 
         def first_200(cwd: Path, env: dict[str, str]) -> float:
@@ -338,17 +348,13 @@ and below "now": ratios within about 10 % of each other are noise here, not a di
 
 def raw_bulk(es_url: str, index: str, n: int) -> float:
     """Baseline: the same documents, already in memory, through plain streaming_bulk."""
-    from elasticsearch import helpers
-
-    from hermes.load import indices
-
-    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=120))  # type: ignore[call-arg]
+    client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=120))
     docs = [{"_index": index, "_id": f"b{i}", "_source": {**make_record(i, datetime(2020, 1, 1, tzinfo=UTC)),
                                                          "deleted": False}} for i in range(n)]  # fmt: skip
     started = time.perf_counter()
     indices.create_index(client, index, bulk=True)
     for ok, _ in helpers.streaming_bulk(client, docs, chunk_size=1000, max_chunk_bytes=10 * 1024 * 1024):
-        assert ok
+        expect(ok, "a bulk item of the baseline failed")
     indices.finish_bulk(client, index)
     elapsed = time.perf_counter() - started
     client.indices.delete(index=index)
@@ -360,7 +366,7 @@ def throughput(es_url: str, source: str, n: int, reps: int) -> dict[str, Any]:
     warm(f"{source}/n={n}")
     for rep in range(reps):
         report = load_once("full", es_url, "bench-tp", f"{source}/n={n}")
-        assert report["indexed"] == n, report
+        expect(report["indexed"] == n, f"a full load of {n} records reported {report}")
         ours.append(report["duration_s"])
         raw.append(raw_bulk(es_url, f"bench-raw-{rep}", n))
     rate_ours, rate_raw = n / median(ours), n / median(raw)
@@ -368,12 +374,12 @@ def throughput(es_url: str, source: str, n: int, reps: int) -> dict[str, Any]:
             "ratio": rate_ours / rate_raw}  # fmt: skip
 
 
-def memory(es_url: str, source: str, sizes: list[int]) -> dict[str, Any]:
+def memory(es_url: str, source: str, sizes: list[int]) -> dict[int, dict[str, Any]]:
     out = {}
     for n in sizes:
         warm(f"{source}/n={n}")
         report = load_once("full", es_url, f"bench-{n}", f"{source}/n={n}")
-        assert report["indexed"] == n, report
+        expect(report["indexed"] == n, f"a full load of {n} records reported {report}")
         out[n] = {"peak_rss_mb": report["peak_rss_mb"], "duration_s": report["duration_s"]}
     return out
 
@@ -383,7 +389,7 @@ def delta(es_url: str, source: str, sizes: list[int], changed: int, reps: int) -
     for gen in range(1, reps + 1):
         for n in sizes:
             report = load_once("delta", es_url, f"bench-{n}", f"{source}/n={n}/changed={changed}/gen={gen}")
-            assert report["indexed"] == changed, report
+            expect(report["indexed"] == changed, f"a delta of {changed} changes reported {report}")
             times[n].append(report["duration_s"])
     small, large = min(sizes), max(sizes)
     return {"changed": changed, "times_s": times, "ratio": median(times[large]) / median(times[small])}
@@ -498,7 +504,7 @@ usual maximum of 600 s.
 
 ## Full load: memory (issue 4)
 
-Peak RSS of the loading process (a fresh `python bench/load_once.py full` each time, imports included).
+Peak RSS of the loading process (a fresh `python -m bench.load_once full` each time, imports included).
 
 | records | peak RSS | duration |
 |---|---|---|
@@ -566,30 +572,30 @@ def main() -> int:
                 memory(server.url, source, [small, large] if "delta" in only else [small])  # the indices needed
             for name, section in sections:
                 if only is None or name in only:
-                    print(f"{name}…", flush=True)
+                    say(f"{name}…")
                     results[name] = section()
             if "memory" in results:
                 results["memory"] = {n: results["memory"][n] for n in memory_sizes if n in results["memory"]}
     finally:
         server.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
-    print(json.dumps(results, indent=1, default=str))
+    say(json.dumps(results, indent=1, default=str))
     if args.only == "features" and Path(args.out).exists():  # the last section, re-run alone: replace it
         doc = Path(args.out).read_text().split(FEATURES_HEADER)[0]
-        note = (f"\nThis section alone was re-run with `python bench/run.py --only features` on {results['when']}, "
+        note = (f"\nThis section alone was re-run with `python -m bench.run --only features` on {results['when']}, "
                 "after the rest of the page.\n")  # fmt: skip
         Path(args.out).write_text(doc + features_md(results["features"], note))
-        print(f"features section replaced in {args.out}")
+        say(f"features section replaced in {args.out}")
         return 0
     if args.only:
         return 0
-    cmd = "make bench" if not q else "python bench/run.py --quick"
+    cmd = "make bench" if not q else "python -m bench.run --quick"
     out = Path(args.out)
     ov = results["overhead"]
     charts.latency_cdf(ov["latencies_ms"], ov["chart_clients"], out.with_name("bench-latency.png"))
     charts.rss_by_records(results["memory"], out.with_name("bench-rss.png"))
     out.write_text(report_md(results, cmd))
-    print(f"written to {args.out}")
+    say(f"written to {args.out}")
     return 0
 
 

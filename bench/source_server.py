@@ -5,7 +5,7 @@ The URL path chooses the data: ``/records/n=<N>/changed=<C>/gen=<G>``
 - ``C`` of them (``b0…b<C-1>``) changed in generation ``G`` (``updated_at = T1 + G days + i ms``).
 ``?since=`` is honoured by arithmetic, so a delta query costs what it returns.
 
-    python bench/source_server.py PORT
+    python -m bench.source_server PORT
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from urllib.parse import parse_qs, urlsplit
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
-WORDS = (
+# Titles and contents are drawn from the NATO alphabet.
+_ALPHABET = (
     "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
     "quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
+)
+WORDS = _ALPHABET.split()
 
 
 def _stamp(when: datetime) -> str:
@@ -71,7 +73,7 @@ def vocabulary_records(n: int, seed: int = 7) -> Iterator[dict[str, object]]:
     Over WORDS (26 words) a misspelled word has nothing to expand to; here each fuzzy word expands
     to its 50 nearest terms, as it does on a real corpus: the attack in `hostile` needs that.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - generated test data, reproducible by design
     letters = "abcdefghijklmnopqrstuvwxyz"
     vocab = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 11))) for _ in range(60_000)]
     weights = list(itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(vocab))))

@@ -2,6 +2,6 @@
 
 import sys
 
-from hermes.load.cli import main
+from hermes.operator.cli import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """Stored documents and tombstones: the one definition of "live" every function uses.
 
 A tombstone is a document stored with ``deleted: true`` (it keeps its external version
-so an older copy cannot resurrect the record; see README § Delta loads). It is never
+so an older copy cannot resurrect the record; see docs/loads.md § Delta loads). It is never
 served: not by search, suggest, get by id or facets, nor counted as served by a load.
 """
 

@@ -6,7 +6,7 @@ its parameters, query clauses, facets and OpenAPI from it (``hermes.search.field
 ``HERMES_SCHEMA`` therefore takes effect with the next full load, never in an index already built.
 
 Besides the contract's ``fields``, a schema may tune the core text fields under ``core``: a ``boost`` for
-``title``, ``content`` and ``tags``, and an ``analyzer`` for ``title`` and ``content`` (README § Search).
+``title``, ``content`` and ``tags``, and an ``analyzer`` for ``title`` and ``content`` (docs/api.md § Declared fields).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from hermes.errors import ConfigurationError
 from hermes.schema import EMPTY, Schema
 
 _INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
+MIN_KEY_SECRET_BYTES = 32
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _MAX_RECENCY_MS = 36_500 * _UNIT_MS["d"]
 
@@ -31,85 +32,221 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    es_url: str = Field("http://localhost:9200", validation_alias="ES_URL")
-    es_api_key: SecretStr | None = Field(None, validation_alias="ES_API_KEY")
-    es_username: str | None = Field(None, validation_alias="ES_USERNAME")
-    es_password: SecretStr | None = Field(None, validation_alias="ES_PASSWORD")
-    es_ca_certs: str | None = Field(None, validation_alias="ES_CA_CERTS")
-    es_index: str = Field("documents", validation_alias="ES_INDEX")
-    data_source_url: str | None = Field(None, validation_alias="DATA_SOURCE_URL")
-    data_source_token: SecretStr | None = Field(None, validation_alias="DATA_SOURCE_TOKEN")
+    es_url: str = Field("http://localhost:9200", validation_alias="ES_URL", description="Elasticsearch base URL.")
+    es_api_key: SecretStr | None = Field(
+        None, validation_alias="ES_API_KEY", description="API key for Elasticsearch, preferred over basic auth."
+    )
+    es_username: str | None = Field(
+        None, validation_alias="ES_USERNAME", description="Basic-auth user name; set together with ES_PASSWORD."
+    )
+    es_password: SecretStr | None = Field(
+        None, validation_alias="ES_PASSWORD", description="Basic-auth password; set together with ES_USERNAME."
+    )
+    es_ca_certs: str | None = Field(
+        None,
+        validation_alias="ES_CA_CERTS",
+        description="Path to a PEM CA bundle for TLS to Elasticsearch; unset uses the system store.",
+    )
+    es_index: str = Field(
+        "documents", validation_alias="ES_INDEX", description="The alias every function reads and writes through."
+    )
+    data_source_url: str | None = Field(
+        None,
+        validation_alias="DATA_SOURCE_URL",
+        description="Where loaders read records: http(s)://… or file:///abs/path.{json,ndjson}; loaders need it.",
+    )
+    data_source_token: SecretStr | None = Field(
+        None, validation_alias="DATA_SOURCE_TOKEN", description="Bearer token sent to the data source."
+    )
 
     # Elasticsearch client behaviour.
-    es_request_timeout_s: Annotated[float, Field(gt=0)] = Field(2.0, validation_alias="HERMES_ES_TIMEOUT_S")
-    es_bulk_timeout_s: Annotated[float, Field(gt=0)] = Field(60.0, validation_alias="HERMES_ES_BULK_TIMEOUT_S")
-    es_max_retries: Annotated[int, Field(ge=0, le=10)] = Field(1, validation_alias="HERMES_ES_MAX_RETRIES")
-    search_timeout_ms: Annotated[int, Field(ge=10)] = Field(1500, validation_alias="HERMES_SEARCH_TIMEOUT_MS")
-
-    # Relevance: with a half-life (`30d`, `12h`), a document's text score halves for each such age of
-    # its updated_at (an exp decay in function_score; relevance sort only).
-    recency: Annotated[str | None, Field(pattern=r"^[1-9][0-9]*(ms|s|m|h|d)$")] = Field(
-        None, validation_alias="HERMES_RECENCY"
+    es_request_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        2.0,
+        validation_alias="HERMES_ES_TIMEOUT_S",
+        description="Client request timeout on the search path: a dead cluster's 503 comes within about that.",
+    )
+    es_bulk_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        60.0,
+        validation_alias="HERMES_ES_BULK_TIMEOUT_S",
+        description="Request timeout of every request a loader makes (bulk, refresh, alias swap).",
+    )
+    es_max_retries: Annotated[int, Field(ge=0, le=10)] = Field(
+        1, validation_alias="HERMES_ES_MAX_RETRIES", description="Client retries on connection errors."
+    )
+    search_timeout_ms: Annotated[int, Field(ge=10)] = Field(
+        1500,
+        validation_alias="HERMES_SEARCH_TIMEOUT_MS",
+        description="Server-side timeout of every search, in milliseconds.",
     )
 
-    # Declared fields (CONTRACT.md § Fields) and bring-your-own analysis: JSON inline or file:///abs/path.json.
-    # The analysis settings ({"analyzer": …, "filter": …}) go into every new index's settings.
-    field_schema: Schema = Field(EMPTY, validation_alias="HERMES_SCHEMA")
-    analysis: dict[str, Any] | None = Field(None, validation_alias="HERMES_ANALYSIS")
-    # How long the search function trusts the served index's schema before reading it again.
-    schema_refresh_s: Annotated[float, Field(ge=0)] = Field(10.0, validation_alias="HERMES_SCHEMA_REFRESH_S")
+    recency: Annotated[str | None, Field(pattern=r"^[1-9][0-9]*(ms|s|m|h|d)$")] = Field(
+        None,
+        validation_alias="HERMES_RECENCY",
+        description="A half-life (30d, 12h): a relevance-sorted text score halves for each such age of updated_at.",
+    )
+
+    field_schema: Schema = Field(
+        EMPTY,
+        validation_alias="HERMES_SCHEMA",
+        description="Declared fields beyond the core document, inline JSON or file:///abs/path.json.",
+    )
+    analysis: dict[str, Any] | None = Field(
+        None,
+        validation_alias="HERMES_ANALYSIS",
+        description="Index analysis settings (analyzer, filter, …) put into every new index, inline JSON or file:///abs/path.json.",
+    )
+    schema_refresh_s: Annotated[float, Field(ge=0)] = Field(
+        10.0,
+        validation_alias="HERMES_SCHEMA_REFRESH_S",
+        description="How long the search function trusts the served index's schema before reading it again.",
+    )
 
     # Search analytics (hermes.search.analytics): off unless HERMES_ANALYTICS=true.
-    analytics: bool = Field(False, validation_alias="HERMES_ANALYTICS")
-    analytics_queue: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
-        10_000, validation_alias="HERMES_ANALYTICS_QUEUE"
+    analytics: bool = Field(
+        False,
+        validation_alias="HERMES_ANALYTICS",
+        description="Record every search into <ES_INDEX>.hermes-analytics-<YYYY.MM>.",
     )
-    analytics_batch: Annotated[int, Field(ge=1, le=10_000)] = Field(500, validation_alias="HERMES_ANALYTICS_BATCH")
-    analytics_flush_s: Annotated[float, Field(gt=0)] = Field(5.0, validation_alias="HERMES_ANALYTICS_FLUSH_S")
+    analytics_queue: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        10_000,
+        validation_alias="HERMES_ANALYTICS_QUEUE",
+        description="Analytics events held in memory; more are dropped and counted.",
+    )
+    analytics_batch: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        500, validation_alias="HERMES_ANALYTICS_BATCH", description="Analytics events per bulk request."
+    )
+    analytics_flush_s: Annotated[float, Field(gt=0)] = Field(
+        5.0, validation_alias="HERMES_ANALYTICS_FLUSH_S", description="Seconds between analytics writes."
+    )
 
-    # Costly searches (typo tolerance over 3+ words, did_you_mean) one instance runs at a time; the
-    # others match the words as typed (hermes.search.gate).
-    costly_searches: Annotated[int, Field(ge=1, le=64)] = Field(2, validation_alias="HERMES_COSTLY_SEARCHES")
+    costly_searches: Annotated[int, Field(ge=1, le=64)] = Field(
+        2,
+        validation_alias="HERMES_COSTLY_SEARCHES",
+        description="Costly searches (typo tolerance over 3+ words, did_you_mean lookups) one instance runs "
+        "at a time; the others match the words as typed and offer no correction.",
+    )
+
+    # Search keys and rate limits (CONTRACT.md § Search keys and limits).
+    search_key_secret: SecretStr | None = Field(
+        None,
+        validation_alias="HERMES_SEARCH_KEY_SECRET",
+        description="HS256 secret search keys are signed with (32+ bytes); set, /search, /suggest and "
+        "/documents need a key. Unset, search is open to anyone who can reach it.",
+    )
+    search_key_previous_secret: SecretStr | None = Field(
+        None,
+        validation_alias="HERMES_SEARCH_KEY_PREVIOUS_SECRET",
+        description="The secret before the current one: its keys stay valid while a rotation rolls out.",
+    )
+    rate_limit: Annotated[int | None, Field(ge=1)] = Field(
+        None,
+        validation_alias="HERMES_RATE_LIMIT",
+        description="Requests a minute each client address may send without a key, per instance; unset: no limit.",
+    )
 
     # Search HTTP behaviour.
-    cors_origins: str = Field("", validation_alias="HERMES_CORS_ORIGINS")
-    cache_control: str = Field("public, max-age=5", validation_alias="HERMES_CACHE_CONTROL")
-    ready_cache_s: Annotated[float, Field(ge=0)] = Field(2.0, validation_alias="HERMES_READY_CACHE_S")
-    retry_after_s: Annotated[int, Field(ge=1)] = Field(5, validation_alias="HERMES_RETRY_AFTER_S")
+    cors_origins: str = Field(
+        "",
+        validation_alias="HERMES_CORS_ORIGINS",
+        description="Comma-separated origins allowed by CORS, or *; empty sends no CORS headers.",
+    )
+    cache_control: str = Field(
+        "public, max-age=5",
+        validation_alias="HERMES_CACHE_CONTROL",
+        description="Cache-Control header of successful search, suggest and document answers.",
+    )
+    ready_cache_s: Annotated[float, Field(ge=0)] = Field(
+        2.0, validation_alias="HERMES_READY_CACHE_S", description="How long /health/ready reuses its last answer."
+    )
+    retry_after_s: Annotated[int, Field(ge=1)] = Field(
+        5, validation_alias="HERMES_RETRY_AFTER_S", description="Retry-After sent with 503 answers, in seconds."
+    )
 
     # Loading.
-    source_timeout_s: Annotated[float, Field(gt=0)] = Field(30.0, validation_alias="HERMES_SOURCE_TIMEOUT_S")
-    source_retries: Annotated[int, Field(ge=0, le=20)] = Field(5, validation_alias="HERMES_SOURCE_RETRIES")
-    source_deadline_s: Annotated[float, Field(gt=0)] = Field(3600.0, validation_alias="HERMES_SOURCE_DEADLINE_S")
-    bulk_chunk_docs: Annotated[int, Field(ge=1)] = Field(1000, validation_alias="HERMES_BULK_CHUNK_DOCS")
+    source_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        30.0,
+        validation_alias="HERMES_SOURCE_TIMEOUT_S",
+        description="Connect and read timeout towards the data source.",
+    )
+    source_retries: Annotated[int, Field(ge=0, le=20)] = Field(
+        5,
+        validation_alias="HERMES_SOURCE_RETRIES",
+        description="Retries with exponential backoff on source errors, 429 and 5xx.",
+    )
+    source_deadline_s: Annotated[float, Field(gt=0)] = Field(
+        3600.0,
+        validation_alias="HERMES_SOURCE_DEADLINE_S",
+        description="Longest one source answer (one page) may take in total, so a trickling source ends.",
+    )
+    bulk_chunk_docs: Annotated[int, Field(ge=1)] = Field(
+        1000, validation_alias="HERMES_BULK_CHUNK_DOCS", description="Most documents in one bulk request."
+    )
     bulk_chunk_bytes: Annotated[int, Field(ge=1024)] = Field(
-        10 * 1024 * 1024, validation_alias="HERMES_BULK_CHUNK_BYTES"
+        10 * 1024 * 1024, validation_alias="HERMES_BULK_CHUNK_BYTES", description="Most bytes in one bulk request."
     )
     max_record_bytes: Annotated[int, Field(ge=1024)] = Field(
-        5 * 1024 * 1024, validation_alias="HERMES_MAX_RECORD_BYTES"
+        5 * 1024 * 1024,
+        validation_alias="HERMES_MAX_RECORD_BYTES",
+        description="A record larger than this, serialised, is invalid, skipped and dead-lettered.",
     )
-    bulk_workers: Annotated[int, Field(ge=1, le=8)] = Field(2, validation_alias="HERMES_BULK_WORKERS")
-    max_failures: Annotated[int, Field(ge=0)] = Field(1000, validation_alias="HERMES_MAX_FAILURES")
+    bulk_workers: Annotated[int, Field(ge=1, le=8)] = Field(
+        2, validation_alias="HERMES_BULK_WORKERS", description="Bulk requests in flight during a load."
+    )
+    max_failures: Annotated[int, Field(ge=0)] = Field(
+        1000,
+        validation_alias="HERMES_MAX_FAILURES",
+        description="Error budget: failed records and bulk items per load.",
+    )
     max_consecutive_failures: Annotated[int, Field(ge=1)] = Field(
-        100, validation_alias="HERMES_MAX_CONSECUTIVE_FAILURES"
+        100, validation_alias="HERMES_MAX_CONSECUTIVE_FAILURES", description="Error budget: failures in a row."
     )
-    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = Field(0.1, validation_alias="HERMES_MAX_FAILURE_RATE")
-    min_swap_ratio: Annotated[float, Field(ge=0, le=1)] = Field(0.5, validation_alias="HERMES_MIN_SWAP_RATIO")
-    keep_indices: Annotated[int, Field(ge=0)] = Field(1, validation_alias="HERMES_KEEP_INDICES")
-    prune_grace_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_PRUNE_GRACE_S")
-    # The swap waits this long for the new index to be green: its replicas allocated on a real cluster.
-    green_timeout_s: Annotated[float, Field(gt=0)] = Field(120.0, validation_alias="HERMES_GREEN_TIMEOUT_S")
-    # A running load renews its lock every TTL/3 (hermes.load.lock), so the TTL only bounds how long
-    # the lock of a crashed run (SIGKILL, OOM, a pod ended at its timeout) blocks the next one.
-    lock_ttl_s: Annotated[float, Field(gt=0)] = Field(120.0, validation_alias="HERMES_LOCK_TTL_S")
-    delta_overlap_s: Annotated[float, Field(ge=0)] = Field(300.0, validation_alias="HERMES_DELTA_OVERLAP_S")
+    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1,
+        validation_alias="HERMES_MAX_FAILURE_RATE",
+        description="Error budget: failures over records read, checked after 100 records.",
+    )
+    min_swap_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.5,
+        validation_alias="HERMES_MIN_SWAP_RATIO",
+        description="A full load refuses to swap to an index smaller than this share of the served one unless forced.",
+    )
+    keep_indices: Annotated[int, Field(ge=0)] = Field(
+        1, validation_alias="HERMES_KEEP_INDICES", description="Previous indices kept for rollback."
+    )
+    prune_grace_s: Annotated[float, Field(ge=0)] = Field(
+        300.0,
+        validation_alias="HERMES_PRUNE_GRACE_S",
+        description="An unserved index is deleted no sooner than this after it stopped being served.",
+    )
+    green_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        120.0,
+        validation_alias="HERMES_GREEN_TIMEOUT_S",
+        description="How long the swap waits for the new index to be green (its replicas allocated).",
+    )
+    lock_ttl_s: Annotated[float, Field(gt=0)] = Field(
+        120.0,
+        validation_alias="HERMES_LOCK_TTL_S",
+        description="A load lock not renewed this long belonged to a crashed run and is broken (renewed every TTL/3).",
+    )
+    delta_overlap_s: Annotated[float, Field(ge=0)] = Field(
+        300.0,
+        validation_alias="HERMES_DELTA_OVERLAP_S",
+        description="How far behind the watermark a delta re-reads, to catch late commits.",
+    )
 
-    # The PingSource whose ticks the full load accepts (scheduled reconciliation, CONTRACT.md § The loaders).
-    full_ping_source: str = Field("hermes-full", validation_alias="HERMES_FULL_PING_SOURCE")
+    full_ping_source: str = Field(
+        "hermes-full",
+        validation_alias="HERMES_FULL_PING_SOURCE",
+        description="The PingSource whose ticks the full load accepts as a scheduled reconciliation.",
+    )
     # A loader's request body is one CloudEvent whose data is at most {"force": true}.
-    max_event_bytes: Annotated[int, Field(ge=1024)] = Field(65536, validation_alias="HERMES_MAX_EVENT_BYTES")
+    max_event_bytes: Annotated[int, Field(ge=1024)] = Field(
+        65536,
+        validation_alias="HERMES_MAX_EVENT_BYTES",
+        description="Largest CloudEvent a loader reads; larger ones get 413.",
+    )
 
-    log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL")
+    log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL", description="Level of the JSON logs.")
 
     @field_validator("es_url", "data_source_url")
     @classmethod
@@ -153,10 +290,21 @@ class Settings(BaseModel):
             raise ValueError(msg)
         return value
 
+    @field_validator("search_key_secret", "search_key_previous_secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_KEY_SECRET_BYTES:
+            msg = f"must be at least {MIN_KEY_SECRET_BYTES} bytes (an HS256 key as long as its hash, RFC 7518 § 3.2)"
+            raise ValueError(msg)
+        return value
+
     @model_validator(mode="after")
     def _credentials_pair(self) -> Settings:
         if (self.es_username is None) != (self.es_password is None):
             msg = "ES_USERNAME and ES_PASSWORD must be set together"
+            raise ValueError(msg)
+        if self.search_key_previous_secret is not None and self.search_key_secret is None:
+            msg = "HERMES_SEARCH_KEY_PREVIOUS_SECRET needs HERMES_SEARCH_KEY_SECRET"
             raise ValueError(msg)
         return self
 

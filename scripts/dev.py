@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import demo_source
-import local_es
-import pingsource
 import requests
+
+from scripts import demo_source, local_es, pingsource
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,9 +45,9 @@ def say(text: str) -> None:
 
 
 def start_function(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """The function in debug mode (scripts/function_server.py), in its own process group: its reloader
+    """The function in debug mode (``python -m scripts.function_server``), in its own process group: its reloader
     forks a child, and Ctrl-C must stop both."""
-    argv = [sys.executable, str(ROOT / "scripts" / "function_server.py"), name, str(port)]
+    argv = [sys.executable, "-m", "scripts.function_server", name, str(port)]
     return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
 
 

@@ -6,7 +6,7 @@ watches site-packages and the standard library recursively; here three of them r
 inotify events in a loop ("Inotify queue overflowed") at 30-45 % of a core each while idle. The stat
 reloader polls only the files of imported modules (the function, `hermes/`, libraries) once a second.
 
-    python scripts/function_server.py search 8080
+    python -m scripts.function_server search 8080
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from functions_framework import create_app
 
 def main(argv: list[str]) -> int:
     name, port = argv
-    app = create_app(target=name, source=f"functions/{name}/main.py", signature_type="http")
+    # functions-framework's create_app carries no annotations.
+    app = create_app(target=name, source=f"functions/{name}/main.py", signature_type="http")  # type: ignore[no-untyped-call]
     app.run("127.0.0.1", int(port), debug=True, reloader_type="stat")
     return 0
 

@@ -8,11 +8,11 @@ refuses to run as root; when we are root we create a system user for it).
 
 Used by the test session fixture, by ``make es-up``/``make dev`` and by CI::
 
-    python scripts/local_es.py fetch      # download + unpack only
-    python scripts/local_es.py up         # start the dev server, print its URL
-    python scripts/local_es.py url        # print the dev server's URL if it runs
-    python scripts/local_es.py down       # stop the dev server
-    python scripts/local_es.py java       # print the JDK it would run the server with
+    python -m scripts.local_es fetch      # download + unpack only
+    python -m scripts.local_es up         # start the dev server, print its URL
+    python -m scripts.local_es url        # print the dev server's URL if it runs
+    python -m scripts.local_es down       # stop the dev server
+    python -m scripts.local_es java       # print the JDK it would run the server with
 
 ``HERMES_ES_VERSION`` picks the version (default below); each major gets a JDK it supports
 (:func:`java_home`), so one machine runs the whole version matrix (``make test-matrix``).
@@ -441,10 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "down":
         dev_down()
     elif args.command == "url":
-        url = dev_url()
-        if not url:
+        running = dev_url()
+        if not running:
             return 1
-        out.write(f"{url}\n")
+        out.write(f"{running}\n")
     elif args.command == "java":
         out.write(f"{java_home()}\n")
     else:

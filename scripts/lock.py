@@ -1,7 +1,7 @@
 """requirements.txt, generated from requirements.lock, and the check that both agree with pyproject.toml.
 
-    python scripts/lock.py            # write requirements.txt from requirements.lock
-    python scripts/lock.py --check    # exit 1 when requirements.txt or the lock is out of date
+    python -m scripts.lock            # write requirements.txt from requirements.lock
+    python -m scripts.lock --check    # exit 1 when requirements.txt or the lock is out of date
 
 `make lock` re-resolves requirements.lock (pip-compile, every runtime dependency pinned,
 functions-framework and gunicorn included) and then runs this. Why requirements.txt carries the

@@ -6,7 +6,7 @@ PingSource adapter sends (knative/eventing pkg/adapter/mtping/runner.go, `makeEv
 `dev.knative.sources.ping`, source `/apis/v1/namespaces/<ns>/pingsources/<name>`, the spec's data with its
 content type; the CloudEvents client adds a fresh id and the time), in binary mode.
 
-    python scripts/pingsource.py URL [--every 10s]    # --every (or DEV_PING_EVERY) replaces the cron
+    python -m scripts.pingsource URL [--every 10s]    # --every (or DEV_PING_EVERY) replaces the cron
 """
 
 from __future__ import annotations

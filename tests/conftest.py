@@ -53,7 +53,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def _describe_server(url: str, how: str, record: Callable[[str, object], None]) -> None:
     """Say which server and Java the tests use: in the summary, and in a JUnit report (`make test-matrix`)."""
-    import local_es
+    from scripts import local_es
 
     version, java = local_es.server_version(url), local_es.server_java(url)
     record("elasticsearch_version", version)
@@ -68,7 +68,7 @@ def es_url(record_testsuite_property: Callable[[str, object], None]) -> Iterator
     The one we start is ``HERMES_ES_VERSION`` (scripts/local_es.py), read here, before any test's
     ``isolate_environment``: a session fixture is set up ahead of the function-scoped ones.
     """
-    import local_es
+    from scripts import local_es
 
     given = os.environ.get("HERMES_TEST_ES_URL")
     if given:

@@ -1,2 +1,2 @@
-"""The loaders' package: CloudEvents in, one pipeline (``pipeline``), full and delta loads,
-the load lock and state, and the operator commands (``cli``, ``operator``)."""
+"""The loaders' package: CloudEvents in, one pipeline (``pipeline``), full and delta loads, the load lock
+and state. Operator commands that drive them live in ``hermes.operator``."""

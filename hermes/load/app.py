@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from flask import Flask, Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -57,7 +56,7 @@ _URLS = ROUTES.bind("hermes")
 
 def _route(
     request: Request,
-    on_event: Callable[[], dict[str, Any]],
+    on_event: Callable[[], Mapping[str, object]],
     on_undelivered: Callable[[], None] | None = None,
 ) -> Response:
     """Dispatch one request; ``on_event`` runs the load for ``POST /``."""
@@ -88,7 +87,7 @@ def _no_reply(action: Callable[[], None]) -> Response:
 def handle_full_load(request: Request) -> Response:
     """Entry point of the full_load function."""
 
-    def run() -> dict[str, Any]:
+    def run() -> Mapping[str, object]:
         settings = get_settings()
         event = parse_event(request, frozenset({FULL_LOAD, PING}), settings.max_event_bytes)
         if event.type == PING and not is_from_pingsource(event, settings.full_ping_source):
@@ -103,7 +102,7 @@ def handle_full_load(request: Request) -> Response:
 def handle_delta_load(request: Request) -> Response:
     """Entry point of the delta_load function."""
 
-    def run() -> dict[str, Any]:
+    def run() -> Mapping[str, object]:
         parse_event(request, frozenset({PING, DELTA_LOAD}), get_settings().max_event_bytes)
         return delta_load(get_client(), get_settings())
 

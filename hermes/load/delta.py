@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hermes.errors import LoadInProgressError, NoFullLoadError
-from hermes.load import indices
+from hermes.load import indices, reports
 from hermes.load.full import stored_watermark
 from hermes.load.lock import Lease
 from hermes.load.pipeline import load_lock, loader_client, stream
+from hermes.load.reports import DeltaLoadReport
 from hermes.load.sources import SourceConfig
 from hermes.load.state import State
 from hermes.settings import Settings
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 _NO_FULL_LOAD = "no full load has completed yet: run a full load first"
 
 
-def delta_load(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
+def delta_load(client: Elasticsearch, settings: Settings) -> DeltaLoadReport:
     """Apply every change since the stored watermark through the alias.
 
     Raises :class:`NoFullLoadError` before any full load; answers ``deferred``
@@ -43,11 +44,10 @@ def delta_load(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
             return _apply(client, settings, state, lease)
     except LoadInProgressError as exc:
         log.info("delta deferred", extra={"reason": exc.message})
-        return {"status": "deferred", "indexed": 0, "deleted": 0, "skipped": 0,
-                "watermark": stored_watermark(state)}  # fmt: skip
+        return {"status": "deferred", **reports.NO_COUNTS, "watermark": stored_watermark(state), "duration_s": 0.0}
 
 
-def _apply(client: Elasticsearch, settings: Settings, state: State, lease: Lease) -> dict[str, Any]:
+def _apply(client: Elasticsearch, settings: Settings, state: State, lease: Lease) -> DeltaLoadReport:
     started, clock = datetime.now(UTC), time.monotonic()
     watermark = state.watermark()
     if watermark is None:  # a rollback or reset raced us
@@ -68,13 +68,9 @@ def _apply(client: Elasticsearch, settings: Settings, state: State, lease: Lease
     state.add_dead_letters("delta_load", outcome.dead_letters)
     lease.check()
     state.save_watermark(new_mark, ",".join(indices.indices_behind(client, settings.es_index)))
-    report = {
+    report: DeltaLoadReport = {
         "status": "applied",
-        "indexed": outcome.indexed,
-        "deleted": outcome.deleted,
-        "skipped": outcome.skipped,
-        "failed": outcome.failed,
-        "invalid": outcome.invalid,
+        **reports.counts(outcome),
         "watermark": format_rfc3339(new_mark),
         "duration_s": round(time.monotonic() - clock, 3),
     }

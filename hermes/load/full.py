@@ -6,12 +6,13 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hermes.errors import VerificationError
-from hermes.load import indices
+from hermes.load import indices, reports
 from hermes.load.lock import Lease
 from hermes.load.pipeline import load_lock, loader_client, stream
+from hermes.load.reports import FullLoadReport
 from hermes.load.sink import Outcome
 from hermes.load.sources import SourceConfig
 from hermes.load.state import State
@@ -34,7 +35,7 @@ class EventKey:
 
 def full_load(
     client: Elasticsearch, settings: Settings, *, force: bool = False, event: EventKey | None = None
-) -> dict[str, Any]:
+) -> FullLoadReport:
     """Rebuild the index behind the alias from the whole source; swap atomically.
 
     Raises :class:`LoadInProgressError` while another load runs. On any failure
@@ -45,17 +46,17 @@ def full_load(
     state = State(client, settings.state_index)
     state.ensure()
     if event is not None and (done := state.completed_event(event.source, event.id)):
-        return {**done, "status": "duplicate"}
+        return reports.duplicate(done)
     with load_lock(client, settings).held("full_load") as lease:
         if event is not None and (done := state.completed_event(event.source, event.id)):
-            return {**done, "status": "duplicate"}
+            return reports.duplicate(done)
         report = _rebuild(client, settings, state, lease, force=force)
         if event is not None:
             state.remember_event(event.source, event.id, report)
         return report
 
 
-def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lease, *, force: bool) -> dict[str, Any]:
+def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lease, *, force: bool) -> FullLoadReport:
     started, clock = datetime.now(UTC), time.monotonic()
     alias = settings.es_index
     new = indices.new_index_name(alias, started)
@@ -81,14 +82,11 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lea
     state.add_dead_letters("full_load", outcome.dead_letters)
     state.save_watermark(watermark, new)
     pruned = _prune(client, settings)
-    report = {
+    report: FullLoadReport = {
         "status": "completed",
         "index": new,
         "previous_index": previous[0] if previous else None,
-        "indexed": outcome.indexed + outcome.deleted,
-        "skipped": outcome.skipped,
-        "failed": outcome.failed,
-        "invalid": outcome.invalid,
+        **reports.counts(outcome),
         "duration_s": round(time.monotonic() - clock, 3),
         "watermark": format_rfc3339(watermark),
         "pruned": pruned,

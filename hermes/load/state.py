@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -91,7 +92,7 @@ class State:
         doc = self._get(self.event_key(source, event_id))
         return None if doc is None else dict(doc["_source"]["report"])
 
-    def remember_event(self, source: str, event_id: str, report: dict[str, Any]) -> None:
+    def remember_event(self, source: str, event_id: str, report: Mapping[str, object]) -> None:
         self.client.index(
             index=self.index,
             id=self.event_key(source, event_id),

@@ -21,19 +21,17 @@ import atexit
 import logging
 import queue
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from hermes.timestamps import format_rfc3339
 
 if TYPE_CHECKING:
     from elastic_transport import Transport
-    from elasticsearch import Elasticsearch
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +42,12 @@ MAPPINGS: dict[str, Any] = {
         "total": {"type": "long"},
         "took_ms": {"type": "long"},
         "zero": {"type": "boolean"},
+        "key": {"type": "keyword"},
         "at": {"type": "date"},
     },
 }
 SETTINGS: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+_FIRST_BACKOFF_S, _MAX_BACKOFF_S = 5.0, 300.0
 CLOSE_DEADLINE_S = 10.0  # within gunicorn's 30 s graceful timeout
 
 
@@ -59,6 +59,7 @@ class SearchEvent:
     total: int
     took_ms: int
     at: datetime
+    key: str | None = None  # the search key's sub, when keys are on
 
 
 def normalise(q: str) -> str:
@@ -137,29 +138,49 @@ class Recorder:
 class BulkSender:
     """Writes events into their month's index over the search function's transport."""
 
-    def __init__(self, transport: Transport, prefix: str) -> None:
-        self.transport, self.prefix = transport, prefix
+    def __init__(self, transport: Transport, prefix: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.transport, self.prefix, self.clock = transport, prefix, clock
         self._created: set[str] = set()
+        self._refused: dict[str, tuple[float, float]] = {}  # index -> (next attempt at, back-off so far)
 
     def __call__(self, events: list[SearchEvent]) -> int:
-        lines: list[bytes] = []
-        for event in events:
-            name = index_name(self.prefix, event.at)
+        for name in {index_name(self.prefix, event.at) for event in events}:
             self._ensure(name)
-            doc = {"query": event.query, "total": event.total, "took_ms": event.took_ms, "zero": event.total == 0,
-                   "at": format_rfc3339(event.at)}  # fmt: skip
-            lines += [orjson.dumps({"create": {"_index": name}}), orjson.dumps(doc)]
+        # A list body with the NDJSON content type is serialized by the transport's own NdjsonSerializer.
         resp = self.transport.perform_request(
-            "POST", "/_bulk", body=b"\n".join(lines) + b"\n",
+            "POST",
+            "/_bulk",
+            body=[line for event in events for line in self._action(event)],
             headers={"content-type": "application/x-ndjson", "accept": "application/json"},
-        )  # fmt: skip
+        )
         if resp.meta.status >= 300 or not isinstance(resp.body, dict):
             return len(events)
         return sum(1 for item in resp.body.get("items", []) if item.get("create", {}).get("status", 500) >= 300)
 
+    def _action(self, event: SearchEvent) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The bulk action and document of one event, in its month's index."""
+        name = index_name(self.prefix, event.at)
+        doc = {
+            "query": event.query,
+            "total": event.total,
+            "took_ms": event.took_ms,
+            "zero": event.total == 0,
+            "at": format_rfc3339(event.at),
+            **({"key": event.key} if event.key is not None else {}),
+        }
+        return {"create": {"_index": name}}, doc
+
     def _ensure(self, name: str) -> None:
-        """Create the month's index with its mappings once (a cluster may forbid auto-creation)."""
+        """Create the month's index with its mappings once (a cluster may forbid auto-creation).
+
+        At most one attempt per batch; after a refusal (a key without ``create_index``, the cluster's
+        shard limit) none before a back-off doubling from 5 s to 5 min: the batch's events are then
+        refused by ``_bulk`` and counted as lost, instead of each costing a ``PUT``.
+        """
         if name in self._created:
+            return
+        retry_at, backoff = self._refused.get(name, (0.0, 0.0))
+        if self.clock() < retry_at:
             return
         resp = self.transport.perform_request(
             "PUT", f"/{name}", body={"settings": SETTINGS, "mappings": MAPPINGS},
@@ -169,6 +190,11 @@ class BulkSender:
         exists = resp.meta.status == 400 and "already_exists" in str(body.get("error", {}).get("type", ""))
         if resp.meta.status < 300 or exists:
             self._created.add(name)
+            self._refused.pop(name, None)
+        else:
+            backoff = min(max(2 * backoff, _FIRST_BACKOFF_S), _MAX_BACKOFF_S)
+            self._refused[name] = (self.clock() + backoff, backoff)
+            log.warning("analytics index not created", extra={"index": name, "status": resp.meta.status})
 
 
 def start_recorder(transport: Transport, prefix: str, *, capacity: int, batch: int, flush_s: float,
@@ -178,32 +204,3 @@ def start_recorder(transport: Transport, prefix: str, *, capacity: int, batch: i
                         on_lost=on_lost)  # fmt: skip
     atexit.register(recorder.close)
     return recorder
-
-
-def report(client: Elasticsearch, prefix: str, since: str, size: int = 20) -> dict[str, Any]:
-    """Top queries and top zero-result queries since ``since`` (``7d``, ``12h``; Elasticsearch date math)."""
-    top = {"terms": {"field": "query", "size": size}}
-    found = client.options(ignore_status=404).search(
-        index=f"{prefix}-*", size=0, query={"range": {"at": {"gte": f"now-{since}"}}}, track_total_hits=True,
-        aggs={"top": top, "zero": {"filter": {"term": {"zero": True}}, "aggs": {"top": top}}},
-    )  # fmt: skip
-    if found.meta.status == 404 or "aggregations" not in found.body:
-        return {
-            "since": since,
-            "searches": 0,
-            "zero_result_searches": 0,
-            "top_queries": [],
-            "top_zero_result_queries": [],
-        }
-    aggs = found.body["aggregations"]
-
-    def counts(agg: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"query": b["key"], "count": b["doc_count"]} for b in agg["buckets"]]
-
-    return {
-        "since": since,
-        "searches": found.body["hits"]["total"]["value"],
-        "zero_result_searches": aggs["zero"]["doc_count"],
-        "top_queries": counts(aggs["top"]),
-        "top_zero_result_queries": counts(aggs["zero"]["top"]),
-    }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -23,7 +23,6 @@ from hermes.errors import UnauthorizedError
 from hermes.schema import Schema
 
 ALGORITHM = "HS256"
-MIN_SECRET_BYTES = 32  # RFC 7518 § 3.2: an HS256 key at least as long as the hash output
 _FILTER_TYPES = ("keyword", "boolean")
 Filter = Mapping[str, tuple[str | bool, ...]]
 
@@ -36,6 +35,7 @@ class SearchKey:
     filter: Filter = field(default_factory=dict)
     max_size: int | None = None
     rate: int | None = None  # requests per minute
+    caller: str | None = None  # whom rate limits count: the sub, else the key's signature
 
 
 OPEN = SearchKey()
@@ -56,7 +56,8 @@ class KeyVerifier:
         if scheme.lower() != "bearer" or not token.strip():
             msg = "the Authorization header must be: Bearer <key>"
             raise UnauthorizedError(msg)
-        return _claims(self._decode(token.strip()), schema)
+        key = _claims(self._decode(token.strip()), schema)
+        return replace(key, caller=key.sub or "sig:" + token.strip().rsplit(".", 1)[-1])
 
     def _decode(self, token: str) -> dict[str, Any]:
         for secret in self._secrets:

@@ -66,7 +66,7 @@ def search_body(
         "query": {
             "bool": {
                 "must": [text],
-                "filter": _filters(params) + query_filters,
+                "filter": _filters(params) + query_filters + list(fq.scope),
                 "must_not": [TOMBSTONES],
             }
         },
@@ -133,12 +133,13 @@ def _filters(params: SearchParams) -> list[dict[str, Any]]:
     return filters
 
 
-def suggest_body(params: SuggestParams, timeout_ms: int) -> dict[str, Any]:
-    """The ``_search`` body for ``GET /suggest``: the last word typed is a prefix."""
+def suggest_body(params: SuggestParams, timeout_ms: int, scope: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """The ``_search`` body for ``GET /suggest``: the last word typed is a prefix; ``scope``, a key's filter."""
     return {
         "query": {
             "bool": {
                 "must": [{"match_bool_prefix": {"title.prefix": {"query": params.q}}}],
+                "filter": list(scope),
                 "must_not": [TOMBSTONES],
             }
         },

@@ -11,6 +11,7 @@ from hermes.errors import NotFoundError
 from hermes.search import fields
 from hermes.search.fields import NO_FIELDS, FieldQuery
 from hermes.search.gate import COSTLY_WORDS, CostGate
+from hermes.search.keys import OPEN, SearchKey
 from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
 from hermes.search.query import FUZZY_MAX_TERMS, corrected, correction_body, count_body, search_body, suggest_body
 from hermes.search.reader import Reader
@@ -89,17 +90,19 @@ def _hit(hit: dict[str, Any], distance: bool) -> Hit:
     return out
 
 
-def suggest(reader: Reader, index: str, params: SuggestParams, timeout_ms: int) -> SuggestResponse:
-    """Run ``GET /suggest``."""
-    hits = reader.search(index, suggest_body(params, timeout_ms))["hits"]["hits"]
+def suggest(
+    reader: Reader, index: str, params: SuggestParams, timeout_ms: int, scope: tuple[dict[str, Any], ...] = ()
+) -> SuggestResponse:
+    """Run ``GET /suggest``; ``scope`` is a search key's filter."""
+    hits = reader.search(index, suggest_body(params, timeout_ms, scope))["hits"]["hits"]
     return {"suggestions": [{"id": h["_id"], "title": str(h["_source"].get("title", ""))} for h in hits]}
 
 
-def get_document(reader: Reader, index: str, doc_id: str) -> dict[str, Any]:
-    """Run ``GET /documents/<id>``; tombstones are not served."""
+def get_document(reader: Reader, index: str, doc_id: str, key: SearchKey = OPEN) -> dict[str, Any]:
+    """Run ``GET /documents/<id>``; tombstones are not served, nor documents outside the key's filter."""
     found = reader.get(index, doc_id)
     source = found.get("_source", {}) if found else {}
-    if not found or not is_live(source):
+    if not found or not is_live(source) or not fields.in_scope(key.filter, source):
         msg = f"no document with id {doc_id!r}"
         raise NotFoundError(msg)
     return public(source)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from hermes.client import build_client
-from hermes.load.operator import status
+from hermes.operator.loads import status
 from tests.deploy.manifests import CHART, run
 from tests.support.datasource import record, serve
 from tests.support.process import free_port, running

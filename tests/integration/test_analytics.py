@@ -15,7 +15,7 @@ from functions_framework import create_app
 
 from hermes.client import build_client
 from hermes.load.full import full_load
-from hermes.search.analytics import report
+from hermes.operator.analytics import report
 from tests.integration.test_schema import BOOKS
 from tests.support.process import ROOT, running
 

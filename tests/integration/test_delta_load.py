@@ -16,8 +16,8 @@ from hermes.errors import NoFullLoadError, SourceError
 from hermes.load.delta import delta_load
 from hermes.load.full import full_load
 from hermes.load.lock import LoadLock
-from hermes.load.operator import status
 from hermes.load.state import State
+from hermes.operator.loads import status
 from hermes.settings import Settings
 from tests.support.datasource import SourceBehaviour, record, serve
 

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _in_session(sid: int) -> list[int]:
-    """Processes of session `sid` (make, scripts/dev.py and what they started without a session of its own)."""
+    """Processes of session `sid` (make, `python -m scripts.dev` and what they started without a session of its own)."""
     return [proc.pid for proc in processes() if proc.session == sid]
 
 
@@ -45,7 +45,7 @@ SERVED = {"search": "SEARCH_PORT", "full_load": "FULL_LOAD_PORT", "delta_load": 
 
 def _servers(ports: dict[str, int]) -> list[str]:
     """What identifies this stack's function servers (each runs in a session of its own)."""
-    return [f"function_server.py {name} {ports[port]}" for name, port in SERVED.items()]
+    return [f"scripts.function_server {name} {ports[port]}" for name, port in SERVED.items()]
 
 
 @pytest.fixture
@@ -124,13 +124,14 @@ def test_make_dev_runs_the_flow_and_stops_clean(dev_stack: dict[str, Any]) -> No
 
 def test_an_edit_to_a_function_or_the_shared_package_is_live_within_seconds(tmp_path: Path, es_url: str) -> None:
     work = tmp_path / "work"
-    for path in [*sources(), "scripts/function_server.py"]:  # the image's files, and the dev launcher
+    launcher = ["scripts/__init__.py", "scripts/function_server.py"]
+    for path in [*sources(), *launcher]:  # the image's files, and the dev launcher
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, work / path)
     port = free_port()
     env = {**os.environ, "ES_URL": es_url, "PYTHONPATH": str(work)}  # the copy's hermes/, not the repo's
     with (tmp_path / "server.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "scripts/function_server.py", "search", str(port)], cwd=work,
+        proc = subprocess.Popen([sys.executable, "-m", "scripts.function_server", "search", str(port)], cwd=work,
                                 env=env, start_new_session=True, stdout=log, stderr=log)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

@@ -15,8 +15,8 @@ from hermes.errors import ErrorBudgetExceededError, LoadInProgressError, SourceE
 from hermes.load import indices
 from hermes.load.full import EventKey, full_load
 from hermes.load.lock import LOCK_ID, LoadLock
-from hermes.load.operator import rollback
 from hermes.load.state import State
+from hermes.operator.loads import rollback
 from hermes.settings import Settings
 from tests.support.datasource import SourceBehaviour, record
 

@@ -15,8 +15,8 @@ from hermes.errors import IndexRejectedError
 from hermes.load import indices
 from hermes.load.delta import delta_load
 from hermes.load.full import full_load
-from hermes.load.operator import status
 from hermes.load.state import State
+from hermes.operator.loads import status
 from tests.conftest import clear_caches
 from tests.support.corpus import write_ndjson
 

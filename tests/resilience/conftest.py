@@ -51,7 +51,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get("HERMES_RESILIENCE_REPORT")
     if not target or not _RESULTS:
         return
-    import local_es
+    from scripts import local_es
 
     text = report.render(
         list(_RESULTS.values()),
@@ -72,7 +72,7 @@ class PrivateServers:
 
     def start(self, **settings: str) -> Any:
         """A single node; ``thread_pool__write__size="1"`` sets ``thread_pool.write.size``."""
-        import local_es
+        from scripts import local_es
 
         root = Path(tempfile.mkdtemp(prefix="hermes-res-es-"))
         self.roots.append(root)
@@ -81,7 +81,7 @@ class PrivateServers:
         return server
 
     def cluster(self, nodes: int = 3) -> list[Any]:
-        import local_es
+        from scripts import local_es
 
         root = Path(tempfile.mkdtemp(prefix="hermes-res-cluster-"))
         self.roots.append(root)
@@ -91,7 +91,7 @@ class PrivateServers:
 
     def restart(self, server: Any) -> Any:
         """Start a killed server again on its port, data and settings."""
-        import local_es
+        from scripts import local_es
 
         again = local_es.restart(server)
         self.servers.append(again)

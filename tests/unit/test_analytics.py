@@ -1,11 +1,16 @@
-"""The analytics recorder's queueing, batching, dropping and draining (pure: the sender is a list)."""
+"""The analytics recorder's queueing, batching, dropping and draining (pure: the sender is a list), and the
+bulk body its sender hands to the transport."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
-from hermes.search.analytics import Recorder, SearchEvent, index_name, normalise
+from hermes.client import build_transport
+from hermes.search.analytics import BulkSender, Recorder, SearchEvent, index_name, normalise
+from hermes.settings import Settings
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -88,3 +93,33 @@ def test_a_waiting_batch_wakes_the_thread_before_the_flush_interval() -> None:
         threading.Event().wait(0.01)
     assert [e.query for e in sink.batches[0]] == ["q1", "q2"]
     recorder.close()
+
+
+class _Answer:
+    def __init__(self, status: int, body: object) -> None:
+        self.meta, self.body = type("Meta", (), {"status": status})(), body
+
+
+class _Transport:
+    """Records requests; answers each bulk item with ``create`` 201 (index creation: 200)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, Any, dict[str, str]]] = []
+
+    def perform_request(self, method: str, path: str, *, body: Any, headers: dict[str, str]) -> _Answer:
+        self.requests.append((method, path, body, headers))
+        if path != "/_bulk":
+            return _Answer(200, {"acknowledged": True})
+        return _Answer(200, {"items": [{"create": {"status": 201}} for _ in body[::2]]})
+
+
+def test_bulk_body_is_serialized_by_the_transports_ndjson_serializer() -> None:
+    fake = _Transport()
+    assert BulkSender(fake, "docs.hermes-analytics")([_event(0), _event(3)]) == 0
+    method, path, body, headers = fake.requests[-1]
+    assert (method, path, headers["content-type"]) == ("POST", "/_bulk", "application/x-ndjson")
+    real = build_transport(Settings(ES_URL="http://127.0.0.1:9"))  # what the search function sends through
+    lines = real.serializers.dumps(body, mimetype=headers["content-type"]).decode().splitlines()
+    assert [json.loads(line) for line in lines[::2]] == [{"create": {"_index": "docs.hermes-analytics-2026.11"}}] * 2
+    assert [json.loads(line)["query"] for line in lines[1::2]] == ["q0", "q3"]
+    assert json.loads(lines[1])["zero"] is True

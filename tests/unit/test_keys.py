@@ -25,7 +25,7 @@ def _verify(header: str | None, secrets: tuple[str, ...] = (SECRET,)) -> SearchK
 def test_a_minted_key_carries_its_claims() -> None:
     key = mint(SECRET, sub="acme-web", ttl_s=60, filter={"tenant": ["acme"], "public": [True]}, max_size=20, rate=30)
     got = _verify(f"Bearer {key}")
-    assert got == SearchKey("acme-web", {"tenant": ("acme",), "public": (True,)}, 20, 30)
+    assert got == SearchKey("acme-web", {"tenant": ("acme",), "public": (True,)}, 20, 30, caller="acme-web")
 
 
 def test_a_key_signed_with_the_previous_secret_still_works() -> None:

@@ -7,6 +7,7 @@ lists everything that function ever loaded.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def test_search_function_imports_no_loader_module(path: str) -> None:
     status, modules = loaded_modules("search", "search", path)
     assert status == (200 if path == "/health/live" else 503)  # the request really ran
     assert "hermes.search.app" in modules
-    loaders = {m for m in _hermes(modules) if m.startswith("hermes.load")}
+    loaders = {m for m in _hermes(modules) if m.startswith(("hermes.load", "hermes.operator"))}
     assert loaders == set()
     # Nor anything only the loaders need: the full client, the source parser, pydantic-settings.
     assert {"elasticsearch", "pydantic_settings", "ijson"}.isdisjoint(modules)
@@ -56,4 +57,64 @@ def test_loader_functions_import_no_search_module() -> None:
         status, modules = loaded_modules(function, function, "/", "POST")
         assert status == 400  # not a CloudEvent: parsed and refused by the loader's own code
         assert "hermes.load.app" in modules
-        assert {m for m in _hermes(modules) if m.startswith("hermes.search")} == set()
+        assert {m for m in _hermes(modules) if m.startswith(("hermes.search", "hermes.operator"))} == set()
+
+
+PACKAGE = ROOT / "hermes"
+
+
+def imported_modules(source: str, package: str) -> set[str]:
+    """Every module ``source`` (a file of ``package``) names in an import, at any depth: imports inside
+    functions count, relative ones are resolved, and ``from hermes import load`` names ``hermes.load``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0]
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def crossings(folder: Path, forbidden: tuple[str, ...]) -> dict[str, set[str]]:
+    """Files under ``folder`` that import anything of the ``forbidden`` packages, with what they import."""
+    out: dict[str, set[str]] = {}
+    for path in sorted(folder.rglob("*.py")):
+        package = ".".join(path.relative_to(ROOT).parent.parts)
+        bad = {m for m in imported_modules(path.read_text(), package) if any(_within(m, f) for f in forbidden)}
+        if bad:
+            out[str(path.relative_to(ROOT))] = bad
+    return out
+
+
+def test_import_parser_sees_lazy_relative_and_from_package_imports() -> None:
+    source = "from . import query\nfrom ..load import sink\ndef f():\n    from hermes import operator\n"
+    found = imported_modules(source, "hermes.search")
+    assert {"hermes.search.query", "hermes.load.sink", "hermes.operator"} <= found
+
+
+@pytest.mark.parametrize(
+    ("wing", "forbidden"),
+    [("search", ("hermes.load", "hermes.operator")), ("load", ("hermes.search", "hermes.operator"))],
+)
+def test_wings_never_import_each_other_nor_the_operator_commands(wing: str, forbidden: tuple[str, ...]) -> None:
+    assert crossings(PACKAGE / wing, forbidden) == {}
+
+
+def test_core_modules_import_no_subpackage() -> None:
+    core = {p for p in PACKAGE.glob("*.py") if p.name != "__main__.py"}  # __main__ only starts the operator CLI
+    subpackages = ("hermes.search", "hermes.load", "hermes.operator")
+    bad = {
+        str(p.relative_to(ROOT)): found
+        for p in core
+        if (found := {m for m in imported_modules(p.read_text(), "hermes") if any(_within(m, s) for s in subpackages)})
+    }
+    assert bad == {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import local_es
 import pytest
+
+from scripts import local_es
 
 
 def jdk(root: Path, name: str, release: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lock
+from scripts import lock
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Operator actions on the loaders' indices and state: rollback and status (``python -m hermes``)."""
+"""Operator actions on the loaders' indices and state: status, rollback and dead letters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hermes.errors import VerificationError
 from hermes.load import indices
 from hermes.load.full import stored_watermark
 from hermes.load.pipeline import load_lock, loader_client
+from hermes.load.reports import RollbackReport
 from hermes.load.state import State
 from hermes.settings import Settings
 from hermes.timestamps import format_rfc3339
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 
-def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
+def rollback(client: Elasticsearch, settings: Settings) -> RollbackReport:
     """Point the alias back at the most recently retired index; restore its watermark."""
     client = loader_client(client, settings)
     state = State(client, settings.state_index)
@@ -40,6 +41,15 @@ def rollback(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
             state.save_watermark(datetime.fromisoformat(str(meta["watermark"])), target)
         return {"status": "rolled_back", "index": target,
                 "previous_index": previous[0] if previous else None}  # fmt: skip
+
+
+def dead_letters(client: Elasticsearch, settings: Settings, *, clear: bool) -> dict[str, Any]:
+    """How many records the loads rejected and the newest of them; with ``clear``, forget them all."""
+    state = State(client, settings.state_index)
+    if clear:
+        return {"cleared": state.clear_dead_letters()}
+    total, newest = state.dead_letters()
+    return {"total": total, "newest": newest}
 
 
 def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
