@@ -15,8 +15,8 @@ MATRIX_REPORT ?= docs/compatibility.md
 MATRIX_REST = $(filter-out $(shell $(PYTHON) -m scripts.local_es version),$(ES_MATRIX))
 # Each matrix leg skips what does not depend on the server's version: tests/deploy (manifests, images,
 # Knative's data plane), `make dev` and the browser test of the playground.
-MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/test_dev.py \
-  --ignore=tests/integration/test_playground.py
+MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/tooling/test_dev.py \
+  --ignore=tests/integration/search/test_playground.py
 SEARCH_PORT ?= 8080
 FULL_LOAD_PORT ?= 8081
 DELTA_LOAD_PORT ?= 8082
@@ -55,9 +55,17 @@ dev-down: es-down ## Stop what `make dev` leaves running (its Elasticsearch; dat
 
 ##@ Quality
 
+.PHONY: system-deps
+system-deps: ## Install the machine packages the tests need (as root, apt-get), or say which are missing
+	bash scripts/system_deps.sh
+
 .PHONY: test
-test: install ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
+test: install system-deps ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
 	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: test-fast
+test-fast: install system-deps ## The fast loop: unit tests and the integration tests not marked slow
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" $(PYTEST_ARGS)
 
 .PHONY: test-matrix
 test-matrix: install ## Run unit + integration tests against each Elasticsearch in ES_MATRIX; writes MATRIX_REPORT

@@ -39,7 +39,7 @@ from hermes.client import build_client
 from hermes.load import indices
 from hermes.search.models import SearchParams
 from hermes.search.query import search_body
-from hermes.settings import Settings
+from hermes.settings import Settings, to_environ
 from scripts import local_es
 from tests.support.process import command, free_port, running
 
@@ -82,11 +82,16 @@ def warm(url: str) -> None:
             pass
 
 
+def function_env(**values: str) -> dict[str, str]:
+    """A function's whole environment: every setting, derived from ``Settings`` (values by variable name)."""
+    return to_environ(Settings.model_validate(values))
+
+
 def load_once(kind: str, es_url: str, alias: str, source: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
     """One load in a fresh process (so its peak RSS is its own)."""
-    env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source,
-           "HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0",
-           **(extra or {})}  # fmt: skip
+    tuned = {"HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0"}
+    values = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source, **tuned, **(extra or {})}
+    env = {**os.environ, **function_env(**values)}
     out = subprocess.run([PY, "-m", "bench.load_once", kind], env=env, cwd=ROOT,  # noqa: S603 - our own module
                          capture_output=True, text=True, check=False)  # fmt: skip
     if out.returncode != 0:
@@ -114,7 +119,7 @@ def time_to_first_200(argv: list[str], url: str, env: dict[str, str], cwd: Path 
 
 
 def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
-    env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias}
+    env = {**os.environ, **function_env(ES_URL=es_url, ES_INDEX=alias)}
     ours, bare = [], []
     for _ in range(reps):
         port = free_port()
@@ -198,7 +203,7 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
     def direct() -> None:
         client.search(index=alias, body=body)
 
-    with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
+    with running("search", "search", function_env(ES_URL=es_url, ES_INDEX=alias)) as url:
         # urllib3 on both sides (the ES client uses it too): the figure is the function's cost,
         # not the benchmark's HTTP client's.
         pool = urllib3.PoolManager(maxsize=max(clients))
@@ -243,7 +248,7 @@ def hostile(es_url: str, n: int, requests_per_side: int, attackers: int = 8) -> 
         load_once("full", es_url, alias, f"file://{corpus.name}")
     normal = "/search?q=" + next(iter(vocabulary_records(1)))["tags"][0]  # type: ignore[index]
     attack = "/search?" + urllib.parse.urlencode({"q": hostile_query(), "size": 100})
-    with running("search", "search", {"ES_URL": es_url, "ES_INDEX": alias}) as url:
+    with running("search", "search", function_env(ES_URL=es_url, ES_INDEX=alias)) as url:
         pool = urllib3.PoolManager(maxsize=attackers + 2)
         statuses: dict[str, list[int]] = {"normal": [], "attack": []}
         attack_latency: list[float] = []

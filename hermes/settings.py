@@ -364,3 +364,34 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process's settings, read on first use."""
     return load_settings()
+
+
+def variables() -> frozenset[str]:
+    """Every environment variable :class:`Settings` reads (its fields' ``validation_alias``)."""
+    return _variables()
+
+
+def to_environ(settings: Settings) -> dict[str, str]:
+    """The environment :func:`load_settings` reads back as ``settings``: one variable per field.
+
+    Derived from the model, so a new field can never be left out: secrets are unwrapped, JSON settings
+    dumped as JSON, booleans written ``true``/``false``, and unset (``None``) settings omitted.
+    """
+    env: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if value is not None:
+            env[str(field.validation_alias)] = _environ_value(value)
+    return env
+
+
+def _environ_value(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, BaseModel):
+        return value.model_dump_json(exclude_defaults=True)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)

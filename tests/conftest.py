@@ -85,9 +85,8 @@ def es_url(record_testsuite_property: Callable[[str, object], None]) -> Iterator
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-@pytest.fixture
-def alias(es_url: str) -> Iterator[str]:
-    """A unique alias for one test; its indices and state index are deleted afterwards."""
+def _owned_alias(es_url: str) -> Iterator[str]:
+    """A unique alias; its indices and state index are deleted afterwards."""
     import requests
 
     name = f"t{uuid.uuid4().hex[:10]}"
@@ -97,6 +96,18 @@ def alias(es_url: str) -> Iterator[str]:
     names = ",".join(found.json()) if found.status_code == 200 else ""
     if names:
         requests.delete(f"{es_url}/{names}", timeout=30).raise_for_status()
+
+
+@pytest.fixture
+def alias(es_url: str) -> Iterator[str]:
+    """A unique alias for one test (a test that writes owns its alias); deleted afterwards."""
+    yield from _owned_alias(es_url)
+
+
+@pytest.fixture(scope="module")
+def module_alias(es_url: str) -> Iterator[str]:
+    """A unique alias shared by one module's read-only tests (one load per module); deleted after it."""
+    yield from _owned_alias(es_url)
 
 
 @pytest.fixture
@@ -122,17 +133,26 @@ def es(es_url: str) -> Iterator[Elasticsearch]:
 
 @pytest.fixture
 def function_client(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``function_client(name, settings)``: the real function, via functions-framework, configured like a pod."""
+    """``function_client(name, settings=None, **overrides)``: the real function, via functions-framework,
+    with its whole environment derived from ``settings`` (overrides by variable name), as a pod gets it."""
     from functions_framework import create_app
 
-    def build(name: str, settings: Settings) -> Any:
-        monkeypatch.setenv("ES_URL", settings.es_url)
-        monkeypatch.setenv("ES_INDEX", settings.es_index)
-        if settings.data_source_url:
-            monkeypatch.setenv("DATA_SOURCE_URL", settings.data_source_url)
+    from tests.support.settings import configure
+
+    def build(name: str, settings: Settings | None = None, **overrides: Any) -> Any:
+        configure(monkeypatch, settings, **overrides)
+        clear_caches()
         return create_app(name, f"functions/{name}/main.py").test_client()
 
     return build
+
+
+@pytest.fixture
+def lock_clock(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The load lock's wall clock, moved forward by the test instead of waiting out a TTL."""
+    from tests.support.clock import shift_lock_clock
+
+    return shift_lock_clock(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ Threading model::
 - The calling thread only starts the workers, joins them and raises the first error;
   the first error sets ``stop`` so the other workers take nothing more.
 
-Watermark rules (pinned by tests/unit/test_sink.py):
+Watermark rules (pinned by tests/unit/load/test_sink.py):
 
 - an item that succeeded, or was refused as older than the stored version (409), is
   *done*: ``outcome.newest_done`` may move past it;

@@ -2,5 +2,5 @@
 
 The one place that may read both wings: it drives the loaders' code (``hermes.load``) and reads what the
 search function records, so ``hermes.search`` and ``hermes.load`` never import each other
-(tests/unit/test_layout.py proves it). No function imports this package.
+(tests/unit/tooling/test_layout.py proves it). No function imports this package.
 """

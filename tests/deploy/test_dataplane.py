@@ -1,4 +1,4 @@
-"""Knative's eventing data plane, in-process (issue 9, What to build 3): what a Broker would do with our
+"""Knative's eventing data plane, in-process: what a Broker would do with our
 functions' answers.
 
 `hermes-dataplane` (tests/dataplane, built by scripts/tools.sh) runs knative.dev/eventing v0.50.0's own
@@ -23,6 +23,7 @@ from hermes.operator.loads import status
 from tests.deploy.manifests import CHART, run
 from tests.support.datasource import record, serve
 from tests.support.process import free_port, running
+from tests.support.settings import environ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # Short backoffs so the retries run in seconds; everything else as rendered by default.
@@ -60,8 +61,9 @@ def _dispatch(result: dict[str, Any], trigger: str) -> dict[str, Any]:
 
 
 def _env(es_url: str, alias: str, source_url: str, **extra: str) -> dict[str, str]:
-    return {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source_url,
-            "HERMES_FULL_PING_SOURCE": "hermes-full", **extra}  # fmt: skip
+    return environ(
+        ES_URL=es_url, ES_INDEX=alias, DATA_SOURCE_URL=source_url, HERMES_FULL_PING_SOURCE="hermes-full", **extra
+    )
 
 
 def test_loads_through_the_broker_are_delivered_once(tools: Path, manifests: Path, es_url: str, alias: str) -> None:

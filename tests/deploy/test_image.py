@@ -1,4 +1,4 @@
-"""The image as it runs (issue 9, What to build 4): the pinned install, hermes/ from the source being built,
+"""The image as it runs: the pinned install, hermes/ from the source being built,
 each function started by the launcher's rules as the rendered user on a read-only root, SIGTERM.
 
 How each step mirrors the buildpack, the launcher and Knative: tests/deploy/image.py.

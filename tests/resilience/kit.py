@@ -15,6 +15,7 @@ import requests
 
 from hermes.load import indices
 from tests.support.datasource import record
+from tests.support.settings import environ
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -41,11 +42,8 @@ def corpus(n: int, *, minutes: int = 0, title: str = "Report") -> list[dict[str,
 
 
 def env_of(es_url: str, alias: str, source_url: str | None = None, **extra: str) -> dict[str, str]:
-    """A function's environment, as the chart's ConfigMap gives it."""
-    env = {"ES_URL": es_url, "ES_INDEX": alias, **extra}
-    if source_url:
-        env["DATA_SOURCE_URL"] = source_url
-    return env
+    """A function's whole environment (every setting, :func:`tests.support.settings.environ`)."""
+    return environ(ES_URL=es_url, ES_INDEX=alias, DATA_SOURCE_URL=source_url or None, **extra)
 
 
 def post_event(url: str, kind: str, data: bytes = b"{}", *, source: str = "resilience",

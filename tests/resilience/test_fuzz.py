@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
-from tests.integration.test_openapi_fuzz import api_schema, search_url  # noqa: F401 - fixtures
+from tests.integration.search.test_openapi_fuzz import api_schema, search_url  # noqa: F401 - fixtures
 from tests.resilience.kit import FULL
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.deploy.manifests import helm_template, kustomize_build
-from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, pick, post_event
+from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, env_of, pick, post_event
 from tests.support.datasource import SourceBehaviour, serve
 from tests.support.process import started
 
@@ -29,7 +29,7 @@ def test_loaders_ignore_any_url_in_event_data(es_url: str, alias: str, evidence:
         src.put(*corpus(20))
         trap.put(*corpus(5, title="Decoy"))
         hostile = dict.fromkeys(("url", "source", "data_source_url", "DATA_SOURCE_URL", "next", "href"), decoy)
-        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url}
+        env = env_of(es_url, alias, url)
         answers = []
         for name, kind in LOADERS:
             with started(name, name, env) as (f_url, _):
@@ -64,7 +64,7 @@ def test_bad_and_oversized_events_get_400_and_413(es_url: str, alias: str, evide
     refused with a JSON error naming the problem, and the source must never be read.
     """
     with serve() as (url, src):
-        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url}
+        env = env_of(es_url, alias, url)
         seen: dict[str, set[str]] = {}
         for name, kind in LOADERS:
             with started(name, name, env) as (f_url, _):
@@ -109,7 +109,7 @@ def test_next_links_never_leave_the_source_origin(es_url: str, alias: str, evide
     n = pick(10, 100)
     with serve(SourceBehaviour(fmt="pages", page_size=n)) as (url, src), serve() as (decoy, trap):
         src.put(*corpus(n))
-        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url}
+        env = env_of(es_url, alias, url)
         results = []
         for target in (decoy, url.replace("http://", "https://")):
             page = {"items": corpus(n), "next": target}

@@ -10,8 +10,8 @@ import pytest
 from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.load.state import State
-from hermes.settings import Settings
-from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, documents, pick, post_event, served
+from hermes.settings import load_settings
+from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, documents, env_of, pick, post_event, served
 from tests.support.datasource import SourceBehaviour, serve
 from tests.support.process import started
 
@@ -61,9 +61,8 @@ def test_a_source_fault_changes_nothing_served(fault: str, es_url: str, es: Any,
     n = pick(300, 3000)
     with serve(SourceBehaviour(fmt="array")) as (url, src):
         src.put(*corpus(n))
-        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url, "HERMES_SOURCE_TIMEOUT_S": "1",
-               "HERMES_SOURCE_RETRIES": str(RETRIES)}  # fmt: skip
-        settings = Settings(**env)  # type: ignore[arg-type]
+        env = env_of(es_url, alias, url, HERMES_SOURCE_TIMEOUT_S="1", HERMES_SOURCE_RETRIES=str(RETRIES))
+        settings = load_settings(env)
         full_load(build_client(settings), settings)
         index, docs = served(es, alias), documents(es, alias)
         state = State(es, settings.state_index)
@@ -97,7 +96,7 @@ def test_a_5xx_burst_shorter_than_the_retries_loads_everything(es_url: str, es: 
     n = pick(300, 3000)
     with serve(SourceBehaviour(fail_next=2, retry_after="1")) as (url, src):
         src.put(*corpus(n))
-        env = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": url, "HERMES_SOURCE_RETRIES": "3"}
+        env = env_of(es_url, alias, url, HERMES_SOURCE_RETRIES="3")
         with started("full_load", "full_load", env) as (full_url, _):
             resp = post_event(full_url, FULL_EVENT)
     evidence(f"{len(src.requests)} requests to the source (2 answered 503); the load: {resp.status_code} "

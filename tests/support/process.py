@@ -51,14 +51,18 @@ def eventually(check: Callable[[], Any], wait_s: float = 60) -> Any:
         time.sleep(0.3)
 
 
-def wait_live(url: str, proc: subprocess.Popen[bytes], wait_s: float) -> bool:
-    """Whether ``url/health/live`` answers 200 within ``wait_s`` while ``proc`` keeps running."""
+def wait_live(url: str, proc: subprocess.Popen[Any], wait_s: float, request_timeout_s: float = 2) -> bool:
+    """Whether ``url/health/live`` answers 200 within ``wait_s`` while ``proc`` keeps running.
+
+    Every transient failure is "not yet": a refused or reset connection, a read timeout (one slow answer
+    on a busy machine), a 5xx. Only the deadline or the process's exit ends the wait.
+    """
     deadline = time.monotonic() + wait_s
     while proc.poll() is None and time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/health/live", timeout=1).status_code == 200:
+            if requests.get(f"{url}/health/live", timeout=request_timeout_s).status_code == 200:
                 return True
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.05)
     return False

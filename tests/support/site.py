@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from hermes.client import build_client
 from hermes.load.full import full_load
+from hermes.settings import to_environ
 from tests.support.process import running
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def search_site(conf: Settings) -> Iterator[str]:
     client = build_client(conf)
     try:
         full_load(client, conf)
-        with running("search", "search", {"ES_URL": conf.es_url, "ES_INDEX": conf.es_index}) as url:
+        with running("search", "search", to_environ(conf)) as url:
             yield url
     finally:
         names = client.indices.get(index=f"{conf.es_index}-*,{conf.es_index}.hermes-state", ignore_unavailable=True)

@@ -1,4 +1,4 @@
-"""RFC 3339 parsing and formatting at the calendar's edges (issue 10, item 3)."""
+"""RFC 3339 parsing and formatting at the calendar's edges."""
 
 from __future__ import annotations
 

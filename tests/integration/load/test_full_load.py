@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 
 from hermes.client import build_client
 from hermes.errors import ErrorBudgetExceededError, LoadInProgressError, SourceError, VerificationError
@@ -63,6 +62,7 @@ def test_alias_moves_previous_kept_older_pruned(es: Any, settings: Settings, sou
     assert indices.indices_behind(es, settings.es_index) == [reports[2]["index"]]
 
 
+@pytest.mark.slow  # a scenario: searches in a loop through several reloads
 def test_searches_during_reloads_never_fail_nor_see_nothing(es: Any, settings: Settings, source: Any) -> None:
     source[1].put(*_records(300))
     full_load(build_client(settings), settings)
@@ -262,10 +262,8 @@ def test_function_answers_409_while_a_load_runs(function: Any, settings: Setting
     assert resp.get_json()["error"]["type"] == "load_in_progress"
 
 
-def test_function_answers_503_when_elasticsearch_is_down(source: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ES_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("DATA_SOURCE_URL", source[0])
-    resp = _binary(create_app("full_load", "functions/full_load/main.py").test_client(), "down")
+def test_function_answers_503_when_elasticsearch_is_down(source: Any, function_client: Any) -> None:
+    resp = _binary(function_client("full_load", ES_URL="http://127.0.0.1:9", DATA_SOURCE_URL=source[0]), "down")
     assert resp.status_code == 503
     assert resp.headers["Retry-After"]
 

@@ -14,7 +14,7 @@ from hermes.load.records import Operation, Rejected, to_operation
 from hermes.schema import Schema
 from hermes.settings import load_settings
 
-LIBRARY = Path(__file__).resolve().parents[2] / "examples" / "library" / "schema.json"
+LIBRARY = Path(__file__).resolve().parents[3] / "examples" / "library" / "schema.json"
 
 
 def _settings(schema: object) -> Any:

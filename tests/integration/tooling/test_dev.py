@@ -1,4 +1,4 @@
-"""`make dev` as a user runs it (issue 11): the banner, the demo cities, a change seen after a tick, a
+"""`make dev` as a user runs it: the banner, the demo cities, a change seen after a tick, a
 tombstone, Ctrl-C leaving nothing behind; and hot reload of a function and of the shared package."""
 
 from __future__ import annotations

@@ -8,32 +8,44 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from functions_framework import create_app
 
 from hermes.client import build_client
 from hermes.load.full import full_load
-from tests.conftest import clear_caches
+from hermes.settings import Settings
 from tests.support.corpus import corpus, stamp, write_ndjson
+from tests.support.settings import settings_with
 
 pytestmark = pytest.mark.integration
 
 SOURCE = "functions/search/main.py"
 
 
-@pytest.fixture
-def loaded(make_settings: Any, tmp_path: Path) -> Any:
-    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()))
-    report = full_load(build_client(settings), settings)
-    assert (report["indexed"], report["deleted"]) == (33, 1)  # the corpus holds one tombstone
+def _load_corpus(settings: Settings) -> Settings:
+    es = build_client(settings)
+    try:
+        report = full_load(es, settings)
+        assert (report["indexed"], report["deleted"]) == (33, 1)  # the corpus holds one tombstone
+    finally:
+        es.close()
     return settings
 
 
+@pytest.fixture(scope="module")
+def loaded(es_url: str, module_alias: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The corpus, loaded once for the module's read-only tests."""
+    source = write_ndjson(tmp_path_factory.mktemp("corpus") / "c.ndjson", corpus())
+    return _load_corpus(settings_with(ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=source))
+
+
 @pytest.fixture
-def client(loaded: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> Any:
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", loaded.es_index)
-    monkeypatch.setenv("HERMES_CORS_ORIGINS", "https://app.example")
-    return create_app("search", SOURCE).test_client()
+def own_loaded(make_settings: Any, tmp_path: Path) -> Settings:
+    """The corpus in this test's own alias, for a test that writes to it."""
+    return _load_corpus(make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus())))
+
+
+@pytest.fixture
+def client(loaded: Settings, function_client: Any) -> Any:
+    return function_client("search", loaded, HERMES_CORS_ORIGINS="https://app.example")
 
 
 def _ids(resp: Any) -> list[str]:
@@ -64,22 +76,18 @@ def test_zero_hits_offer_a_correction_that_has_hits(client: Any) -> None:
 
 
 def test_recency_lets_a_fresh_match_beat_an_old_better_one(
-    make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es_url: str
+    make_settings: Any, tmp_path: Path, function_client: Any
 ) -> None:
     old, fresh = "2020-01-01T00:00:00Z", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     records = [{"id": "old", "title": "Lighthouse", "updated_at": old},
                {"id": "fresh", "title": "Lighthouse keepers of the northern coast", "updated_at": fresh}]  # fmt: skip
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "r.ndjson", records))
     full_load(build_client(settings), settings)
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", settings.es_index)
-    assert _ids(create_app("search", SOURCE).test_client().get("/search?q=lighthouse")) == ["old", "fresh"]
-    clear_caches()
-    monkeypatch.setenv("HERMES_RECENCY", "30d")
-    assert _ids(create_app("search", SOURCE).test_client().get("/search?q=lighthouse")) == ["fresh", "old"]
-    clear_caches()
-    monkeypatch.setenv("HERMES_RECENCY", "36500d")  # the longest start-up accepts: Elasticsearch takes it too
-    assert create_app("search", SOURCE).test_client().get("/search?q=lighthouse").status_code == 200
+    assert _ids(function_client("search", settings).get("/search?q=lighthouse")) == ["old", "fresh"]
+    recent = function_client("search", settings, HERMES_RECENCY="30d")
+    assert _ids(recent.get("/search?q=lighthouse")) == ["fresh", "old"]
+    longest = function_client("search", settings, HERMES_RECENCY="36500d")  # start-up's limit: ES takes it too
+    assert longest.get("/search?q=lighthouse").status_code == 200
 
 
 def test_one_letter_typo_still_finds_the_title(client: Any) -> None:
@@ -210,12 +218,8 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     assert "hermes_http_request_duration_seconds_bucket" in text
 
 
-def test_readiness_follows_the_alias(make_settings: Any, monkeypatch: pytest.MonkeyPatch, es_url: str,
-                                     alias: str, tmp_path: Path) -> None:  # fmt: skip
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", alias)
-    monkeypatch.setenv("HERMES_READY_CACHE_S", "0")
-    app = create_app("search", SOURCE).test_client()
+def test_readiness_follows_the_alias(make_settings: Any, function_client: Any, tmp_path: Path) -> None:
+    app = function_client("search", make_settings(HERMES_READY_CACHE_S=0))
     assert app.get("/health/live").status_code == 200
     before = app.get("/health/ready")
     assert before.status_code == 503
@@ -228,9 +232,8 @@ def test_readiness_follows_the_alias(make_settings: Any, monkeypatch: pytest.Mon
     assert app.get("/health/ready").status_code == 200
 
 
-def test_unreachable_elasticsearch_answers_503_without_internals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ES_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
-    app = create_app("search", SOURCE).test_client()
+def test_unreachable_elasticsearch_answers_503_without_internals(function_client: Any) -> None:
+    app = function_client("search", ES_URL="http://127.0.0.1:9")  # nothing listens on the discard port
     for path in ("/search?q=a", "/suggest?q=a", "/documents/x"):
         resp = app.get(path)
         assert resp.status_code == 503
@@ -245,7 +248,7 @@ def test_unreachable_elasticsearch_answers_503_without_internals(monkeypatch: py
     assert 'hermes_elasticsearch_errors_total{type="service_unavailable"} 3.0' in metrics
 
 
-def test_elasticsearch_going_away_and_coming_back(loaded: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> None:
+def test_elasticsearch_going_away_and_coming_back(loaded: Any, function_client: Any, es_url: str) -> None:
     import time
     from urllib.parse import urlsplit
 
@@ -254,9 +257,7 @@ def test_elasticsearch_going_away_and_coming_back(loaded: Any, monkeypatch: pyte
     target = urlsplit(es_url)
     proxy = Proxy(str(target.hostname), int(target.port or 9200))
     proxy.up()
-    monkeypatch.setenv("ES_URL", f"http://127.0.0.1:{proxy.port}")
-    monkeypatch.setenv("ES_INDEX", loaded.es_index)
-    app = create_app("search", SOURCE).test_client()
+    app = function_client("search", loaded, ES_URL=f"http://127.0.0.1:{proxy.port}")
     try:
         assert app.get("/search?q=lighthouse").status_code == 200
         proxy.down()
@@ -273,9 +274,10 @@ def test_elasticsearch_going_away_and_coming_back(loaded: Any, monkeypatch: pyte
         proxy.down()
 
 
-def test_document_ids_with_slashes_and_trailing_slashes(client: Any, loaded: Any, es: Any) -> None:
+def test_document_ids_with_slashes_and_trailing_slashes(own_loaded: Any, function_client: Any, es: Any) -> None:
+    client = function_client("search", own_loaded)
     for doc_id in ("/abc", "a/b", "x y%z"):
-        es.index(index=loaded.es_index, id=doc_id, document={"id": doc_id, "title": "t", "deleted": False},
+        es.index(index=own_loaded.es_index, id=doc_id, document={"id": doc_id, "title": "t", "deleted": False},
                  refresh=True)  # fmt: skip
     for doc_id in ("/abc", "a/b", "x y%z"):
         resp = client.get("/documents/" + quote(doc_id, safe="/"))

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import requests
-from functions_framework import create_app
 
 from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.operator.analytics import report
-from tests.integration.test_schema import BOOKS
+from tests.integration.search.test_declared_fields import BOOKS
 from tests.support.process import ROOT, running
+from tests.support.settings import environ
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +29,10 @@ def library(make_settings: Any) -> Any:
     return settings
 
 
+@pytest.mark.slow  # runs the search function as a process, then stops it
 def test_searches_are_recorded_and_flushed_on_sigterm(library: Any, es: Any, es_url: str) -> None:
     # A flush interval of an hour: only the drain at exit can write these events.
-    env = {"ES_URL": es_url, "ES_INDEX": library.es_index, "HERMES_ANALYTICS": "true",
-           "HERMES_ANALYTICS_FLUSH_S": "3600", "HERMES_ANALYTICS_BATCH": "1000"}  # fmt: skip
+    env = environ(library, HERMES_ANALYTICS=True, HERMES_ANALYTICS_FLUSH_S=3600, HERMES_ANALYTICS_BATCH=1000)
     queries = ["Hobbit", "  the HOBBIT ", "the hobbit", "hobbit", "qqxxzzyy", "QQXXZZYY", "*"]
     with running("search", "search", env) as url:
         for q in queries:
@@ -53,17 +53,15 @@ def test_searches_are_recorded_and_flushed_on_sigterm(library: Any, es: Any, es_
                                                                         "*": 1}  # fmt: skip
     assert summary["top_zero_result_queries"] == [{"query": "qqxxzzyy", "count": 2}]
     cli = subprocess.run([sys.executable, "-m", "hermes", "analytics", "--since", "1h"], cwd=ROOT, check=True,
-                         env={**os.environ, "ES_URL": es_url, "ES_INDEX": library.es_index},
+                         env={**os.environ, **environ(library)},
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert json.loads(cli.stdout)["top_zero_result_queries"] == [{"query": "qqxxzzyy", "count": 2}]
 
 
 def test_analytics_off_writes_nothing_and_still_counts_zero_results(
-    library: Any, es: Any, monkeypatch: pytest.MonkeyPatch, es_url: str
+    library: Any, es: Any, function_client: Any
 ) -> None:
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", library.es_index)
-    client = create_app("search", "functions/search/main.py").test_client()
+    client = function_client("search", library)
     assert client.get("/search?q=qqxxzzyy").get_json()["total"] == 0
     assert "hermes_search_zero_results_total 1.0" in client.get("/metrics").get_data(as_text=True)
     assert not es.indices.get(index=f"{library.analytics_prefix}-*")

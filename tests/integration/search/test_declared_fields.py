@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 
 from hermes.client import build_client
 from hermes.errors import IndexRejectedError
@@ -17,30 +16,44 @@ from hermes.load.delta import delta_load
 from hermes.load.full import full_load
 from hermes.load.state import State
 from hermes.operator.loads import status
-from tests.conftest import clear_caches
+from hermes.settings import Settings
 from tests.support.corpus import write_ndjson
+from tests.support.settings import settings_with
 
 pytestmark = pytest.mark.integration
 
-LIBRARY = Path(__file__).resolve().parents[2] / "examples" / "library"
+LIBRARY = Path(__file__).resolve().parents[3] / "examples" / "library"
 SCHEMA = f"file://{LIBRARY / 'schema.json'}"
 BOOKS = f"file://{LIBRARY / 'books.json'}"
 LONDON, PARIS = "51.5074,-0.1278", "48.8566,2.3522"
 
 
-@pytest.fixture
-def library(make_settings: Any) -> Any:
-    settings = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)
-    report = full_load(build_client(settings), settings)
+def _load_library(settings: Settings) -> Settings:
+    es = build_client(settings)
+    try:
+        report = full_load(es, settings)
+    finally:
+        es.close()
     assert (report["indexed"], report["skipped"]) == (28, 0)
     return settings
 
 
+@pytest.fixture(scope="module")
+def shared_library(es_url: str, module_alias: str) -> Settings:
+    """The library, loaded once for the module's read-only tests."""
+    shared = settings_with(ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)
+    return _load_library(shared)
+
+
 @pytest.fixture
-def client(library: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> Any:
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", library.es_index)
-    return create_app("search", "functions/search/main.py").test_client()
+def library(make_settings: Any) -> Settings:
+    """The library in this test's own alias, for a test that loads into it again."""
+    return _load_library(make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA))
+
+
+@pytest.fixture
+def client(shared_library: Settings, function_client: Any) -> Any:
+    return function_client("search", shared_library)
 
 
 def _search(client: Any, **params: Any) -> dict[str, Any]:
@@ -61,10 +74,10 @@ def _bad(client: Any, **params: Any) -> str:
     return str(error["parameter"])
 
 
-def test_the_index_records_the_schema_it_was_built_with(library: Any, es: Any) -> None:
-    served = indices.indices_behind(es, library.es_index)[0]
+def test_the_index_records_the_schema_it_was_built_with(shared_library: Any, es: Any) -> None:
+    served = indices.indices_behind(es, shared_library.es_index)[0]
     meta = indices.managed_meta(es, served)
-    assert meta["hermes_schema"] == library.field_schema.recorded()
+    assert meta["hermes_schema"] == shared_library.field_schema.recorded()
     mapping = es.indices.get_mapping(index=served)[served]["mappings"]["properties"]
     assert mapping["pages"] == {"type": "double"}
     assert mapping["place"] == {"type": "geo_point"}
@@ -156,7 +169,7 @@ def test_fields_selects_stored_fields(client: Any) -> None:
 
 
 def test_declared_search_fields_are_searched_with_their_boost(
-    client: Any, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, make_settings: Any, function_client: Any
 ) -> None:
     body = _search(client, q="tolkien")
     assert [h["id"] for h in body["hits"]] == ["the-hobbit"]
@@ -166,9 +179,7 @@ def test_declared_search_fields_are_searched_with_their_boost(
     boosted = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(
         {"fields": {**fields, "authors": {**fields["authors"], "boost": 10}}}))  # fmt: skip
     full_load(build_client(boosted), boosted)
-    clear_caches()  # a new process: not the served schema this one keeps for 10 s
-    monkeypatch.setenv("ES_INDEX", boosted.es_index)
-    other = create_app("search", "functions/search/main.py").test_client()
+    other = function_client("search", boosted)  # a new process: not the served schema this one keeps for 10 s
     ratio = _search(other, q="tolkien")["hits"][0]["score"] / body["hits"][0]["score"]
     assert ratio == pytest.approx(5, rel=0.01)
 
@@ -218,18 +229,16 @@ def test_openapi_shows_the_served_schema(client: Any) -> None:
 
 
 def test_a_changed_schema_waits_for_the_next_full_load(
-    library: Any, make_settings: Any, es: Any, monkeypatch: pytest.MonkeyPatch, es_url: str
+    library: Any, make_settings: Any, es: Any, function_client: Any
 ) -> None:
     changed = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA='{"fields": {"language": {"type": "keyword"}}}')
     report = status(es, changed)
     assert report["schema"]["behind"] is True
     assert "next full load" in report["schema"]["message"]
     # The search function serves the served index's schema, whatever its own environment says.
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", library.es_index)
-    monkeypatch.setenv("HERMES_SCHEMA", '{"fields": {"language": {"type": "keyword"}}}')
-    monkeypatch.setenv("HERMES_SCHEMA_REFRESH_S", "0")  # read the served schema on every search
-    client = create_app("search", "functions/search/main.py").test_client()
+    client = function_client(
+        "search", library, HERMES_SCHEMA='{"fields": {"language": {"type": "keyword"}}}', HERMES_SCHEMA_REFRESH_S=0
+    )  # read the served schema on every search
     assert _search(client, **{"filter.pages": "96"})["hits"][0]["id"] == "little-prince"
     full_load(build_client(changed), changed)
     assert status(es, changed)["schema"]["behind"] is False
@@ -284,7 +293,7 @@ ANALYZED = json.dumps(
 )
 
 
-def test_bring_your_own_analysis(make_settings: Any, es: Any, monkeypatch: pytest.MonkeyPatch, es_url: str) -> None:
+def test_bring_your_own_analysis(make_settings: Any, es: Any, function_client: Any) -> None:
     settings = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=ANALYZED, HERMES_ANALYSIS=ANALYSIS)
     full_load(build_client(settings), settings)
     served = indices.indices_behind(es, settings.es_index)[0]
@@ -292,9 +301,7 @@ def test_bring_your_own_analysis(make_settings: Any, es: Any, monkeypatch: pytes
     assert analysis["analyzer"]["no_stop_words"]["filter"] == ["lowercase", "stop"]
     props = es.indices.get_mapping(index=served)[served]["mappings"]["properties"]
     assert props["title"]["analyzer"] == props["note"]["analyzer"] == "no_stop_words"
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", settings.es_index)
-    client = create_app("search", "functions/search/main.py").test_client()
+    client = function_client("search", settings)
     # "the" is a stop word now: it matches no title or content, where the standard analyzer matched many.
     assert _search(client, q="the")["total"] == 0
     assert _search(client, q="the hobbit")["hits"][0]["id"] == "the-hobbit"
@@ -316,7 +323,8 @@ def test_an_analyzer_elasticsearch_lacks_fails_the_load_and_changes_nothing(
 
 
 def test_a_type_change_inside_the_refresh_period_is_read_again(library: Any, make_settings: Any,
-                                                                client: Any) -> None:  # fmt: skip
+                                                                function_client: Any) -> None:  # fmt: skip
+    client = function_client("search", library)
     assert _search(client)["facets"]["language"][0] == {"value": "en", "count": 15}  # schema cached for 10 s
     fields = json.loads((LIBRARY / "schema.json").read_text())["fields"]
     text = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(
@@ -330,7 +338,7 @@ def test_a_type_change_inside_the_refresh_period_is_read_again(library: Any, mak
 
 
 def test_every_accepted_value_is_indexed_by_elasticsearch(
-    make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es_url: str
+    make_settings: Any, tmp_path: Path, function_client: Any
 ) -> None:
     values = [{"pages": 12}, {"pages": 12.5}, {"pages": [1, 2]}, {"pages": None}, {"published": "1851-10-18"},
               {"published": "2026-01-31 22:00:00z"}, {"published": "2026-01-31T23:30:00.1234567891-01:00"},
@@ -342,9 +350,7 @@ def test_every_accepted_value_is_indexed_by_elasticsearch(
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "v.ndjson", records), HERMES_SCHEMA=SCHEMA)
     report = full_load(build_client(settings), settings)
     assert (report["indexed"], report["failed"], report["invalid"]) == (len(values), 0, 0)
-    monkeypatch.setenv("ES_URL", es_url)
-    monkeypatch.setenv("ES_INDEX", settings.es_index)
-    client = create_app("search", "functions/search/main.py").test_client()
+    client = function_client("search", settings)
     # A full date is the whole day, in filters and as a range's upper bound; date-times are instants.
     on_the_31st = {"v5", "v7"}  # 22:00Z, and 10:00+02:00 (08:00Z); not 23:30-01:00 (Feb 1st, 00:30Z)
     assert _ids(_search(client, **{"filter.published": "2026-01-31"})) == on_the_31st

@@ -28,7 +28,7 @@ def test_defaults_and_repeatable_tags() -> None:
         ([("q", "x"), ("size", "ten")], "size"),
         ([("q", "x"), ("from", "-1")], "from"),
         ([("q", "x"), ("from", "950"), ("size", "51")], "from"),
-        ([("q", "x"), ("sort", "title!")], "sort"),  # sort=title: tests/unit/test_fields.py
+        ([("q", "x"), ("sort", "title!")], "sort"),  # sort=title: tests/unit/search/test_fields.py
         ([("q", "x"), ("updated_after", "last week")], "updated_after"),
         (
             [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scripts import lock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _files() -> tuple[str, str, str]:

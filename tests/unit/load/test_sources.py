@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hermes.errors import SourceError
-from hermes.load.sources import SourceConfig, read_records
+from hermes.load.sources import SourceConfig, _CappedRetry, read_records
 from tests.support.datasource import SourceBehaviour, record, serve
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -125,3 +125,12 @@ def test_a_source_failure_is_described_in_words_without_the_url() -> None:
     assert describe(broken, config) == "the connection broke before the body was complete"
     assert describe(ValueError("x"), config) == "unexpected error"
     assert "secret" not in describe(timeout, config)
+
+
+def test_a_source_retry_after_is_capped() -> None:
+    from urllib3 import HTTPResponse
+
+    asked = HTTPResponse(body=b"", status=503, headers={"Retry-After": "20"})
+    assert _CappedRetry(total=1).get_retry_after(asked) == _CappedRetry.MAX_RETRY_AFTER_S
+    soon = HTTPResponse(body=b"", status=503, headers={"Retry-After": "2"})
+    assert _CappedRetry(total=1).get_retry_after(soon) == 2

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
 from hermes.search.app import ROUTES
-from tests.integration.test_schema import BOOKS, SCHEMA
+from tests.integration.search.test_declared_fields import BOOKS, SCHEMA
 from tests.support.site import search_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

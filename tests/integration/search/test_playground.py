@@ -290,7 +290,7 @@ def test_a_correction_is_offered_as_a_link(site: str, browser: WebDriver) -> Non
 def library_site(es_url: str) -> Iterator[str]:
     """The search function over the library demo (examples/library: declared facet fields)."""
     from hermes.settings import Settings
-    from tests.integration.test_schema import BOOKS, SCHEMA
+    from tests.integration.search.test_declared_fields import BOOKS, SCHEMA
 
     alias = f"lib{uuid.uuid4().hex[:8]}"
     conf = Settings(ES_URL=es_url, ES_INDEX=alias, DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA)  # type: ignore[call-arg]

@@ -1,8 +1,8 @@
 """What a load owns — its lock, its source stream, its threads — against the real Elasticsearch.
 
 Overlaps are arranged with the data source's gate (the load waits in its source read
-until the test releases it), not with sleeps. The one wait left is the lock TTL itself,
-which is wall-clock by definition.
+until the test releases it), not with sleeps; the lock's TTL passes by moving the lock's
+clock forward (tests/support/clock.py), not by waiting for it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hermes.load import indices
 from hermes.load.full import full_load
 from hermes.load.lock import LOCK_ID, LoadLock
 from hermes.settings import Settings
+from tests.support.clock import ShiftedClock
 from tests.support.datasource import SourceBehaviour, record
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,9 @@ def settings(make_settings: Any, source: tuple[str, SourceBehaviour]) -> Setting
     return make_settings(DATA_SOURCE_URL=source[0], HERMES_LOCK_TTL_S=TTL_S, HERMES_PRUNE_GRACE_S=0)  # type: ignore[no-any-return]
 
 
-def test_a_load_longer_than_the_ttl_keeps_its_lock(es: Any, settings: Settings, source: Any) -> None:
+def test_a_load_longer_than_the_ttl_keeps_its_lock(
+    es: Any, settings: Settings, source: Any, lock_clock: type[ShiftedClock]
+) -> None:
     _, src = source
     src.put(*_records(5))
     lock = LoadLock(es, settings.state_index, TTL_S)
@@ -56,11 +59,14 @@ def test_a_load_longer_than_the_ttl_keeps_its_lock(es: Any, settings: Settings, 
     with ThreadPoolExecutor(1) as pool:
         load = pool.submit(full_load, build_client(settings), settings)
         assert src.arrived.wait(30)
-        time.sleep(2.5 * TTL_S)  # without renewal the lock would have expired twice over
+        taken = lock.current()
+        assert taken is not None
+        lock_clock.advance(2.5 * TTL_S)  # without renewal the lock would have expired twice over
+        assert _eventually(lambda: (held := lock.current()) is not None and held.expires_at > lock_clock.now(UTC))
         held = lock.current()
         assert held is not None
         assert held.kind == "full_load"
-        assert held.expires_at > datetime.now(UTC)
+        assert held.expires_at > taken.expires_at  # renewed by the heartbeat, past its first expiry
         with pytest.raises(LoadInProgressError):  # a second run cannot break it
             full_load(build_client(settings), settings)
         src.release()

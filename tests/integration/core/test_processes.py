@@ -11,6 +11,7 @@ import requests
 
 from hermes.client import build_client
 from hermes.load.full import full_load
+from hermes.settings import to_environ
 from tests.support.corpus import corpus, write_ndjson
 from tests.support.datasource import record, serve
 from tests.support.process import ROOT, command, free_port, running
@@ -19,10 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _env(settings: Any) -> dict[str, str]:
-    env = {"ES_URL": settings.es_url, "ES_INDEX": settings.es_index}
-    if settings.data_source_url:
-        env["DATA_SOURCE_URL"] = settings.data_source_url
-    return env
+    return to_environ(settings)
 
 
 def test_search_process_serves_http(make_settings: Any, tmp_path: Path) -> None:

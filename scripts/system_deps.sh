@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The machine packages the tests need beside what `make install` puts in .venv: Python 3.11, a Java and
+# Maven for Elasticsearch (scripts/local_es.py), curl, bubblewrap for the image test (tests/deploy/image.py),
+# chromium and its driver for the playground's browser test. Installs the missing ones with apt-get when run
+# as root; otherwise fails naming exactly what to install. `make test`, `make test-fast` and .ci/run call it.
+set -euo pipefail
+
+# command to look for -> Debian package providing it
+declare -A PACKAGES=(
+  [python3.11]="python3.11 python3.11-venv"
+  [java]=openjdk-17-jre-headless
+  [mvn]=maven
+  [curl]=curl
+  [bwrap]=bubblewrap
+  [chromium]=chromium
+  [chromedriver]=chromium-driver
+)
+
+missing=()
+for tool in python3.11 java mvn curl bwrap chromium chromedriver; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=(${PACKAGES[$tool]})
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "system_deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "system_deps: missing packages: ${missing[*]}" >&2
+  echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
