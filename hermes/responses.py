@@ -46,7 +46,8 @@ def error_response(err: HermesError, retry_after_s: int = 5, headers: dict[str, 
     if isinstance(err, RateLimitedError):
         retry_after_s = err.retry_after_s
     retry = {"Retry-After": str(retry_after_s)} if err.status in (429, 503) else {}
-    all_headers = {**(headers or {}), **retry}
+    challenge = {"WWW-Authenticate": 'Bearer realm="hermes"'} if err.status == 401 else {}  # RFC 6750 § 3
+    all_headers = {**(headers or {}), **retry, **challenge}
     return json_response(error_body(err), err.status, all_headers or None)
 
 

@@ -90,6 +90,13 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _rate(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
+        msg = f"{value!r}: requests a minute, from 1 to 1000000"
+        raise argparse.ArgumentTypeError(msg)
+    return int(value)
+
+
 def _age(value: str) -> str:
     if not re.fullmatch(r"[1-9][0-9]*[mhd]", value):
         msg = f"{value!r}: a number of minutes, hours or days, e.g. 30m, 12h, 7d"
@@ -120,7 +127,7 @@ def _key_parser(sub: Any) -> None:
         help=f"{only} boolean FIELD has this value",
     )
     create.add_argument("--max-size", type=_count, metavar="N", help="largest size the key may ask for")
-    create.add_argument("--rate", type=_count, metavar="N", help="requests a minute this key may send")
+    create.add_argument("--rate", type=_rate, metavar="N", help="requests a minute this key may send")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,20 +159,21 @@ class SearchApp:
                 forwarded = request.headers.get("X-Forwarded-For")
                 self.limiter.hit("addr:" + client_address(request.remote_addr, forwarded), self.settings.rate_limit)
             return OPEN
-        key = self.keys.verify(request.headers.get("Authorization"), schema())
+        key = self.keys.verify(request.headers.get("Authorization"), schema)
         if key.rate is not None:
             self.limiter.hit(f"key:{key.caller}", key.rate)
         return key
 
     def search(self, request: Request) -> Response:
-        params = parse_params(SearchParams, request.args)
         settings, reader = self.settings, self.reader()
-        schema = self.schemas.get(reader, settings.es_index)
-        key = self._key(request, lambda: schema)
+        key = self._key(request, lambda: self.schemas.get(reader, settings.es_index))
+        params = parse_params(SearchParams, request.args)
         if key.max_size is not None and params.size > key.max_size:
             msg = f"size must be at most {key.max_size} with this search key"
             raise BadRequestError(msg, parameter="size")
-        fq = replace(fields.parse(schema, request.args, params.sort), scope=fields.scope_clauses(schema, key.filter))
+        schema = self.schemas.get(reader, settings.es_index)
+        scope = fields.scope_clauses(key.filter)
+        fq = replace(fields.parse(schema, request.args, params.sort), scope=scope)
         run = functools.partial(service.search, reader, settings.es_index, params, settings.search_timeout_ms,
                                 recency=settings.recency, gate=self.gate)  # fmt: skip
         try:
@@ -184,8 +185,7 @@ class SearchApp:
             fresh = self.schemas.get(reader, settings.es_index)
             if exc.status != 400 or fresh == schema:
                 raise
-            fq = fields.parse(fresh, request.args, params.sort)
-            found = run(fq=replace(fq, scope=fields.scope_clauses(fresh, key.filter)))
+            found = run(fq=replace(fields.parse(fresh, request.args, params.sort), scope=scope))
         if found["total"] == 0:
             get_metrics().zero_results.inc()
         if self.analytics is not None:
@@ -194,18 +194,18 @@ class SearchApp:
         return self._cached(found)
 
     def suggest(self, request: Request) -> Response:
-        params = parse_params(SuggestParams, request.args)
         settings, reader = self.settings, self.reader()
         key = self._key(request, lambda: self.schemas.get(reader, settings.es_index))
-        scope = fields.scope_clauses(self.schemas.cached(), key.filter) if key.filter else ()
+        params = parse_params(SuggestParams, request.args)
+        scope = fields.scope_clauses(key.filter)
         return self._cached(service.suggest(reader, settings.es_index, params, settings.search_timeout_ms, scope))
 
     def document(self, request: Request, doc_id: str) -> Response:
+        reader = self.reader()
+        key = self._key(request, lambda: self.schemas.get(reader, self.settings.es_index))
         if len(doc_id.encode("utf-8", "surrogatepass")) > _MAX_ID_BYTES:
             msg = f"no document with id {doc_id!r}"
             raise NotFoundError(msg)
-        reader = self.reader()
-        key = self._key(request, lambda: self.schemas.get(reader, self.settings.es_index))
         return self._cached(service.get_document(reader, self.settings.es_index, doc_id, key))
 
     def live(self, _: Request) -> Response:

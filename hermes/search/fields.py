@@ -54,9 +54,10 @@ class FieldQuery:
 NO_FIELDS = FieldQuery()
 
 
-def scope_clauses(schema: Schema, key_filter: Mapping[str, Sequence[str | bool]]) -> tuple[dict[str, Any], ...]:
-    """A key's filter as query clauses: any of a field's values, every field (pure)."""
-    return tuple({"terms": {_path(schema, name): list(values)}} for name, values in key_filter.items())
+def scope_clauses(key_filter: Mapping[str, Sequence[str | bool]]) -> tuple[dict[str, Any], ...]:
+    """A key's filter as query clauses: any of a field's values, every field (pure). Its fields are
+    declared keyword or boolean fields (hermes.search.keys checks), indexed under their own names."""
+    return tuple({"terms": {name: list(values)}} for name, values in key_filter.items())
 
 
 def in_scope(key_filter: Mapping[str, Sequence[str | bool]], source: Mapping[str, Any]) -> bool:

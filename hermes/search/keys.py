@@ -13,7 +13,7 @@ signed with the old one expire.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,7 +47,7 @@ class KeyVerifier:
     def __init__(self, secrets: Sequence[str]) -> None:
         self._secrets = [s.encode() for s in secrets]
 
-    def verify(self, authorization: str | None, schema: Schema) -> SearchKey:
+    def verify(self, authorization: str | None, schema: Callable[[], Schema]) -> SearchKey:
         """The key a request carries, or :class:`UnauthorizedError` saying what is wrong with it."""
         if not authorization:
             msg = "a search key is required: send Authorization: Bearer <key>"
@@ -76,7 +76,7 @@ class KeyVerifier:
         raise UnauthorizedError(msg)
 
 
-def _claims(claims: dict[str, Any], schema: Schema) -> SearchKey:
+def _claims(claims: dict[str, Any], schema: Callable[[], Schema]) -> SearchKey:
     sub, max_size, rate = claims.get("sub"), claims.get("max_size"), claims.get("rate")
     if sub is not None and not isinstance(sub, str):
         msg = "sub must be a string"
@@ -88,21 +88,24 @@ def _claims(claims: dict[str, Any], schema: Schema) -> SearchKey:
     return SearchKey(sub, _filter(claims.get("filter"), schema), max_size, rate)
 
 
-def _filter(raw: object, schema: Schema) -> Filter:
+def _filter(raw: object, schema: Callable[[], Schema]) -> Filter:
+    """The key's filter, checked against the served schema (read only for keys that have a filter)."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         msg = "filter must be an object of field: [values]"
         raise _malformed(msg)
     out: dict[str, tuple[str | bool, ...]] = {}
+    declared = schema().fields
     for name, values in raw.items():
-        spec = schema.fields.get(name)
+        spec = declared.get(name)
         if spec is None or spec.type not in _FILTER_TYPES:
             msg = f"filter field {name!r} is not a declared keyword or boolean field"
             raise _malformed(msg)
         listed = values if isinstance(values, list) else [values]
-        if not listed or not all(isinstance(v, str | bool) for v in listed):
-            msg = f"filter field {name!r} needs one or more string or boolean values"
+        kind = bool if spec.type == "boolean" else str
+        if not listed or not all(type(v) is kind for v in listed):
+            msg = f"filter field {name!r} needs one or more values of its type ({spec.type})"
             raise _malformed(msg)
         out[name] = tuple(listed)
     return out

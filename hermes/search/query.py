@@ -6,6 +6,7 @@ names, query DSL or scripts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hermes.documents import TOMBSTONES
@@ -18,6 +19,14 @@ from hermes.timestamps import format_rfc3339
 # Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
 # field. A longer query is pasted text, matched word for word.
 FUZZY_MAX_TERMS = 6
+_WORD = re.compile(r"\w+")
+
+
+def words(q: str) -> int:
+    """How many terms the standard analyzer makes of ``q``: ``a-b-c`` is three, as typo tolerance sees it."""
+    return len(_WORD.findall(q))
+
+
 # Highlighting is not covered by the search `timeout`, and the plain highlighter re-runs every fuzzy
 # expansion on every hit and field: six misspelled words with size=100 cost Elasticsearch 15-18 s on a
 # 30k-record corpus, and eight such callers made every other search a 504. So highlights use the words
@@ -91,8 +100,8 @@ def _highlight(params: SearchParams, schema: Schema, *, fuzzy: bool) -> dict[str
     searched = [name for name, spec in schema.fields.items() if spec.search]
     extra = {name: {"fragment_size": 150, "number_of_fragments": 3} for name in searched}
     fields_ = {**_HIGHLIGHT_FIELDS, **extra}
-    words = len(params.q.split())
-    fuzzy_title = fuzzy and words <= FUZZY_MAX_TERMS and words * params.size <= FUZZY_HIGHLIGHT_BUDGET
+    n = words(params.q)
+    fuzzy_title = fuzzy and n <= FUZZY_MAX_TERMS and n * params.size <= FUZZY_HIGHLIGHT_BUDGET
     if fuzzy_title:
         title = _text_query(params.q, schema)["multi_match"] | {"fields": ["title"]}
         fields_["title"] = {**fields_["title"], "highlight_query": {"multi_match": title}}
@@ -116,7 +125,7 @@ def search_fields(schema: Schema) -> list[str]:
 
 def _text_query(q: str, schema: Schema, *, fuzzy: bool = True) -> dict[str, Any]:
     match: dict[str, Any] = {"query": q, "fields": search_fields(schema), "type": "best_fields"}
-    if fuzzy and len(q.split()) <= FUZZY_MAX_TERMS:
+    if fuzzy and words(q) <= FUZZY_MAX_TERMS:
         match |= {"fuzziness": "AUTO", "max_expansions": 50}
     return {"multi_match": match}
 
@@ -184,8 +193,16 @@ def corrected(q: str, suggest: dict[str, Any]) -> str | None:
 
 
 def count_body(params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS) -> dict[str, Any]:
-    """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations."""
-    body = search_body(params, timeout_ms, fq=fq)
+    """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations.
+
+    Under a search key's filter (``fq.scope``) every word must be found as it is, in one field: the
+    suggester reads the whole index, and a fuzzy count would let another tenant's word through when it
+    is a typo away from one of this tenant's.
+    """
+    scoped = bool(fq.scope)
+    body = search_body(params, timeout_ms, fq=fq, fuzzy=not scoped)
+    if scoped and "multi_match" in body["query"]["bool"]["must"][0]:
+        body["query"]["bool"]["must"][0]["multi_match"]["operator"] = "and"
     query = body["query"]
     if "post_filter" in body:
         query = {"bool": {"must": [query], "filter": [body["post_filter"]]}}

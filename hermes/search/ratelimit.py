@@ -19,11 +19,21 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 from hermes.errors import RateLimitedError
 
-# Hops that are the platform's own (Knative's activator and queue-proxy, the cluster's ingress) are
-# skipped when reading X-Forwarded-For from the right: the first address left is the caller's.
+# Hops that are the platform's own (Knative's activator and queue-proxy, the cluster's ingress and pod
+# networks) are skipped when reading X-Forwarded-For from the right: the first address left is the caller's.
 _INTERNAL = tuple(
     ipaddress.ip_network(n)
-    for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7", "fe80::/10")
+    for n in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
 )
 
 
@@ -52,19 +62,26 @@ def _per_minute(amount: int) -> RateLimitItemPerMinute:
 def client_address(remote_addr: str | None, forwarded_for: str | None) -> str:
     """The caller's address: the right-most ``X-Forwarded-For`` hop outside internal networks.
 
-    Hops are read from the right because only the right end was written by proxies we run; the
-    left end is whatever the caller chose to send. With no such hop, the socket's peer counts.
+    Hops are read from the right because only the right end was written by proxies we run; the left end
+    is whatever the caller chose to send, so it is never used. With no external hop (a caller inside the
+    cluster, or a load balancer that rewrites sources to internal addresses) the right-most hop counts,
+    else the socket's peer: a caller cannot pick its own bucket by sending a header.
     """
-    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    hops = [h.strip() for h in (forwarded_for or "").split(",")]
     for hop in reversed(hops):
-        if not _internal(hop):
+        if _address(hop) is not None and not _internal(hop):
             return hop
-    return hops[0] if hops else (remote_addr or "unknown")
+    last = hops[-1] if hops else ""
+    return last if _address(last) is not None else (remote_addr or "unknown")
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def _internal(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in _INTERNAL)
+    ip = _address(address)
+    return ip is not None and any(ip in net for net in _INTERNAL)

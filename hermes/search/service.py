@@ -13,7 +13,15 @@ from hermes.search.fields import NO_FIELDS, FieldQuery
 from hermes.search.gate import COSTLY_WORDS, CostGate
 from hermes.search.keys import OPEN, SearchKey
 from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
-from hermes.search.query import FUZZY_MAX_TERMS, corrected, correction_body, count_body, search_body, suggest_body
+from hermes.search.query import (
+    FUZZY_MAX_TERMS,
+    corrected,
+    correction_body,
+    count_body,
+    search_body,
+    suggest_body,
+    words,
+)
 from hermes.search.reader import Reader
 
 
@@ -32,8 +40,7 @@ def search(
     With a ``gate``, a costly search (typo tolerance over many words, a correction) runs only in one
     of its slots; without a free slot the words are matched as typed and no correction is offered.
     """
-    words = len(params.q.split())
-    with _slot(gate, COSTLY_WORDS <= words <= FUZZY_MAX_TERMS) as fuzzy:
+    with _slot(gate, COSTLY_WORDS <= words(params.q) <= FUZZY_MAX_TERMS) as fuzzy:
         body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy))
     response = to_search_response(params, body, fq)
     if response["total"] == 0 and params.q.strip() != "*":

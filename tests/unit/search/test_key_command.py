@@ -38,7 +38,7 @@ def test_a_created_key_is_one_the_search_function_accepts(
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     schema = Schema.model_validate({"fields": {"tenant": {"type": "keyword"}, "public": {"type": "boolean"}}})
-    key = KeyVerifier([SECRET]).verify(f"Bearer {out['key']}", schema)
+    key = KeyVerifier([SECRET]).verify(f"Bearer {out['key']}", lambda: schema)
     assert key == SearchKey("acme", {"tenant": ("acme", "acme-eu"), "public": (True,)}, 20, 60, caller="acme")
     assert out["claims"]["exp"] - out["claims"]["iat"] == 30 * 86400
 

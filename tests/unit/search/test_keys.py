@@ -19,7 +19,7 @@ SCHEMA = Schema.model_validate(
 
 
 def _verify(header: str | None, secrets: tuple[str, ...] = (SECRET,)) -> SearchKey:
-    return KeyVerifier(secrets).verify(header, SCHEMA)
+    return KeyVerifier(secrets).verify(header, lambda: SCHEMA)
 
 
 def test_a_minted_key_carries_its_claims() -> None:
@@ -60,3 +60,16 @@ def test_the_none_algorithm_is_never_accepted() -> None:
     unsigned = jwt.encode({"sub": "x"}, key=None, algorithm="none")  # type: ignore[arg-type]
     with pytest.raises(UnauthorizedError):
         _verify(f"Bearer {unsigned}")
+
+
+def test_filter_values_must_have_their_field_type() -> None:
+    for bad in ({"tenant": [True]}, {"public": ["true"]}):
+        with pytest.raises(UnauthorizedError, match="values of its type"):
+            _verify(f"Bearer {mint(SECRET, filter=bad)}")
+
+
+def test_the_served_schema_is_read_only_for_keys_with_a_filter() -> None:
+    def unreachable() -> Schema:
+        raise AssertionError
+
+    assert KeyVerifier([SECRET]).verify(f"Bearer {mint(SECRET, sub='plain')}", unreachable).sub == "plain"

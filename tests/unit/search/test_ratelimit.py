@@ -25,7 +25,10 @@ def test_past_the_rate_the_caller_gets_429_with_a_retry_after() -> None:
         ("127.0.0.1", None, "127.0.0.1"),
         ("127.0.0.1", "203.0.113.9", "203.0.113.9"),
         ("127.0.0.1", "198.51.100.1, 203.0.113.9, 10.4.0.7", "203.0.113.9"),  # the left end is the caller's to forge
-        ("127.0.0.1", "10.1.1.1, 10.4.0.7", "10.1.1.1"),
+        ("127.0.0.1", "10.1.1.1, 10.4.0.7", "10.4.0.7"),  # all internal: the right-most, never the caller's pick
+        ("127.0.0.1", "203.0.113.9, not-an-address", "203.0.113.9"),
+        ("127.0.0.1", "garbage", "127.0.0.1"),
+        ("127.0.0.1", "203.0.113.9, 100.64.3.2", "203.0.113.9"),  # a carrier-grade NAT pod network
         (None, None, "unknown"),
     ],
 )
