@@ -35,7 +35,7 @@ from bench import charts
 from bench import features as features_bench
 from bench import lean as lean_bench
 from bench.checks import BenchmarkError, expect
-from bench.source_server import WORDS, make_record
+from bench.source_server import make_record, vocabulary_records
 from hermes.client import build_client
 from hermes.load import indices
 from hermes.search.models import SearchParams
@@ -277,20 +277,19 @@ def lean_path(server: local_es.Server, alias: str, *, reps: int, cpu_requests: i
 
 
 def hostile_query() -> str:
-    """~256 characters of misspelled words (each word's letters rotated by one): fuzzy-expensive."""
-    words = [w[1:] + w[0] for w in WORDS]
-    text = ""
-    for i in range(100):
-        word = words[(i * 7) % len(words)]
-        if len(text) + len(word) + 1 > 256:
-            break
-        text = f"{text} {word}".strip()
-    return text
+    """Six misspelled words: the longest query that stays fuzzy, each word expanding to 50 terms per field."""
+    return "rkqhrnaz fifwfuwzb spjukca scdsbaxjq jkfd yojoavpz"
 
 
-def hostile(es_url: str, alias: str, requests_per_side: int, attackers: int = 8) -> dict[str, Any]:
-    """A normal search's latency alone, then while ``attackers`` clients send expensive valid queries."""
-    normal = "/search?q=kilo"
+def hostile(es_url: str, n: int, requests_per_side: int, attackers: int = 8) -> dict[str, Any]:
+    """A normal search's latency alone, then while ``attackers`` clients send the costliest valid query,
+    on ``n`` records of a real-sized vocabulary (where typo tolerance has terms to expand to)."""
+    alias = f"bench-vocab-{n}"
+    with tempfile.NamedTemporaryFile("wb", suffix=".ndjson") as corpus:
+        corpus.writelines(json.dumps(r).encode() + b"\n" for r in vocabulary_records(n))
+        corpus.flush()
+        load_once("full", es_url, alias, f"file://{corpus.name}")
+    normal = "/search?q=" + next(iter(vocabulary_records(1)))["tags"][0]  # type: ignore[index]
     attack = "/search?" + urllib.parse.urlencode({"q": hostile_query(), "size": 100})
     with running("search", "search", function_env(ES_URL=es_url, ES_INDEX=alias)) as url:
         pool = urllib3.PoolManager(maxsize=attackers + 2)
@@ -631,7 +630,7 @@ def main() -> int:
                         rounds=1 if q else 3,
                     ),
                 ),
-                ("hostile", lambda: hostile(server.url, f"bench-{small}", 30 if q else 100)),
+                ("hostile", lambda: hostile(server.url, 3_000 if q else 30_000, 30 if q else 100)),
                 (
                     "features",
                     lambda: features(

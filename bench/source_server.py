@@ -10,7 +10,9 @@ The URL path chooses the data: ``/records/n=<N>/changed=<C>/gen=<G>``
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import shutil
 import signal
 import sys
@@ -63,6 +65,22 @@ def records(n: int, changed: int, gen: int, since: datetime | None) -> Iterator[
             when = base + timedelta(milliseconds=i)
             if since is None or when >= since:
                 yield make_record(i, when, gen)
+
+
+def vocabulary_records(n: int, seed: int = 7) -> Iterator[dict[str, object]]:
+    """Records over a 60,000-word vocabulary spread as in real text (Zipf-like), 125 words each.
+
+    Over WORDS (26 words) a misspelled word has nothing to expand to; here each fuzzy word expands
+    to its 50 nearest terms, as it does on a real corpus: the attack in `hostile` needs that.
+    """
+    rng = random.Random(seed)  # noqa: S311 - generated test data, reproducible by design
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    vocab = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 11))) for _ in range(60_000)]
+    weights = list(itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(vocab))))
+    for i in range(n):
+        words = rng.choices(vocab, cum_weights=weights, k=125)
+        yield {"id": f"v{i}", "updated_at": _stamp(T0 + timedelta(seconds=i)), "title": " ".join(words[:6]),
+               "content": " ".join(words[6:]), "tags": [words[0]]}  # fmt: skip
 
 
 CACHE = Path(tempfile.mkdtemp(prefix="hermes-bench-source-"))

@@ -55,6 +55,24 @@ class PayloadTooLargeError(HermesError):
     type = "payload_too_large"
 
 
+class UnauthorizedError(HermesError):
+    """A search key is required and is missing, malformed, forged or expired; the message says which."""
+
+    status = 401
+    type = "unauthorized"
+
+
+class RateLimitedError(HermesError):
+    """The caller (a key, or a client address) is past its rate; ``retry_after_s`` says when to come back."""
+
+    status = 429
+    type = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class NotFoundError(HermesError):
     """Unknown document or route."""
 

@@ -22,7 +22,7 @@ from typing_extensions import TypedDict
 from werkzeug.exceptions import HTTPException
 
 from hermes.client import translate
-from hermes.errors import HermesError, error_body
+from hermes.errors import HermesError, RateLimitedError, error_body
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(err: HermesError, retry_after_s: int = 5, headers: dict[str, str] | None = None) -> Response:
-    """The error as an answer; 503s say when to retry."""
-    all_headers = {**(headers or {}), **({"Retry-After": str(retry_after_s)} if err.status == 503 else {})}
+    """The error as an answer; 503s and 429s say when to retry."""
+    if isinstance(err, RateLimitedError):
+        retry_after_s = err.retry_after_s
+    retry = {"Retry-After": str(retry_after_s)} if err.status in (429, 503) else {}
+    challenge = {"WWW-Authenticate": 'Bearer realm="hermes"'} if err.status == 401 else {}  # RFC 6750 § 3
+    all_headers = {**(headers or {}), **retry, **challenge}
     return json_response(error_body(err), err.status, all_headers or None)
 
 

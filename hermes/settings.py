@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,9 @@ from hermes.errors import ConfigurationError
 from hermes.schema import EMPTY, Schema
 
 _INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
+MIN_KEY_SECRET_BYTES = 32
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_MAX_RECENCY_MS = 36_500 * _UNIT_MS["d"]
 
 
 class Settings(BaseModel):
@@ -113,6 +117,31 @@ class Settings(BaseModel):
     )
     analytics_flush_s: Annotated[float, Field(gt=0)] = Field(
         5.0, validation_alias="HERMES_ANALYTICS_FLUSH_S", description="Seconds between analytics writes."
+    )
+
+    costly_searches: Annotated[int, Field(ge=1, le=64)] = Field(
+        2,
+        validation_alias="HERMES_COSTLY_SEARCHES",
+        description="Costly searches (typo tolerance over 3+ words, did_you_mean lookups) one instance runs "
+        "at a time; the others match the words as typed and offer no correction.",
+    )
+
+    # Search keys and rate limits (CONTRACT.md § Search keys and limits).
+    search_key_secret: SecretStr | None = Field(
+        None,
+        validation_alias="HERMES_SEARCH_KEY_SECRET",
+        description="HS256 secret search keys are signed with (32+ bytes); set, /search, /suggest and "
+        "/documents need a key. Unset, search is open to anyone who can reach it.",
+    )
+    search_key_previous_secret: SecretStr | None = Field(
+        None,
+        validation_alias="HERMES_SEARCH_KEY_PREVIOUS_SECRET",
+        description="The secret before the current one: its keys stay valid while a rotation rolls out.",
+    )
+    rate_limit: Annotated[int | None, Field(ge=1)] = Field(
+        None,
+        validation_alias="HERMES_RATE_LIMIT",
+        description="Requests a minute each client address may send without a key, per instance; unset: no limit.",
     )
 
     # Search HTTP behaviour.
@@ -250,10 +279,32 @@ class Settings(BaseModel):
             raise ValueError(msg)
         return value
 
+    @field_validator("recency")
+    @classmethod
+    def _recency_in_range(cls, value: str | None) -> str | None:
+        # The pattern admits any digits; Elasticsearch's decay scale is a Java long of milliseconds, and a
+        # half-life beyond a century decays nothing measurable, so longer ones are refused at start-up.
+        parts = re.fullmatch(r"(\d+)(\D+)", value or "")
+        if parts and int(parts[1]) * _UNIT_MS[parts[2]] > _MAX_RECENCY_MS:
+            msg = "must be at most 36500d (a century)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("search_key_secret", "search_key_previous_secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_KEY_SECRET_BYTES:
+            msg = f"must be at least {MIN_KEY_SECRET_BYTES} bytes (an HS256 key as long as its hash, RFC 7518 § 3.2)"
+            raise ValueError(msg)
+        return value
+
     @model_validator(mode="after")
     def _credentials_pair(self) -> Settings:
         if (self.es_username is None) != (self.es_password is None):
             msg = "ES_USERNAME and ES_PASSWORD must be set together"
+            raise ValueError(msg)
+        if self.search_key_previous_secret is not None and self.search_key_secret is None:
+            msg = "HERMES_SEARCH_KEY_PREVIOUS_SECRET needs HERMES_SEARCH_KEY_SECRET"
             raise ValueError(msg)
         return self
 

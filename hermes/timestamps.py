@@ -7,6 +7,9 @@ from datetime import UTC, date, datetime
 
 # RFC 3339 date-time: date, 'T' or space, time, optional fraction, mandatory offset.
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+# What Elasticsearch's default date format reads as given. RFC 3339 allows offsets up to ±23:59, but
+# Elasticsearch (java.time's ZoneOffset) refuses any beyond ±18:00: such a timestamp is rewritten in UTC.
+ES_DATE_TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-](?:(?:0\d|1[0-7]):[0-5]\d|18:00))"
 
 
 def parse_rfc3339(value: object) -> datetime:

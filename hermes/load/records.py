@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hermes.documents import TOMBSTONE_FLAG, is_live
 from hermes.load.values import declared
 from hermes.schema import EMPTY, Schema
-from hermes.timestamps import format_rfc3339, parse_rfc3339
+from hermes.timestamps import ES_DATE_TIME, format_rfc3339, parse_rfc3339
 
 # What Elasticsearch's default date format reads as is: kept verbatim (no reformatting cost).
-_ES_READABLE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+_ES_READABLE = re.compile(ES_DATE_TIME)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_ID_BYTES = 512
 DEFAULT_MAX_RECORD_BYTES = 5 * 1024 * 1024

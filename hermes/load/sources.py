@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 
 from hermes.errors import ConfigurationError, SourceError
 from hermes.load.records import Rejected
+from hermes.load.wide_integers import WideIntegerGuard
 from hermes.settings import Settings
 from hermes.timestamps import format_rfc3339, parse_rfc3339
 
@@ -264,6 +265,32 @@ class _ItemsKey:
             self._seen_key = True
 
 
+def _checked(records: list[Any], guard: WideIntegerGuard) -> Iterator[object]:
+    """The records, each holding an integer beyond 64 bits turned into its rejection."""
+    if not guard.rewritten:
+        yield from records
+        return
+    for record in records:
+        path = guard.find(record)
+        if path is None:
+            yield record
+        else:
+            rid = record.get("id") if isinstance(record, dict) else None
+            reason = f"{path}: an integer beyond the signed 64-bit range, which Elasticsearch cannot store"
+            yield Rejected(rid if isinstance(rid, str) else None, reason)
+
+
+def _parsers(head: bytes, items: _Collect, nexts: _Collect, page: _ItemsKey) -> tuple[list[Any], Any]:
+    """ijson's push parsers for a body starting with ``head``, and the watcher of a page's keys."""
+    if head == b"[":
+        return [ijson.items_coro(items, "item", use_float=True)], None
+    if head == b"{":
+        parsers = [ijson.items_coro(items, "items.item", use_float=True), ijson.items_coro(nexts, "next")]
+        return parsers, ijson.parse_coro(page)
+    msg = "data source body is neither a JSON array nor a page object"
+    raise SourceError(msg)
+
+
 def _json_body(
     body: IO[bytes], on_next: Any, chunk_size: int = 64 * 1024, deadline: _Deadline | None = None
 ) -> Iterator[object]:
@@ -277,37 +304,34 @@ def _json_body(
     items, nexts, page = _Collect(), _Collect(), _ItemsKey()
     parsers: list[Any] = []
     watcher: Any = None
-    while chunk := body.read(chunk_size):
+    guard = WideIntegerGuard()
+    while raw := body.read(chunk_size):
         if deadline is not None:
             deadline.check()
+        chunk = guard.feed(raw)
+        if not chunk:  # all held back by the guard; an empty send would tell ijson the body ended
+            continue
         if not parsers:
             head = chunk.lstrip()[:1]
             if not head:
                 continue
-            if head == b"[":
-                parsers = [ijson.items_coro(items, "item", use_float=True)]
-            elif head == b"{":
-                parsers = [
-                    ijson.items_coro(items, "items.item", use_float=True),
-                    ijson.items_coro(nexts, "next"),
-                ]
-                watcher = ijson.parse_coro(page)
-            else:
-                msg = "data source body is neither a JSON array nor a page object"
-                raise SourceError(msg)
+            parsers, watcher = _parsers(head, items, nexts, page)
         for parser in parsers:
             parser.send(chunk)
         if watcher is not None and not page.found:
             watcher.send(chunk)
-        yield from items
+        yield from _checked(items, guard)
         items.clear()
     if not parsers:
         msg = "data source body is empty"
         raise SourceError(msg)
+    rest = guard.finish()
     for parser in parsers:
+        if rest:
+            parser.send(rest)
         parser.close()  # raises on a truncated document
     if watcher is not None and page.kind != "start_array":
         msg = 'data source page has no "items" array'
         raise SourceError(msg)
-    yield from items
+    yield from _checked(items, guard)
     on_next(nexts[0] if nexts else None)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hermes.schema import Schema, is_lat_lon, is_number
-from hermes.timestamps import format_rfc3339, parse_date
+from hermes.timestamps import ES_DATE_TIME, format_rfc3339, parse_date
 
 _LAT_LON = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
 
@@ -72,7 +72,7 @@ def declared(schema: Schema, document: dict[str, Any]) -> dict[str, Any] | str:
     return out
 
 
-_ES_READABLE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?")
+_ES_READABLE = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}|{ES_DATE_TIME}")
 
 
 def _es_date(value: str) -> str:

@@ -21,6 +21,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,10 +42,12 @@ MAPPINGS: dict[str, Any] = {
         "total": {"type": "long"},
         "took_ms": {"type": "long"},
         "zero": {"type": "boolean"},
+        "key": {"type": "keyword"},
         "at": {"type": "date"},
     },
 }
 SETTINGS: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+_FIRST_BACKOFF_S, _MAX_BACKOFF_S = 5.0, 300.0
 CLOSE_DEADLINE_S = 10.0  # within gunicorn's 30 s graceful timeout
 
 
@@ -56,6 +59,7 @@ class SearchEvent:
     total: int
     took_ms: int
     at: datetime
+    key: str | None = None  # the search key's sub, when keys are on
 
 
 def normalise(q: str) -> str:
@@ -134,11 +138,14 @@ class Recorder:
 class BulkSender:
     """Writes events into their month's index over the search function's transport."""
 
-    def __init__(self, transport: Transport, prefix: str) -> None:
-        self.transport, self.prefix = transport, prefix
+    def __init__(self, transport: Transport, prefix: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.transport, self.prefix, self.clock = transport, prefix, clock
         self._created: set[str] = set()
+        self._refused: dict[str, tuple[float, float]] = {}  # index -> (next attempt at, back-off so far)
 
     def __call__(self, events: list[SearchEvent]) -> int:
+        for name in {index_name(self.prefix, event.at) for event in events}:
+            self._ensure(name)
         # A list body with the NDJSON content type is serialized by the transport's own NdjsonSerializer.
         resp = self.transport.perform_request(
             "POST",
@@ -151,21 +158,29 @@ class BulkSender:
         return sum(1 for item in resp.body.get("items", []) if item.get("create", {}).get("status", 500) >= 300)
 
     def _action(self, event: SearchEvent) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The bulk action and document of one event, in its month's index (created on first use)."""
+        """The bulk action and document of one event, in its month's index."""
         name = index_name(self.prefix, event.at)
-        self._ensure(name)
         doc = {
             "query": event.query,
             "total": event.total,
             "took_ms": event.took_ms,
             "zero": event.total == 0,
             "at": format_rfc3339(event.at),
+            **({"key": event.key} if event.key is not None else {}),
         }
         return {"create": {"_index": name}}, doc
 
     def _ensure(self, name: str) -> None:
-        """Create the month's index with its mappings once (a cluster may forbid auto-creation)."""
+        """Create the month's index with its mappings once (a cluster may forbid auto-creation).
+
+        At most one attempt per batch; after a refusal (a key without ``create_index``, the cluster's
+        shard limit) none before a back-off doubling from 5 s to 5 min: the batch's events are then
+        refused by ``_bulk`` and counted as lost, instead of each costing a ``PUT``.
+        """
         if name in self._created:
+            return
+        retry_at, backoff = self._refused.get(name, (0.0, 0.0))
+        if self.clock() < retry_at:
             return
         resp = self.transport.perform_request(
             "PUT", f"/{name}", body={"settings": SETTINGS, "mappings": MAPPINGS},
@@ -175,6 +190,11 @@ class BulkSender:
         exists = resp.meta.status == 400 and "already_exists" in str(body.get("error", {}).get("type", ""))
         if resp.meta.status < 300 or exists:
             self._created.add(name)
+            self._refused.pop(name, None)
+        else:
+            backoff = min(max(2 * backoff, _FIRST_BACKOFF_S), _MAX_BACKOFF_S)
+            self._refused[name] = (self.clock() + backoff, backoff)
+            log.warning("analytics index not created", extra={"index": name, "status": resp.meta.status})
 
 
 def start_recorder(transport: Transport, prefix: str, *, capacity: int, batch: int, flush_s: float,

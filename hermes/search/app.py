@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,18 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from hermes.client import ElasticsearchStatusError, get_transport, translate
-from hermes.errors import MethodNotAllowedError, NotFoundError
+from hermes.errors import BadRequestError, MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
+from hermes.schema import Schema
 from hermes.search import fields, service
 from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
+from hermes.search.gate import CostGate
+from hermes.search.keys import OPEN, KeyVerifier, SearchKey
 from hermes.search.metrics import RequestMetrics
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.openapi import openapi_document
 from hermes.search.params import parse_params
+from hermes.search.ratelimit import RateLimiter, client_address
 from hermes.search.reader import Reader
 from hermes.search.readiness import Readiness
 from hermes.search.served import ServedSchema
@@ -72,6 +77,11 @@ class SearchApp:
         self.readiness = Readiness(settings.ready_cache_s)
         self.schemas = ServedSchema(settings.schema_refresh_s)
         self.counted = RequestMetrics()
+        self.gate = CostGate(settings.costly_searches)
+        self.keys = _verifier(settings)
+        # Built only when something can be limited: `limits` costs ~30 ms of imports at a cold start.
+        limited = settings.rate_limit is not None or settings.search_key_secret is not None
+        self.limiter = RateLimiter() if limited else None
         self.analytics = _recorder(settings, self.counted) if settings.analytics else None
         self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
         self.urls = ROUTES.bind("hermes")
@@ -141,17 +151,38 @@ class SearchApp:
         return Reader(get_transport())
 
     def _cached(self, body: Any) -> Response:
-        return json_response(body, headers={"Cache-Control": self.settings.cache_control})
+        if self.keys is None:
+            return json_response(body, headers={"Cache-Control": self.settings.cache_control})
+        # Answers depend on the key: no shared cache may keep one for another caller.
+        private = re.sub(r"\bpublic\b", "private", self.settings.cache_control)
+        return json_response(body, headers={"Cache-Control": private, "Vary": "Authorization"})
 
     # --- endpoints -----------------------------------------------------------------------------
 
+    def _key(self, request: Request, schema: Callable[[], Schema]) -> SearchKey:
+        """The caller's search key (401 when one is required and bad), counted against its rate (429)."""
+        if self.keys is None:
+            if self.limiter is not None and self.settings.rate_limit is not None:
+                forwarded = request.headers.get("X-Forwarded-For")
+                self.limiter.hit("addr:" + client_address(request.remote_addr, forwarded), self.settings.rate_limit)
+            return OPEN
+        key = self.keys.verify(request.headers.get("Authorization"), schema)
+        if key.rate is not None and self.limiter is not None:
+            self.limiter.hit(f"key:{key.caller}", key.rate)
+        return key
+
     def search(self, request: Request) -> Response:
-        params = parse_params(SearchParams, request.args)
         settings, reader = self.settings, self.reader()
+        key = self._key(request, lambda: self.schemas.get(reader, settings.es_index))
+        params = parse_params(SearchParams, request.args)
+        if key.max_size is not None and params.size > key.max_size:
+            msg = f"size must be at most {key.max_size} with this search key"
+            raise BadRequestError(msg, parameter="size")
         schema = self.schemas.get(reader, settings.es_index)
-        fq = fields.parse(schema, request.args, params.sort)
+        scope = fields.scope_clauses(key.filter)
+        fq = replace(fields.parse(schema, request.args, params.sort), scope=scope)
         run = functools.partial(service.search, reader, settings.es_index, params, settings.search_timeout_ms,
-                                recency=settings.recency)  # fmt: skip
+                                recency=settings.recency, gate=self.gate)  # fmt: skip
         try:
             found = run(fq=fq)
         except ElasticsearchStatusError as exc:
@@ -161,24 +192,28 @@ class SearchApp:
             fresh = self.schemas.get(reader, settings.es_index)
             if exc.status != 400 or fresh == schema:
                 raise
-            found = run(fq=fields.parse(fresh, request.args, params.sort))
+            found = run(fq=replace(fields.parse(fresh, request.args, params.sort), scope=scope))
         if found["total"] == 0:
             self.counted.collectors().zero_results.inc()
         if self.analytics is not None:
-            event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC))
+            event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC), key.sub)
             self.analytics.record(event)
         return self._cached(found)
 
     def suggest(self, request: Request) -> Response:
+        settings, reader = self.settings, self.reader()
+        key = self._key(request, lambda: self.schemas.get(reader, settings.es_index))
         params = parse_params(SuggestParams, request.args)
-        settings = self.settings
-        return self._cached(service.suggest(self.reader(), settings.es_index, params, settings.search_timeout_ms))
+        scope = fields.scope_clauses(key.filter)
+        return self._cached(service.suggest(reader, settings.es_index, params, settings.search_timeout_ms, scope))
 
-    def document(self, _: Request, doc_id: str) -> Response:
+    def document(self, request: Request, doc_id: str) -> Response:
+        reader = self.reader()
+        key = self._key(request, lambda: self.schemas.get(reader, self.settings.es_index))
         if len(doc_id.encode("utf-8", "surrogatepass")) > _MAX_ID_BYTES:
             msg = f"no document with id {doc_id!r}"
             raise NotFoundError(msg)
-        return self._cached(service.get_document(self.reader(), self.settings.es_index, doc_id))
+        return self._cached(service.get_document(reader, self.settings.es_index, doc_id, key))
 
     def live(self, _: Request) -> Response:
         return health_response()
@@ -255,3 +290,11 @@ def _one_app() -> SearchApp:
 def handle_search(request: Request) -> Response:
     """Entry point the search function delegates to."""
     return get_search_app()(request)
+
+
+def _verifier(settings: Settings) -> KeyVerifier | None:
+    """Keys are checked only when a signing secret is configured (CONTRACT.md § Search keys and limits)."""
+    if settings.search_key_secret is None:
+        return None
+    given = (settings.search_key_secret, settings.search_key_previous_secret)
+    return KeyVerifier([s.get_secret_value() for s in given if s is not None])

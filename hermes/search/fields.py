@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -46,9 +47,27 @@ class FieldQuery:
     radius_km: float = DEFAULT_RADIUS_KM
     sort: str | None = None  # "<name>", "-<name>" or "distance"; None: a core sort
     fields: tuple[str, ...] | None = None
+    # A search key's filter (hermes.search.keys), added to the query so hits, totals and facets obey it.
+    scope: tuple[dict[str, Any], ...] = ()
 
 
 NO_FIELDS = FieldQuery()
+
+
+def scope_clauses(key_filter: Mapping[str, Sequence[str | bool]]) -> tuple[dict[str, Any], ...]:
+    """A key's filter as query clauses: any of a field's values, every field (pure). Its fields are
+    declared keyword or boolean fields (hermes.search.keys checks), indexed under their own names."""
+    return tuple({"terms": {name: list(values)}} for name, values in key_filter.items())
+
+
+def in_scope(key_filter: Mapping[str, Sequence[str | bool]], source: Mapping[str, Any]) -> bool:
+    """Whether a stored document is one a key's filter lets through (``GET /documents/<id>``)."""
+    for name, allowed in key_filter.items():
+        value = source.get(name)
+        values = value if isinstance(value, list) else [value]
+        if not any(v == a and type(v) is type(a) for v in values for a in allowed):  # True is not 1
+            return False
+    return True
 
 
 def parse(schema: Schema, args: MultiDict[str, str], sort: str) -> FieldQuery:

@@ -6,6 +6,7 @@ names, query DSL or scripts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hermes.documents import TOMBSTONES
@@ -16,10 +17,22 @@ from hermes.search.models import SearchParams, SuggestParams
 from hermes.timestamps import format_rfc3339
 
 # Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
-# field, and highlighting re-runs every expansion on every hit: a 256-character query of misspelled
-# words with size=100 cost Elasticsearch ~1.25 s, and eight clients sending it starved every normal
-# search (issue 10, item 11). A longer query is pasted text, matched word for word.
+# field. A longer query is pasted text, matched word for word.
 FUZZY_MAX_TERMS = 6
+_WORD = re.compile(r"\w+")
+
+
+def words(q: str) -> int:
+    """How many terms the standard analyzer makes of ``q``: ``a-b-c`` is three, as typo tolerance sees it."""
+    return len(_WORD.findall(q))
+
+
+# Highlighting is not covered by the search `timeout`, and the plain highlighter re-runs every fuzzy
+# expansion on every hit and field: six misspelled words with size=100 cost Elasticsearch 15-18 s on a
+# 30k-record corpus, and eight such callers made every other search a 504. So highlights use the words
+# as typed (a `highlight_query` without fuzziness), except in titles when hits x words stay within this
+# budget: there a typo still finds its highlighted title, at a bounded cost.
+FUZZY_HIGHLIGHT_BUDGET = 20
 _HIGHLIGHT_FIELDS: dict[str, Any] = {
     "title": {"number_of_fragments": 0},
     "content": {"fragment_size": 150, "number_of_fragments": 3},
@@ -42,13 +55,19 @@ _SORTS: dict[str, list[Any]] = {
 
 
 def search_body(
-    params: SearchParams, timeout_ms: int, recency: str | None = None, fq: FieldQuery = NO_FIELDS
+    params: SearchParams,
+    timeout_ms: int,
+    recency: str | None = None,
+    fq: FieldQuery = NO_FIELDS,
+    *,
+    fuzzy: bool = True,
 ) -> dict[str, Any]:
     """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``), ``fq``
-    the search's declared-field parameters with the served index's schema."""
+    the search's declared-field parameters with the served index's schema; ``fuzzy=False`` matches
+    the words as typed (the cheap form, see :mod:`hermes.search.gate`)."""
     schema = fq.schema
     match_all = params.q.strip() == "*"
-    text = {"match_all": {}} if match_all else _text_query(params.q, schema)
+    text = {"match_all": {}} if match_all else _text_query(params.q, schema, fuzzy=fuzzy)
     if recency and not match_all and params.sort == "relevance":
         text = _decayed(text, recency)
     query_filters, faceted = fields.clauses(fq)
@@ -56,7 +75,7 @@ def search_body(
         "query": {
             "bool": {
                 "must": [text],
-                "filter": _filters(params) + query_filters,
+                "filter": _filters(params) + query_filters + list(fq.scope),
                 "must_not": [TOMBSTONES],
             }
         },
@@ -72,16 +91,22 @@ def search_body(
     if fq.fields is not None:
         body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:
-        body["highlight"] = _highlight(schema)
+        body["highlight"] = _highlight(params, schema, fuzzy=fuzzy)
     return body
 
 
-def _highlight(schema: Schema) -> dict[str, Any]:
+def _highlight(params: SearchParams, schema: Schema, *, fuzzy: bool) -> dict[str, Any]:
+    """What to highlight, at a cost bounded whatever the query (see FUZZY_HIGHLIGHT_BUDGET)."""
     searched = [name for name, spec in schema.fields.items() if spec.search]
-    if not searched:
-        return HIGHLIGHT
     extra = {name: {"fragment_size": 150, "number_of_fragments": 3} for name in searched}
-    return {**HIGHLIGHT, "fields": {**_HIGHLIGHT_FIELDS, **extra}}
+    fields_ = {**_HIGHLIGHT_FIELDS, **extra}
+    n = words(params.q)
+    fuzzy_title = fuzzy and n <= FUZZY_MAX_TERMS and n * params.size <= FUZZY_HIGHLIGHT_BUDGET
+    if fuzzy_title:
+        title = _text_query(params.q, schema)["multi_match"] | {"fields": ["title"]}
+        fields_["title"] = {**fields_["title"], "highlight_query": {"multi_match": title}}
+    as_typed = {"multi_match": {"query": params.q, "fields": search_fields(schema), "type": "best_fields"}}
+    return {**HIGHLIGHT, "highlight_query": as_typed, "fields": fields_}
 
 
 def _decayed(query: dict[str, Any], half_life: str) -> dict[str, Any]:
@@ -98,9 +123,9 @@ def search_fields(schema: Schema) -> list[str]:
     return [f"{name}^{boost:g}" if boost else name for name, boost in {**boosts, **declared}.items()]
 
 
-def _text_query(q: str, schema: Schema) -> dict[str, Any]:
+def _text_query(q: str, schema: Schema, *, fuzzy: bool = True) -> dict[str, Any]:
     match: dict[str, Any] = {"query": q, "fields": search_fields(schema), "type": "best_fields"}
-    if len(q.split()) <= FUZZY_MAX_TERMS:
+    if fuzzy and words(q) <= FUZZY_MAX_TERMS:
         match |= {"fuzziness": "AUTO", "max_expansions": 50}
     return {"multi_match": match}
 
@@ -117,12 +142,13 @@ def _filters(params: SearchParams) -> list[dict[str, Any]]:
     return filters
 
 
-def suggest_body(params: SuggestParams, timeout_ms: int) -> dict[str, Any]:
-    """The ``_search`` body for ``GET /suggest``: the last word typed is a prefix."""
+def suggest_body(params: SuggestParams, timeout_ms: int, scope: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """The ``_search`` body for ``GET /suggest``: the last word typed is a prefix; ``scope``, a key's filter."""
     return {
         "query": {
             "bool": {
                 "must": [{"match_bool_prefix": {"title.prefix": {"query": params.q}}}],
+                "filter": list(scope),
                 "must_not": [TOMBSTONES],
             }
         },
@@ -167,8 +193,16 @@ def corrected(q: str, suggest: dict[str, Any]) -> str | None:
 
 
 def count_body(params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS) -> dict[str, Any]:
-    """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations."""
-    body = search_body(params, timeout_ms, fq=fq)
+    """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations.
+
+    Under a search key's filter (``fq.scope``) every word must be found as it is, in one field: the
+    suggester reads the whole index, and a fuzzy count would let another tenant's word through when it
+    is a typo away from one of this tenant's.
+    """
+    scoped = bool(fq.scope)
+    body = search_body(params, timeout_ms, fq=fq, fuzzy=not scoped)
+    if scoped and "multi_match" in body["query"]["bool"]["must"][0]:
+        body["query"]["bool"]["must"][0]["multi_match"]["operator"] = "and"
     query = body["query"]
     if "post_filter" in body:
         query = {"bool": {"must": [query], "filter": [body["post_filter"]]}}

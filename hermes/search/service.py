@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
 from hermes.search import fields
 from hermes.search.fields import NO_FIELDS, FieldQuery
+from hermes.search.gate import COSTLY_WORDS, CostGate
+from hermes.search.keys import OPEN, SearchKey
 from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
-from hermes.search.query import corrected, correction_body, count_body, search_body, suggest_body
+from hermes.search.query import (
+    FUZZY_MAX_TERMS,
+    corrected,
+    correction_body,
+    count_body,
+    search_body,
+    suggest_body,
+    words,
+)
 from hermes.search.reader import Reader
 
 
@@ -22,15 +33,26 @@ def search(
     *,
     recency: str | None = None,
     fq: FieldQuery = NO_FIELDS,
+    gate: CostGate | None = None,
 ) -> SearchResponse:
-    """Run ``GET /search``; on zero hits, offer a corrected query that has hits."""
-    body = reader.search(index, search_body(params, timeout_ms, recency, fq))
+    """Run ``GET /search``; on zero hits, offer a corrected query that has hits.
+
+    With a ``gate``, a costly search (typo tolerance over many words, a correction) runs only in one
+    of its slots; without a free slot the words are matched as typed and no correction is offered.
+    """
+    with _slot(gate, COSTLY_WORDS <= words(params.q) <= FUZZY_MAX_TERMS) as fuzzy:
+        body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy))
     response = to_search_response(params, body, fq)
     if response["total"] == 0 and params.q.strip() != "*":
-        correction = did_you_mean(reader, index, params, timeout_ms, fq)
+        with _slot(gate, costly=True) as admitted:
+            correction = did_you_mean(reader, index, params, timeout_ms, fq) if admitted else None
         if correction is not None:
             response["did_you_mean"] = correction
     return response
+
+
+def _slot(gate: CostGate | None, costly: bool) -> AbstractContextManager[bool]:
+    return gate.costly() if gate is not None and costly else nullcontext(True)
 
 
 def did_you_mean(
@@ -75,17 +97,19 @@ def _hit(hit: dict[str, Any], distance: bool) -> Hit:
     return out
 
 
-def suggest(reader: Reader, index: str, params: SuggestParams, timeout_ms: int) -> SuggestResponse:
-    """Run ``GET /suggest``."""
-    hits = reader.search(index, suggest_body(params, timeout_ms))["hits"]["hits"]
+def suggest(
+    reader: Reader, index: str, params: SuggestParams, timeout_ms: int, scope: tuple[dict[str, Any], ...] = ()
+) -> SuggestResponse:
+    """Run ``GET /suggest``; ``scope`` is a search key's filter."""
+    hits = reader.search(index, suggest_body(params, timeout_ms, scope))["hits"]["hits"]
     return {"suggestions": [{"id": h["_id"], "title": str(h["_source"].get("title", ""))} for h in hits]}
 
 
-def get_document(reader: Reader, index: str, doc_id: str) -> dict[str, Any]:
-    """Run ``GET /documents/<id>``; tombstones are not served."""
+def get_document(reader: Reader, index: str, doc_id: str, key: SearchKey = OPEN) -> dict[str, Any]:
+    """Run ``GET /documents/<id>``; tombstones are not served, nor documents outside the key's filter."""
     found = reader.get(index, doc_id)
     source = found.get("_source", {}) if found else {}
-    if not found or not is_live(source):
+    if not found or not is_live(source) or not fields.in_scope(key.filter, source):
         msg = f"no document with id {doc_id!r}"
         raise NotFoundError(msg)
     return public(source)

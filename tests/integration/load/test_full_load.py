@@ -266,3 +266,24 @@ def test_function_answers_503_when_elasticsearch_is_down(source: Any, function_c
     resp = _binary(function_client("full_load", ES_URL="http://127.0.0.1:9", DATA_SOURCE_URL=source[0]), "down")
     assert resp.status_code == 503
     assert resp.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("fmt", ["array", "pages"])
+def test_edge_values_rfc_allows_load_or_fail_alone(es: Any, settings: Settings, source: Any, fmt: str) -> None:
+    # RFC 3339 allows offsets to ±23:59 (Elasticsearch stops at ±18:00) and RFC 8259 any integer size
+    # (yajl and Elasticsearch's long stop at 64 bits): the first load, the second fails alone as invalid.
+    _, state = source
+    state.fmt = fmt
+    state.page_size = 2
+    state.put(*_records(3))
+    state.extra = [
+        {"id": "far-west", "updated_at": "2026-01-02T00:00:00-23:59"},
+        {"id": "far-east", "updated_at": "2026-01-02T00:00:00+23:59", "created_at": "2026-01-01T00:00:00+18:30"},
+        {"id": "wide", "updated_at": "2026-01-02T00:00:00Z", "n": 9223372036854775808},
+    ]
+    report = full_load(build_client(settings), settings)
+    assert (report["status"], report["indexed"], report["skipped"], report["failed"]) == ("completed", 5, 1, 0)
+    stored = es.get(index=settings.es_index, id="far-west")["_source"]
+    assert stored["updated_at"] == "2026-01-02T23:59:00.000000Z"
+    _, letters = State(es, settings.state_index).dead_letters()
+    assert [d["record_id"] for d in letters] == ["wide"]

@@ -322,3 +322,37 @@ def test_declared_facets_filter_disjunctively(library_site: str, browser: WebDri
     chip.click()
     _wait(browser, lambda d: _args(d).get("filter.language") == ["fr"] and _total(d) == 4, "the chip removes ru")
     assert not _csp_violations(browser)
+
+
+KEY_SECRET = "playground-test-secret-32-bytes-long!"
+
+
+@pytest.fixture(scope="module")
+def keyed_site(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The search function over the shared corpus with search keys required."""
+    from hermes.settings import Settings
+
+    path = tmp_path_factory.mktemp("keyed") / "c.ndjson"
+    conf = Settings(  # type: ignore[call-arg]
+        ES_URL=es_url,
+        ES_INDEX=f"keyed{uuid.uuid4().hex[:8]}",
+        DATA_SOURCE_URL=write_ndjson(path, corpus()),
+        HERMES_SEARCH_KEY_SECRET=KEY_SECRET,
+    )
+    with search_site(conf) as url:
+        yield url
+
+
+def test_a_search_key_typed_in_the_page_is_sent(keyed_site: str, browser: WebDriver) -> None:
+    from hermes.search.keys import mint
+
+    browser.get(f"{keyed_site}/?q=lighthouse")
+    error = _wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"),
+                  "the missing key is reported")  # fmt: skip
+    assert "search key is required" in error.text
+    field = browser.find_element(By.ID, "key")
+    field.send_keys(mint(KEY_SECRET, sub="browser"))
+    field.send_keys(Keys.TAB)  # "change" fires: the search runs again, with the key
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results .hit"), "results with the key")
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    assert "browser" not in browser.current_url and "Bearer" not in browser.current_url  # never in the URL

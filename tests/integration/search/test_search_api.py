@@ -86,6 +86,8 @@ def test_recency_lets_a_fresh_match_beat_an_old_better_one(
     assert _ids(function_client("search", settings).get("/search?q=lighthouse")) == ["old", "fresh"]
     recent = function_client("search", settings, HERMES_RECENCY="30d")
     assert _ids(recent.get("/search?q=lighthouse")) == ["fresh", "old"]
+    longest = function_client("search", settings, HERMES_RECENCY="36500d")  # start-up's limit: ES takes it too
+    assert longest.get("/search?q=lighthouse").status_code == 200
 
 
 def test_one_letter_typo_still_finds_the_title(client: Any) -> None:

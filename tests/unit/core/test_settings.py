@@ -30,6 +30,8 @@ def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ES_INDEX", "Bad Name"),
         ("HERMES_RECENCY", "30 days"),
         ("HERMES_RECENCY", "0d"),
+        ("HERMES_RECENCY", "99999999999999999999d"),
+        ("HERMES_RECENCY", "3153600000001ms"),
         ("ES_INDEX", "_hidden"),
         ("DATA_SOURCE_URL", "ftp://example/records"),
         ("HERMES_ES_TIMEOUT_S", "-1"),

@@ -64,3 +64,14 @@ def test_non_object_is_rejected() -> None:
     result = to_operation(["not", "a", "record"])
     assert isinstance(result, Rejected)
     assert "list" in result.reason
+
+
+def test_an_offset_beyond_eighteen_hours_is_stored_in_utc() -> None:
+    # RFC 3339 allows -23:59; Elasticsearch (java.time) refuses offsets beyond ±18:00.
+    op = to_operation({"id": "x", "updated_at": "2026-01-02T00:00:00-23:59", "created_at": "2026-01-01T00:00:00+18:01"})
+    assert isinstance(op, Operation)
+    assert op.document["updated_at"] == "2026-01-02T23:59:00.000000Z"
+    assert op.document["created_at"] == "2025-12-31T05:59:00.000000Z"
+    kept = to_operation({"id": "y", "updated_at": "2026-01-02T00:00:00+18:00"})
+    assert isinstance(kept, Operation)
+    assert kept.document["updated_at"] == "2026-01-02T00:00:00+18:00"

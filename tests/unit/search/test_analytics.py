@@ -123,3 +123,35 @@ def test_bulk_body_is_serialized_by_the_transports_ndjson_serializer() -> None:
     assert [json.loads(line) for line in lines[::2]] == [{"create": {"_index": "docs.hermes-analytics-2026.11"}}] * 2
     assert [json.loads(line)["query"] for line in lines[1::2]] == ["q0", "q3"]
     assert json.loads(lines[1])["zero"] is True
+
+
+class _NoCreateIndex(_Transport):
+    """A key without ``create_index``: every PUT is a 403, every bulk item a 404 (no such index)."""
+
+    def perform_request(self, method: str, path: str, *, body: Any, headers: dict[str, str]) -> _Answer:
+        self.requests.append((method, path, body, headers))
+        if method == "PUT":
+            return _Answer(403, {"error": {"type": "security_exception"}})
+        return _Answer(200, {"items": [{"create": {"status": 404}} for _ in body[::2]]})
+
+
+def test_a_refused_index_creation_is_tried_once_a_batch_then_backs_off() -> None:
+    fake, now = _NoCreateIndex(), [0.0]
+    send = BulkSender(fake, "docs.hermes-analytics", clock=lambda: now[0])
+    puts = lambda: sum(1 for r in fake.requests if r[0] == "PUT")  # noqa: E731
+    assert send([_event(i) for i in range(60)]) == 60  # every event lost and counted...
+    assert puts() == 1  # ...for one PUT, not sixty
+    for at, expected in ((4.9, 1), (5.0, 2), (14.9, 2), (15.0, 3), (35.0, 4)):  # back-off 5 s, 10 s, 20 s
+        now[0] = at
+        send([_event(1)])
+        assert puts() == expected, at
+    for _ in range(5):  # 80 s, 160 s, then 5 minutes at most
+        now[0] += 1_000.0
+        send([_event(1)])
+    tried = puts()
+    now[0] += 299.0
+    send([_event(1)])
+    assert puts() == tried  # the back-off stops growing at 5 minutes
+    now[0] += 1.0
+    send([_event(1)])
+    assert puts() == tried + 1

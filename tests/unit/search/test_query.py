@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from hermes.search.models import SearchParams, SuggestParams
-from hermes.search.query import corrected, correction_body, count_body, search_body, suggest_body
+from hermes.search.query import corrected, correction_body, count_body, search_body, suggest_body, words
 
 
 def _params(**kw: object) -> SearchParams:
@@ -38,7 +38,26 @@ def test_user_input_only_fills_values() -> None:
     body = search_body(_params(q=hostile, tag=['"}, {"match_all": {}}']), 1000)
     assert body["query"]["bool"]["must"][0]["multi_match"]["query"] == hostile
     assert body["query"]["bool"]["filter"] == [{"term": {"tags": '"}, {"match_all": {}}'}}]
-    assert "script" not in json.dumps({k: v for k, v in body.items() if k != "query"})
+    assert body["highlight"]["highlight_query"]["multi_match"]["query"] == hostile
+    assert "script" not in json.dumps({k: v for k, v in body.items() if k not in ("query", "highlight")})
+
+
+def test_highlighting_expands_typos_only_in_titles_and_only_within_budget() -> None:
+    few = search_body(_params(q="lighthuose", size=10), 1000)["highlight"]
+    assert "fuzziness" not in few["highlight_query"]["multi_match"]  # content and declared fields: as typed
+    assert few["fields"]["title"]["highlight_query"]["multi_match"]["fuzziness"] == "AUTO"
+    assert few["fields"]["title"]["highlight_query"]["multi_match"]["fields"] == ["title"]
+    # six misspelled words on 100 hits cost Elasticsearch 15-18 s when every expansion was highlighted
+    worst = search_body(_params(q="rkqhrnaz fifwfuwzb spjukca scdsbaxjq jkfd yojoavpz", size=100), 1000)
+    assert "fuzziness" not in json.dumps(worst["highlight"])
+    hyphens = search_body(_params(q="rkqhrnaz-fifwfuwzb-spjukca-scdsbaxjq-jkfd-yojoavpz", size=20), 1000)
+    assert "fuzziness" not in json.dumps(hyphens["highlight"])  # six terms to the analyzer, not one word
+
+
+def test_words_are_counted_as_the_analyzer_splits_them() -> None:
+    assert words("a-b-c d") == 4
+    seven = search_body(_params(q="one-two-three-four-five-six-seven"), 1500)["query"]["bool"]["must"][0]
+    assert "fuzziness" not in seven["multi_match"]
 
 
 def test_filters_tags_and_dates_and_hides_tombstones() -> None:
