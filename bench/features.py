@@ -56,8 +56,9 @@ def sides(es_url: str, plain: str, schema_index: str, tree: Path) -> dict[str, t
     }
 
 
-def cold_starts(first_200: Callable[[Path, dict[str, str]], float], chosen: dict[str, tuple[Path, dict[str, str]]],
-                reps: int) -> dict[str, list[float]]:  # fmt: skip
+def cold_starts(
+    first_200: Callable[[Path, dict[str, str]], float], chosen: dict[str, tuple[Path, dict[str, str]]], reps: int
+) -> dict[str, list[float]]:
     """Spawn → first 200, alternating the sides ``reps`` times."""
     out: dict[str, list[float]] = {name: [] for name in chosen}
     for _ in range(reps):

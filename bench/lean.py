@@ -47,8 +47,12 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / _TICK
 
 
-def cold_starts(first_200: Callable[[Path, dict[str, str]], float], bare: Callable[[], float],
-                sides: dict[str, tuple[Path, dict[str, str]]], reps: int) -> dict[str, list[float]]:  # fmt: skip
+def cold_starts(
+    first_200: Callable[[Path, dict[str, str]], float],
+    bare: Callable[[], float],
+    sides: dict[str, tuple[Path, dict[str, str]]],
+    reps: int,
+) -> dict[str, list[float]]:
     """Spawn → first 200 of the bare function and of each side, alternating ``reps`` times."""
     out: dict[str, list[float]] = {"bare": [], **{name: [] for name in sides}}
     for _ in range(reps):
@@ -129,8 +133,10 @@ def markdown(r: dict[str, Any]) -> str:
     def row(label: str, key: str, fmt: str, goal: str) -> str:
         return f"| {label} | {format(before[key], fmt)} | **{format(now[key], fmt)}** | {goal} |"
 
-    cold_rows = "\n".join(f"| {name} | {med(v):.3f} s | {med(v) / bare:.2f}× | "
-                          f"{', '.join(f'{x:.3f}' for x in v)} s |" for name, v in cold.items())  # fmt: skip
+    cold_rows = "\n".join(
+        f"| {name} | {med(v):.3f} s | {med(v) / bare:.2f}× | {', '.join(f'{x:.3f}' for x in v)} s |"
+        for name, v in cold.items()
+    )
     cpu_rows = "\n".join(
         f"| {name} | {v['fn_cpu_us']:.0f} µs | {v['es_cpu_us']:.0f} µs | **{v['cpu_ratio']:.2f}×** |"
         for name, v in s.items()

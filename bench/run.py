@@ -93,8 +93,14 @@ def load_once(kind: str, es_url: str, alias: str, source: str, extra: dict[str, 
     tuned = {"HERMES_LOG_LEVEL": "WARNING", "HERMES_ES_BULK_TIMEOUT_S": "120", "HERMES_PRUNE_GRACE_S": "0"}
     values = {"ES_URL": es_url, "ES_INDEX": alias, "DATA_SOURCE_URL": source, **tuned, **(extra or {})}
     env = {**os.environ, **function_env(**values)}
-    out = subprocess.run([PY, "-m", "bench.load_once", kind], env=env, cwd=ROOT,  # noqa: S603 - our own module
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    out = subprocess.run(  # noqa: S603 - our own module, our own interpreter
+        [PY, "-m", "bench.load_once", kind],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         msg = f"load_once {kind} {alias} failed:\n{out.stderr[-3000:]}"
         raise BenchmarkError(msg)
@@ -128,16 +134,30 @@ def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
             time_to_first_200(command("search", "search", port), f"http://127.0.0.1:{port}/search?q=alpha", env)
         )
         port = free_port()
-        hello = [str(Path(PY).parent / "functions-framework"), "--source", "bench/hello/main.py", "--target", "hello",
-                 "--port", str(port), "--host", "127.0.0.1"]  # fmt: skip
+        hello = [
+            str(Path(PY).parent / "functions-framework"),
+            "--source",
+            "bench/hello/main.py",
+            "--target",
+            "hello",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ]
         bare.append(time_to_first_200(hello, f"http://127.0.0.1:{port}/", env))
     return {"ours_s": ours, "bare_s": bare, "ratio": median(ours) / median(bare), "importtime": import_breakdown()}
 
 
 def _self_times(code: str) -> dict[str, int]:
     """``python -X importtime``: self time (µs) of every module ``code`` imports."""
-    err = subprocess.run([PY, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True,  # noqa: S603
-                         check=True).stderr  # fmt: skip
+    err = subprocess.run(  # noqa: S603 - our own interpreter
+        [PY, "-X", "importtime", "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
     times: dict[str, int] = {}
     for line in err.splitlines():
         if line.startswith("import time:") and "cumulative" not in line:
@@ -228,15 +248,28 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
     for c in clients:
         p50 = {n: median(lat[n, c]) * 1000 for n, _ in paths}
         rates = {n: median(rps[n, c]) for n, _ in paths}
-        rows.append({"clients": c, "p50_ms": p50, "rps": rates, "p50_overhead_ms": p50["function"] - p50["direct"],
-                     "throughput_ratio": rates["function"] / rates["direct"]})  # fmt: skip
+        rows.append(
+            {
+                "clients": c,
+                "p50_ms": p50,
+                "rps": rates,
+                "p50_overhead_ms": p50["function"] - p50["direct"],
+                "throughput_ratio": rates["function"] / rates["direct"],
+            }
+        )
     chart = 4 if 4 in clients else max(clients)  # the raw latencies at one concurrency, for the chart
-    return {"query": query, "rows": rows, "requests": per_client * rounds, "chart_clients": chart,
-            "latencies_ms": {n: [s * 1000 for s in lat[n, chart]] for n, _ in paths}}  # fmt: skip
+    return {
+        "query": query,
+        "rows": rows,
+        "requests": per_client * rounds,
+        "chart_clients": chart,
+        "latencies_ms": {n: [s * 1000 for s in lat[n, chart]] for n, _ in paths},
+    }
 
 
-def lean_path(server: local_es.Server, alias: str, *, reps: int, cpu_requests: int, p50_requests: int,
-              rounds: int) -> dict[str, Any]:  # fmt: skip
+def lean_path(
+    server: local_es.Server, alias: str, *, reps: int, cpu_requests: int, p50_requests: int, rounds: int
+) -> dict[str, Any]:
     """The lean search path's three figures, now and before it (bench/lean.py)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "HERMES_"))}
     base = {"ES_URL": server.url, "ES_INDEX": alias}
@@ -253,8 +286,17 @@ def lean_path(server: local_es.Server, alias: str, *, reps: int, cpu_requests: i
 
     def bare() -> float:
         port = free_port()
-        hello = [str(Path(PY).parent / "functions-framework"), "--source", "bench/hello/main.py", "--target",
-                 "hello", "--port", str(port), "--host", "127.0.0.1"]  # fmt: skip
+        hello = [
+            str(Path(PY).parent / "functions-framework"),
+            "--source",
+            "bench/hello/main.py",
+            "--target",
+            "hello",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ]
         return time_to_first_200(hello, f"http://127.0.0.1:{port}/", clean)
 
     @contextmanager
@@ -267,13 +309,28 @@ def lean_path(server: local_es.Server, alias: str, *, reps: int, cpu_requests: i
         sides = {"before": (tree, {**base, "PYTHONPATH": str(tree)}), "now": (ROOT, base)}
         cold = lean_bench.cold_starts(first_200, bare, sides, reps)
         load = lean_bench.cpu_and_latency(
-            side, lambda pid: [pid, *descendants(pid)], lambda: [server.pid, *descendants(server.pid)], hammer,
-            direct=direct, sides=sides, cpu_clients=4, cpu_requests=cpu_requests,
-            p50_requests=p50_requests, rounds=rounds,
-        )  # fmt: skip
-    return {"before_ref": lean_bench.BEFORE_REF, "index": alias, "cold_s": cold, **load,
-            "summary": lean_bench.summary(cold, load), "cpu_requests": cpu_requests, "cpu_clients": 4,
-            "p50_requests": p50_requests, "rounds": rounds}  # fmt: skip
+            side,
+            lambda pid: [pid, *descendants(pid)],
+            lambda: [server.pid, *descendants(server.pid)],
+            hammer,
+            direct=direct,
+            sides=sides,
+            cpu_clients=4,
+            cpu_requests=cpu_requests,
+            p50_requests=p50_requests,
+            rounds=rounds,
+        )
+    return {
+        "before_ref": lean_bench.BEFORE_REF,
+        "index": alias,
+        "cold_s": cold,
+        **load,
+        "summary": lean_bench.summary(cold, load),
+        "cpu_requests": cpu_requests,
+        "cpu_clients": 4,
+        "p50_requests": p50_requests,
+        "rounds": rounds,
+    }
 
 
 def hostile_query() -> str:
@@ -323,10 +380,17 @@ def hostile(es_url: str, n: int, requests_per_side: int, attackers: int = 8) -> 
     def count(codes: list[int]) -> str:
         return ", ".join(f"{c} × {codes.count(c)}" for c in sorted(set(codes)))
 
-    return {"alone_ms": median(alone) * 1000, "under_ms": median(under) * 1000,
-            "ratio": median(under) / median(alone), "attack_ms": median(attack_latency) * 1000,
-            "attackers": attackers, "requests": requests_per_side, "query_chars": len(hostile_query()),
-            "normal_statuses": count(statuses["normal"]), "attack_statuses": count(statuses["attack"])}  # fmt: skip
+    return {
+        "alone_ms": median(alone) * 1000,
+        "under_ms": median(under) * 1000,
+        "ratio": median(under) / median(alone),
+        "attack_ms": median(attack_latency) * 1000,
+        "attackers": attackers,
+        "requests": requests_per_side,
+        "query_chars": len(hostile_query()),
+        "normal_statuses": count(statuses["normal"]),
+        "attack_statuses": count(statuses["attack"]),
+    }
 
 
 # --- declared fields and analytics ----------------------------------------------------
@@ -350,8 +414,13 @@ def features(es_url: str, source: str, small: int, *, reps: int, per_client: int
             return running("search", "search", env, cwd=cwd)
 
         load = features_bench.throughput(side, hammer, chosen, clients=4, per_client=per_client, rounds=rounds)
-    return {"cold_s": cold, **load, "before_ref": features_bench.BEFORE_REF, "query": features_bench.QUERY,
-            "requests": per_client * rounds}  # fmt: skip
+    return {
+        "cold_s": cold,
+        **load,
+        "before_ref": features_bench.BEFORE_REF,
+        "query": features_bench.QUERY,
+        "requests": per_client * rounds,
+    }
 
 
 FEATURES_HEADER = "\n## Search analytics and declared fields\n"
@@ -359,12 +428,17 @@ FEATURES_HEADER = "\n## Search analytics and declared fields\n"
 
 def features_md(f: dict[str, Any], rerun: str = "") -> str:
     cold = {name: median(v) for name, v in f["cold_s"].items()}
-    rows = "\n".join(f"| {name} | {cold[name]:.3f} s | {fmt_list(v)} | **{cold[name] / cold['before']:.2f}×** |"
-                     for name, v in f["cold_s"].items())  # fmt: skip
+    rows = "\n".join(
+        f"| {name} | {cold[name]:.3f} s | {fmt_list(v)} | **{cold[name] / cold['before']:.2f}×** |"
+        for name, v in f["cold_s"].items()
+    )
     p50 = {name: median(v) * 1000 for name, v in f["latency_s"].items()}
     rps = {name: median(v) for name, v in f["rps"].items()}
-    load = "\n".join(f"| {name} | {p50[name]:.2f} ms | {rps[name]:.0f} req/s | **{rps[name] / rps['before']:.2f}×** "
-                     f"| {rps[name] / rps['now']:.2f}× |" for name in p50)  # fmt: skip
+    load = "\n".join(
+        f"| {name} | {p50[name]:.2f} ms | {rps[name]:.0f} req/s | **{rps[name] / rps['before']:.2f}×** "
+        f"| {rps[name] / rps['now']:.2f}× |"
+        for name in p50
+    )
     return f"""{FEATURES_HEADER}{rerun}
 `bench/features.py`: the search function as it was before declared fields and analytics
 (`{f["before_ref"]}`, run from a git worktree of that commit), today's on an index without a schema, the same
@@ -398,8 +472,14 @@ and below "now": ratios within about 10 % of each other are noise here, not a di
 def raw_bulk(es_url: str, index: str, n: int) -> float:
     """Baseline: the same documents, already in memory, through plain streaming_bulk."""
     client = build_client(Settings(ES_URL=es_url, HERMES_ES_TIMEOUT_S=120))
-    docs = [{"_index": index, "_id": f"b{i}", "_source": {**make_record(i, datetime(2020, 1, 1, tzinfo=UTC)),
-                                                         "deleted": False}} for i in range(n)]  # fmt: skip
+    docs = [
+        {
+            "_index": index,
+            "_id": f"b{i}",
+            "_source": {**make_record(i, datetime(2020, 1, 1, tzinfo=UTC)), "deleted": False},
+        }
+        for i in range(n)
+    ]
     started = time.perf_counter()
     indices.create_index(client, index, bulk=True)
     for ok, _ in helpers.streaming_bulk(client, docs, chunk_size=1000, max_chunk_bytes=10 * 1024 * 1024):
@@ -419,8 +499,14 @@ def throughput(es_url: str, source: str, n: int, reps: int) -> dict[str, Any]:
         ours.append(report["duration_s"])
         raw.append(raw_bulk(es_url, f"bench-raw-{rep}", n))
     rate_ours, rate_raw = n / median(ours), n / median(raw)
-    return {"n": n, "ours_s": ours, "raw_s": raw, "ours_docs_s": rate_ours, "raw_docs_s": rate_raw,
-            "ratio": rate_ours / rate_raw}  # fmt: skip
+    return {
+        "n": n,
+        "ours_s": ours,
+        "raw_s": raw,
+        "ours_docs_s": rate_ours,
+        "raw_docs_s": rate_raw,
+        "ratio": rate_ours / rate_raw,
+    }
 
 
 def memory(es_url: str, source: str, sizes: list[int]) -> dict[int, dict[str, Any]]:
@@ -604,9 +690,11 @@ def main() -> int:
     os.environ.setdefault("HERMES_ES_HEAP", "1g")
     local_es.HEAP = os.environ["HERMES_ES_HEAP"]
     server = local_es.start(run_dir)
-    results: dict[str, Any] = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                               "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
-                               "es_version": local_es.server_version(server.url)}  # fmt: skip
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        "es_version": local_es.server_version(server.url),
+    }
     try:
         with source_server() as source:
             small, large = (1_000, 20_000) if q else (10_000, 1_000_000)
@@ -654,8 +742,10 @@ def main() -> int:
     say(json.dumps(results, indent=1, default=str))
     if args.only == "features" and Path(args.out).exists():  # the last section, re-run alone: replace it
         doc = Path(args.out).read_text().split(FEATURES_HEADER)[0]
-        note = (f"\nThis section alone was re-run with `python -m bench.run --only features` on {results['when']}, "
-                "after the rest of the page.\n")  # fmt: skip
+        note = (
+            f"\nThis section alone was re-run with `python -m bench.run --only features` on {results['when']}, "
+            "after the rest of the page.\n"
+        )
         Path(args.out).write_text(doc + features_md(results["features"], note))
         say(f"features section replaced in {args.out}")
         return 0

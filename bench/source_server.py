@@ -79,8 +79,13 @@ def vocabulary_records(n: int, seed: int = 7) -> Iterator[dict[str, object]]:
     weights = list(itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(vocab))))
     for i in range(n):
         words = rng.choices(vocab, cum_weights=weights, k=125)
-        yield {"id": f"v{i}", "updated_at": _stamp(T0 + timedelta(seconds=i)), "title": " ".join(words[:6]),
-               "content": " ".join(words[6:]), "tags": [words[0]]}  # fmt: skip
+        yield {
+            "id": f"v{i}",
+            "updated_at": _stamp(T0 + timedelta(seconds=i)),
+            "title": " ".join(words[:6]),
+            "content": " ".join(words[6:]),
+            "tags": [words[0]],
+        }
 
 
 CACHE = Path(tempfile.mkdtemp(prefix="hermes-bench-source-"))

@@ -120,11 +120,14 @@ def build_transport(settings: Settings) -> Transport:
         ca_certs=settings.es_ca_certs,
     )
     return Transport(
-        [node], node_class="urllib3", serializers={"application/json": OrjsonSerializer()},
+        [node],
+        node_class="urllib3",
+        serializers={"application/json": OrjsonSerializer()},
         max_retries=settings.es_max_retries,
-        retry_on_timeout=False, dead_node_backoff_factor=_DEAD_NODE_BACKOFF_FACTOR,
+        retry_on_timeout=False,
+        dead_node_backoff_factor=_DEAD_NODE_BACKOFF_FACTOR,
         max_dead_node_backoff=_MAX_DEAD_NODE_BACKOFF_S,
-    )  # fmt: skip
+    )
 
 
 def _auth_header(settings: Settings) -> dict[str, str]:

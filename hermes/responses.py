@@ -60,8 +60,14 @@ def health_response(problem: str | None = None, retry_after_s: int = 5) -> Respo
     return json_response(down, 503, {"Retry-After": str(retry_after_s)})
 
 
-_HTTP_TYPES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-               414: "uri_too_long", 431: "headers_too_large"}  # fmt: skip
+_HTTP_TYPES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    431: "headers_too_large",
+}
 
 
 def http_error_response(exc: HTTPException) -> Response:

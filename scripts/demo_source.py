@@ -79,9 +79,11 @@ class DemoSource:
         """Up to PAGE records by (updated_at, id), from `since` on and past the cursor `after`: a record
         edited meanwhile moves to the end, so a load reading the pages never skips one."""
         with self.lock:
-            chosen = [r for r in self.records.values()
-                      if (since is None or r["updated_at"] >= since)
-                      and (after is None or (r["updated_at"], r["id"]) > after)]  # fmt: skip
+            chosen = [
+                r
+                for r in self.records.values()
+                if (since is None or r["updated_at"] >= since) and (after is None or (r["updated_at"], r["id"]) > after)
+            ]
         chosen.sort(key=lambda r: (r["updated_at"], r["id"]))
         return chosen[:PAGE]
 
@@ -111,8 +113,14 @@ class DemoSource:
         for record_id in updated:
             self.put({"id": record_id, "content": f"{contents[record_id]} Edited at {clock}.".strip()})
         new = f"demo-{self.inserted}"
-        self.put({"id": new, "title": f"Hermesville {self.inserted}", "tags": ["demo"],
-                  "content": f"A town that did not exist until {clock}: inserted by the demo source."})  # fmt: skip
+        self.put(
+            {
+                "id": new,
+                "title": f"Hermesville {self.inserted}",
+                "tags": ["demo"],
+                "content": f"A town that did not exist until {clock}: inserted by the demo source.",
+            }
+        )
         for record_id in deleted:
             self.delete(record_id)
         return {"updated": updated, "inserted": [new], "deleted": deleted}

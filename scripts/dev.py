@@ -85,8 +85,13 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def full_load(url: str) -> str:
-    headers = {"Ce-Specversion": "1.0", "Ce-Type": "dev.hermes.load.full", "Ce-Source": "make-dev",
-               "Ce-Id": f"dev-{uuid.uuid4()}", "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "Ce-Specversion": "1.0",
+        "Ce-Type": "dev.hermes.load.full",
+        "Ce-Source": "make-dev",
+        "Ce-Id": f"dev-{uuid.uuid4()}",
+        "Content-Type": "application/json",
+    }
     resp = requests.post(url, data=b"{}", headers=headers, timeout=600)
     return f"{resp.status_code} {resp.text.strip()}"
 

@@ -147,12 +147,15 @@ def fetch(version: str | None = None) -> Path:
         _log(f"fetching Elasticsearch {version} with Maven (cached in {root})")
         subprocess.run(  # noqa: S603 - fixed argv, no shell
             [  # noqa: S607 - mvn from PATH, as documented
-                "mvn", "-B", "-q", "dependency:copy",
+                "mvn",
+                "-B",
+                "-q",
+                "dependency:copy",
                 f"-Dartifact={ARTIFACT.format(v=version)}",
                 f"-DoutputDirectory={zip_path.parent}",
             ],
             check=True,
-        )  # fmt: skip
+        )
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".unpack-"))
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(staging)
@@ -255,8 +258,13 @@ def _prepare_run_dir(home: Path, run_dir: Path, user: str | None) -> None:
         subprocess.run(["chown", "-R", f"{user}:", str(run_dir)], check=True)  # noqa: S603, S607
 
 
-def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: str | None = None,
-          settings: dict[str, str | None] | None = None) -> Server:  # fmt: skip
+def start(
+    run_dir: Path,
+    port: int | None = None,
+    wait_s: float = 120,
+    version: str | None = None,
+    settings: dict[str, str | None] | None = None,
+) -> Server:
     """Start a single-node server of ``version`` (default :func:`es_version`) on loopback; return once it answers.
 
     ``settings`` are added to (or, given as None, removed from) the node settings below.
@@ -270,8 +278,9 @@ def start(run_dir: Path, port: int | None = None, wait_s: float = 120, version: 
     return server
 
 
-def launch(run_dir: Path, port: int | None = None, version: str | None = None,
-           settings: dict[str, str | None] | None = None) -> Server:  # fmt: skip
+def launch(
+    run_dir: Path, port: int | None = None, version: str | None = None, settings: dict[str, str | None] | None = None
+) -> Server:
     """Start a server without waiting for it (the nodes of a cluster wait for each other)."""
     version = version or es_version()
     home = fetch(version)
@@ -309,9 +318,14 @@ def launch(run_dir: Path, port: int | None = None, version: str | None = None,
     argv = [str(home / "bin" / "elasticsearch"), "-q", *(f"-E{k}={v}" for k, v in node.items())]
     out = (run_dir / "logs" / "console.log").open("ab")
     proc = subprocess.Popen(  # noqa: S603
-        argv, env=env, cwd=run_dir, stdout=out, stderr=subprocess.STDOUT,
-        start_new_session=True, user=user,
-    )  # fmt: skip
+        argv,
+        env=env,
+        cwd=run_dir,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        user=user,
+    )
     return Server(f"http://127.0.0.1:{port}", proc.pid, run_dir, proc, out)
 
 
@@ -320,10 +334,16 @@ def cluster_settings(name: str, transports: list[int]) -> list[dict[str, str | N
     names = [f"{name}-{i}" for i in range(len(transports))]
     seeds = ",".join(f"127.0.0.1:{port}" for port in transports)
     return [
-        {"cluster.name": name, "node.name": node, "transport.port": str(port), "discovery.type": None,
-         "discovery.seed_hosts": seeds, "cluster.initial_master_nodes": ",".join(names)}
+        {
+            "cluster.name": name,
+            "node.name": node,
+            "transport.port": str(port),
+            "discovery.type": None,
+            "discovery.seed_hosts": seeds,
+            "cluster.initial_master_nodes": ",".join(names),
+        }
         for node, port in zip(names, transports, strict=True)
-    ]  # fmt: skip
+    ]
 
 
 def start_cluster(root: Path, nodes: int = 3, wait_s: float = 180, version: str | None = None) -> list[Server]:

@@ -50,17 +50,28 @@ def load(name: str = "hermes-delta", manifest: Path = MANIFEST) -> PingSource:
     for doc in yaml.safe_load_all(manifest.read_text()):
         if doc and doc.get("kind") == "PingSource" and doc["metadata"]["name"] == name:
             spec = doc["spec"]
-            return PingSource(name, namespace, spec["schedule"], spec.get("timezone", "UTC"), spec.get("data", ""),
-                              spec.get("contentType", "text/plain"))  # fmt: skip
+            return PingSource(
+                name,
+                namespace,
+                spec["schedule"],
+                spec.get("timezone", "UTC"),
+                spec.get("data", ""),
+                spec.get("contentType", "text/plain"),
+            )
     msg = f"no PingSource {name!r} in {manifest}"
     raise LookupError(msg)
 
 
 def headers(ping: PingSource, now: datetime) -> dict[str, str]:
     """Binary-mode CloudEvent headers of one tick."""
-    return {"Ce-Specversion": "1.0", "Ce-Type": "dev.knative.sources.ping", "Ce-Source": ping.source,
-            "Ce-Id": str(uuid.uuid4()), "Ce-Time": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "Content-Type": ping.content_type}  # fmt: skip
+    return {
+        "Ce-Specversion": "1.0",
+        "Ce-Type": "dev.knative.sources.ping",
+        "Ce-Source": ping.source,
+        "Ce-Id": str(uuid.uuid4()),
+        "Ce-Time": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "Content-Type": ping.content_type,
+    }
 
 
 def next_tick(ping: PingSource, after: datetime) -> datetime:

@@ -26,8 +26,15 @@ def clear_caches() -> None:
     from hermes import client, settings
     from hermes.search import app, metrics, openapi
 
-    for fn in (settings.get_settings, client.get_client, client._cached_transport, app.get_search_app, app._one_app,
-               metrics.get_metrics, openapi._document):  # fmt: skip
+    for fn in (
+        settings.get_settings,
+        client.get_client,
+        client._cached_transport,
+        app.get_search_app,
+        app._one_app,
+        metrics.get_metrics,
+        openapi._document,
+    ):
         fn.cache_clear()
 
 

@@ -108,9 +108,16 @@ def handle_delta_load(request: Request) -> Response:
 
     def undelivered() -> None:
         event = parse_undelivered(request, get_settings().max_event_bytes)
-        log.warning("event undelivered", extra={"event_type": event.type, "source": event.source,
-                                                "event_id": event.id, "error_code": event.error_code,
-                                                "error_dest": event.error_dest})  # fmt: skip
+        log.warning(
+            "event undelivered",
+            extra={
+                "event_type": event.type,
+                "source": event.source,
+                "event_id": event.id,
+                "error_code": event.error_code,
+                "error_dest": event.error_dest,
+            },
+        )
         state = State(get_client(), get_settings().state_index)
         state.ensure()
         state.record_undelivered(event)

@@ -83,9 +83,14 @@ def parse_undelivered(request: Request, max_bytes: int) -> Undelivered:
         msg = f"the request is not a valid CloudEvent: {type(exc).__name__}"
         raise BadEventError(msg) from None
     data = event.get("knativeerrordata")
-    return Undelivered(str(event.get("type")), str(event.get("source")), str(event.get("id")),
-                       _text(event.get("knativeerrorcode")), _text(event.get("knativeerrordest")),
-                       _decoded(data) if isinstance(data, str) else None)  # fmt: skip
+    return Undelivered(
+        str(event.get("type")),
+        str(event.get("source")),
+        str(event.get("id")),
+        _text(event.get("knativeerrorcode")),
+        _text(event.get("knativeerrordest")),
+        _decoded(data) if isinstance(data, str) else None,
+    )
 
 
 def _text(value: object) -> str | None:

@@ -143,9 +143,12 @@ class LoadLock:
             return False
         log.warning("breaking expired lock", extra={"owner": doc["_source"]["owner"]})
         self.client.options(ignore_status=(404, 409)).delete(
-            index=self.index, id=LOCK_ID, if_seq_no=doc["_seq_no"],
-            if_primary_term=doc["_primary_term"], refresh=True,
-        )  # fmt: skip
+            index=self.index,
+            id=LOCK_ID,
+            if_seq_no=doc["_seq_no"],
+            if_primary_term=doc["_primary_term"],
+            refresh=True,
+        )
         return True
 
     def _release_quietly(self, lease: Lease) -> None:
@@ -159,16 +162,22 @@ class LoadLock:
             return
         try:
             resp = self.client.options(ignore_status=(404, 409)).delete(
-                index=self.index, id=LOCK_ID, if_seq_no=lease.seq_no,
-                if_primary_term=lease.primary_term, refresh=True,
-            )  # fmt: skip
+                index=self.index,
+                id=LOCK_ID,
+                if_seq_no=lease.seq_no,
+                if_primary_term=lease.primary_term,
+                refresh=True,
+            )
         except Exception as exc:
-            log.warning("lock not released; it expires after the TTL",
-                        extra={"kind": lease.kind, "ttl_s": self.ttl_s, "exc": type(exc).__name__})  # fmt: skip
+            log.warning(
+                "lock not released; it expires after the TTL",
+                extra={"kind": lease.kind, "ttl_s": self.ttl_s, "exc": type(exc).__name__},
+            )
             return
         if resp.meta.status != 200:
-            log.warning("lock not released: it is no longer ours", extra={"kind": lease.kind,
-                                                                           "status": resp.meta.status})  # fmt: skip
+            log.warning(
+                "lock not released: it is no longer ours", extra={"kind": lease.kind, "status": resp.meta.status}
+            )
 
     # --- the heartbeat -----------------------------------------------------------------------------
 
@@ -185,8 +194,10 @@ class LoadLock:
             if not renewed:
                 LoadLock.lost_total += 1
                 lease.lost.set()
-                log.error("load lock lost", extra={"kind": lease.kind, "owner": lease.owner,
-                                                   "lock_lost_total": LoadLock.lost_total})  # fmt: skip
+                log.error(
+                    "load lock lost",
+                    extra={"kind": lease.kind, "owner": lease.owner, "lock_lost_total": LoadLock.lost_total},
+                )
                 return
 
     def _renew(self, lease: Lease) -> bool:
@@ -199,9 +210,13 @@ class LoadLock:
         sent_at = time.monotonic()
         timeout = max(0.2, self.ttl_s / 6)
         resp = self.client.options(ignore_status=(404, 409), request_timeout=timeout, max_retries=0).index(
-            index=self.index, id=LOCK_ID, document=self._body(lease.owner, lease.kind),
-            if_seq_no=lease.seq_no, if_primary_term=lease.primary_term, refresh=True,
-        )  # fmt: skip
+            index=self.index,
+            id=LOCK_ID,
+            document=self._body(lease.owner, lease.kind),
+            if_seq_no=lease.seq_no,
+            if_primary_term=lease.primary_term,
+            refresh=True,
+        )
         if resp.meta.status in (404, 409):
             doc = read_doc(self.client, self.index, LOCK_ID)
             if doc is None or doc["_source"].get("owner") != lease.owner:

@@ -217,9 +217,13 @@ class Sink:
             raise UnavailableError(msg)
         log.warning(
             "bulk item failed",
-            extra={"record_id": result.get("_id"), "status": result.get("status"),
-                   "error_type": kind, "reason": reason},
-        )  # fmt: skip
+            extra={
+                "record_id": result.get("_id"),
+                "status": result.get("status"),
+                "error_type": kind,
+                "reason": reason,
+            },
+        )
         self.outcome.failed += 1
         status = int(result.get("status", 500))
         if op is not None:

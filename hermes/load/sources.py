@@ -52,8 +52,13 @@ class SourceConfig:
             msg = "DATA_SOURCE_URL is not set: loaders refuse to run without it"
             raise ConfigurationError(msg)
         token = settings.data_source_token.get_secret_value() if settings.data_source_token else None
-        return cls(settings.data_source_url, token, settings.source_timeout_s, settings.source_retries,
-                   deadline_s=settings.source_deadline_s)  # fmt: skip
+        return cls(
+            settings.data_source_url,
+            token,
+            settings.source_timeout_s,
+            settings.source_retries,
+            deadline_s=settings.source_deadline_s,
+        )
 
 
 def read_records(config: SourceConfig, since: datetime | None = None) -> Iterator[object]:

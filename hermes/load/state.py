@@ -75,10 +75,14 @@ class State:
         self.client.index(
             index=self.index,
             id=WATERMARK_ID,
-            document={"kind": "watermark", "value": format_rfc3339(value), "index": index,
-                      "updated_at": format_rfc3339(datetime.now(UTC))},
+            document={
+                "kind": "watermark",
+                "value": format_rfc3339(value),
+                "index": index,
+                "updated_at": format_rfc3339(datetime.now(UTC)),
+            },
             refresh=True,
-        )  # fmt: skip
+        )
 
     # --- completed events ----------------------------------------------------------------------
 
@@ -96,10 +100,15 @@ class State:
         self.client.index(
             index=self.index,
             id=self.event_key(source, event_id),
-            document={"kind": "event", "source": source, "event_id": event_id, "report": report,
-                      "updated_at": format_rfc3339(datetime.now(UTC))},
+            document={
+                "kind": "event",
+                "source": source,
+                "event_id": event_id,
+                "report": report,
+                "updated_at": format_rfc3339(datetime.now(UTC)),
+            },
             refresh=True,
-        )  # fmt: skip
+        )
 
     # --- dead letters --------------------------------------------------------------------------
 
@@ -115,13 +124,22 @@ class State:
             (
                 # One document per record id and version: a delta's overlap re-reads the same invalid
                 # record every tick; it is kept once (the newest reason wins), not once per tick.
-                {"_index": self.index, "_id": _dead_letter_id(r),
-                 "_source": {"kind": "dead_letter", "load": load, "record_id": r.id, "record_version": r.version,
-                             "reason": r.reason, "updated_at": now}}
+                {
+                    "_index": self.index,
+                    "_id": _dead_letter_id(r),
+                    "_source": {
+                        "kind": "dead_letter",
+                        "load": load,
+                        "record_id": r.id,
+                        "record_version": r.version,
+                        "reason": r.reason,
+                        "updated_at": now,
+                    },
+                }
                 for r in rejected
             ),
             refresh=True,
-        )  # fmt: skip
+        )
 
     def dead_letters(self, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
         """How many dead letters there are, and the newest ``limit`` of them."""
@@ -131,9 +149,12 @@ class State:
         """Forget every dead letter (after an operator fixed the source)."""
         from elasticsearch import helpers  # noqa: PLC0415
 
-        ids = [h["_id"] for h in self.client.search(
-            index=self.index, query={"term": {"kind": "dead_letter"}}, size=10_000, source=False
-        )["hits"]["hits"]]  # fmt: skip
+        ids = [
+            h["_id"]
+            for h in self.client.search(
+                index=self.index, query={"term": {"kind": "dead_letter"}}, size=10_000, source=False
+            )["hits"]["hits"]
+        ]
         # One bulk request, not one delete each (delete_by_query lives in a module minimal
         # distributions lack).
         actions = ({"_op_type": "delete", "_index": self.index, "_id": doc_id} for doc_id in ids)
@@ -146,11 +167,20 @@ class State:
         """Keep an event the dead-letter Broker delivered (once per source + id)."""
         digest = hashlib.sha256(f"{event.source}\x00{event.id}".encode()).hexdigest()
         self.client.index(
-            index=self.index, id=f"undelivered-{digest}", refresh=True,
-            document={"kind": "undelivered_event", "event_type": event.type, "source": event.source,
-                      "event_id": event.id, "error_code": event.error_code, "error_dest": event.error_dest,
-                      "error_data": event.error_data, "updated_at": format_rfc3339(datetime.now(UTC))},
-        )  # fmt: skip
+            index=self.index,
+            id=f"undelivered-{digest}",
+            refresh=True,
+            document={
+                "kind": "undelivered_event",
+                "event_type": event.type,
+                "source": event.source,
+                "event_id": event.id,
+                "error_code": event.error_code,
+                "error_dest": event.error_dest,
+                "error_data": event.error_data,
+                "updated_at": format_rfc3339(datetime.now(UTC)),
+            },
+        )
 
     def undelivered(self, limit: int = 5) -> tuple[int, list[dict[str, Any]]]:
         """How many events were dead-lettered, and the newest ``limit`` of them."""
@@ -158,9 +188,12 @@ class State:
 
     def _kind(self, kind: str, limit: int) -> tuple[int, list[dict[str, Any]]]:
         resp = self.client.options(ignore_status=404).search(
-            index=self.index, query={"term": {"kind": kind}},
-            sort=[{"updated_at": "desc"}], size=limit, track_total_hits=True,
-        )  # fmt: skip
+            index=self.index,
+            query={"term": {"kind": kind}},
+            sort=[{"updated_at": "desc"}],
+            size=limit,
+            track_total_hits=True,
+        )
         if resp.meta.status == 404:
             return 0, []
         return int(resp["hits"]["total"]["value"]), [h["_source"] for h in resp["hits"]["hits"]]

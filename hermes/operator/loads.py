@@ -35,12 +35,12 @@ def rollback(client: Elasticsearch, settings: Settings) -> RollbackReport:
             raise VerificationError(msg)
         _, target, meta = max(candidates)
         lease.check()
-        previous = indices.swap_alias(client, settings.es_index, target,
-                                      retired_meta={"watermark": stored_watermark(state)})  # fmt: skip
+        previous = indices.swap_alias(
+            client, settings.es_index, target, retired_meta={"watermark": stored_watermark(state)}
+        )
         if meta.get("watermark"):
             state.save_watermark(datetime.fromisoformat(str(meta["watermark"])), target)
-        return {"status": "rolled_back", "index": target,
-                "previous_index": previous[0] if previous else None}  # fmt: skip
+        return {"status": "rolled_back", "index": target, "previous_index": previous[0] if previous else None}
 
 
 def dead_letters(client: Elasticsearch, settings: Settings, *, clear: bool) -> dict[str, Any]:
@@ -63,12 +63,13 @@ def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
         "serving": indices.indices_behind(client, settings.es_index),
         "indices": indices.managed_indices(client, settings.es_index),
         "watermark": stored_watermark(state),
-        "lock": None if lock is None else {"kind": lock.kind, "owner": lock.owner,
-                                          "expires_at": format_rfc3339(lock.expires_at)},
+        "lock": None
+        if lock is None
+        else {"kind": lock.kind, "owner": lock.owner, "expires_at": format_rfc3339(lock.expires_at)},
         "dead_letters": dead,
         "undelivered_events": {"total": undelivered, "newest": newest},
         "schema": schema_status(client, settings),
-    }  # fmt: skip
+    }
 
 
 def schema_status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:

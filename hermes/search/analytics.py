@@ -183,9 +183,11 @@ class BulkSender:
         if self.clock() < retry_at:
             return
         resp = self.transport.perform_request(
-            "PUT", f"/{name}", body={"settings": SETTINGS, "mappings": MAPPINGS},
+            "PUT",
+            f"/{name}",
+            body={"settings": SETTINGS, "mappings": MAPPINGS},
             headers={"content-type": "application/json", "accept": "application/json"},
-        )  # fmt: skip
+        )
         body = resp.body if isinstance(resp.body, dict) else {}
         exists = resp.meta.status == 400 and "already_exists" in str(body.get("error", {}).get("type", ""))
         if resp.meta.status < 300 or exists:
@@ -197,10 +199,10 @@ class BulkSender:
             log.warning("analytics index not created", extra={"index": name, "status": resp.meta.status})
 
 
-def start_recorder(transport: Transport, prefix: str, *, capacity: int, batch: int, flush_s: float,
-                   on_lost: Callable[[str, int], None]) -> Recorder:  # fmt: skip
+def start_recorder(
+    transport: Transport, prefix: str, *, capacity: int, batch: int, flush_s: float, on_lost: Callable[[str, int], None]
+) -> Recorder:
     """A recorder writing into ``<prefix>-<YYYY.MM>``, drained when the process exits."""
-    recorder = Recorder(BulkSender(transport, prefix), capacity=capacity, batch=batch, flush_s=flush_s,
-                        on_lost=on_lost)  # fmt: skip
+    recorder = Recorder(BulkSender(transport, prefix), capacity=capacity, batch=batch, flush_s=flush_s, on_lost=on_lost)
     atexit.register(recorder.close)
     return recorder

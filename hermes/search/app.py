@@ -86,9 +86,15 @@ class SearchApp:
         self.origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
         self.urls = ROUTES.bind("hermes")
         self.endpoints: dict[str, Callable[..., Response]] = {
-            "search": self.search, "suggest": self.suggest, "document": self.document, "live": self.live,
-            "ready": self.ready, "openapi": self.openapi, "metrics": self.metrics, "playground": self.playground,
-        }  # fmt: skip
+            "search": self.search,
+            "suggest": self.suggest,
+            "document": self.document,
+            "live": self.live,
+            "ready": self.ready,
+            "openapi": self.openapi,
+            "metrics": self.metrics,
+            "playground": self.playground,
+        }
 
     def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -181,8 +187,15 @@ class SearchApp:
         schema = self.schemas.get(reader, settings.es_index)
         scope = fields.scope_clauses(key.filter)
         fq = replace(fields.parse(schema, request.args, params.sort), scope=scope)
-        run = functools.partial(service.search, reader, settings.es_index, params, settings.search_timeout_ms,
-                                recency=settings.recency, gate=self.gate)  # fmt: skip
+        run = functools.partial(
+            service.search,
+            reader,
+            settings.es_index,
+            params,
+            settings.search_timeout_ms,
+            recency=settings.recency,
+            gate=self.gate,
+        )
         try:
             found = run(fq=fq)
         except ElasticsearchStatusError as exc:
@@ -237,8 +250,12 @@ class SearchApp:
 
     def playground(self, _: Request) -> Response:
         page, csp = _playground()
-        headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-                   "Cache-Control": "public, max-age=300", "Referrer-Policy": "no-referrer"}  # fmt: skip
+        headers = {
+            "Content-Security-Policy": csp,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=300",
+            "Referrer-Policy": "no-referrer",
+        }
         return Response(page, 200, headers, mimetype=None, content_type="text/html; charset=utf-8")
 
 
@@ -267,8 +284,14 @@ def _recorder(settings: Settings, counted: RequestMetrics) -> Recorder:
     def lost(reason: str, count: int) -> None:
         counted.collectors().analytics_lost.labels(reason=reason).inc(count)
 
-    return start_recorder(get_transport(), settings.analytics_prefix, capacity=settings.analytics_queue,
-                          batch=settings.analytics_batch, flush_s=settings.analytics_flush_s, on_lost=lost)  # fmt: skip
+    return start_recorder(
+        get_transport(),
+        settings.analytics_prefix,
+        capacity=settings.analytics_queue,
+        batch=settings.analytics_batch,
+        flush_s=settings.analytics_flush_s,
+        on_lost=lost,
+    )
 
 
 _BUILDING = threading.Lock()

@@ -111,8 +111,12 @@ def _filter(schema: Schema, param: str, raw: list[str]) -> list[Any]:
         msg = f"{param}: at most {MAX_VALUES} values"
         raise BadRequestError(msg, parameter=param)
     if spec.type == "date":  # a full date is that whole day; a date-time, that instant
-        return [_day(param, v) if _DATE_ONLY.fullmatch(v) else {"gte": _value("date", param, v),
-                "lte": _value("date", param, v)} for v in raw]  # fmt: skip
+        return [
+            _day(param, v)
+            if _DATE_ONLY.fullmatch(v)
+            else {"gte": _value("date", param, v), "lte": _value("date", param, v)}
+            for v in raw
+        ]
     return [_value(spec.type, param, v) for v in raw]
 
 
@@ -262,8 +266,15 @@ def clauses(fq: FieldQuery) -> tuple[list[dict[str, Any]], dict[str, list[dict[s
         (faceted.setdefault(name, []) if schema.fields[name].facet else query).append(clause)
     if fq.near is not None and schema.geo_field is not None:
         lat, lon = fq.near
-        query.append({"geo_distance": {"distance": f"{fq.radius_km}km", schema.geo_field: {"lat": lat, "lon": lon},
-                                       "ignore_unmapped": True}})  # fmt: skip
+        query.append(
+            {
+                "geo_distance": {
+                    "distance": f"{fq.radius_km}km",
+                    schema.geo_field: {"lat": lat, "lon": lon},
+                    "ignore_unmapped": True,
+                }
+            }
+        )
     return query, faceted
 
 
@@ -272,8 +283,11 @@ def aggregations(schema: Schema, faceted: dict[str, list[dict[str, Any]]], tags:
     aggs: dict[str, Any] = {"tags": tags}
     for name, spec in schema.fields.items():
         if spec.facet:
-            aggs[name] = {"stats": {"field": name}} if spec.ranged else {
-                "terms": {"field": _path(schema, name), "size": FACET_SIZE}}  # fmt: skip
+            aggs[name] = (
+                {"stats": {"field": name}}
+                if spec.ranged
+                else {"terms": {"field": _path(schema, name), "size": FACET_SIZE}}
+            )
     if not faceted:
         return aggs
     out = {}
@@ -288,8 +302,14 @@ def sort_clause(fq: FieldQuery) -> list[dict[str, Any]]:
     schema = fq.schema
     if fq.sort == "distance" and fq.near is not None and schema.geo_field is not None:
         lat, lon = fq.near
-        by = {"_geo_distance": {schema.geo_field: {"lat": lat, "lon": lon}, "order": "asc", "unit": "km",
-                                "ignore_unmapped": True}}  # fmt: skip
+        by = {
+            "_geo_distance": {
+                schema.geo_field: {"lat": lat, "lon": lon},
+                "order": "asc",
+                "unit": "km",
+                "ignore_unmapped": True,
+            }
+        }
         return [by, {"id": "asc"}]
     name = str(fq.sort).removeprefix("-")
     order = "desc" if str(fq.sort).startswith("-") else "asc"
@@ -310,8 +330,10 @@ def facets(schema: Schema, aggregations: dict[str, Any]) -> dict[str, Any]:
             if "buckets" in agg:  # an index where the field is no longer a number or date
                 out[name] = {"min": None, "max": None}
         elif spec is not None and spec.type == "boolean":  # key_as_string: absent if the index says otherwise
-            out[name] = [{"value": b.get("key_as_string", str(b["key"])) == "true", "count": b["doc_count"]}
-                         for b in agg.get("buckets", [])]  # fmt: skip
+            out[name] = [
+                {"value": b.get("key_as_string", str(b["key"])) == "true", "count": b["doc_count"]}
+                for b in agg.get("buckets", [])
+            ]
         else:
             out[name] = [{"value": b["key"], "count": b["doc_count"]} for b in agg.get("buckets", [])]
     return out

@@ -56,17 +56,27 @@ def get_metrics() -> Metrics:
     registry = CollectorRegistry()
     return Metrics(
         registry=registry,
-        requests=Counter("hermes_http_requests", "HTTP requests by route and status",
-                         ["route", "status"], registry=registry),
-        latency=Histogram("hermes_http_request_duration_seconds", "Request latency by route",
-                          ["route"], registry=registry,
-                          buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)),
-        es_errors=Counter("hermes_elasticsearch_errors", "Elasticsearch failures by error type",
-                          ["type"], registry=registry),
+        requests=Counter(
+            "hermes_http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry
+        ),
+        latency=Histogram(
+            "hermes_http_request_duration_seconds",
+            "Request latency by route",
+            ["route"],
+            registry=registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        ),
+        es_errors=Counter(
+            "hermes_elasticsearch_errors", "Elasticsearch failures by error type", ["type"], registry=registry
+        ),
         zero_results=Counter("hermes_search_zero_results", "Searches that found nothing", registry=registry),
-        analytics_lost=Counter("hermes_analytics_lost_events", "Analytics events not written: dropped (queue "
-                               "full) or failed (Elasticsearch refused or unreachable)", ["reason"], registry=registry),
-    )  # fmt: skip
+        analytics_lost=Counter(
+            "hermes_analytics_lost_events",
+            "Analytics events not written: dropped (queue full) or failed (Elasticsearch refused or unreachable)",
+            ["reason"],
+            registry=registry,
+        ),
+    )
 
 
 def _built() -> bool:

@@ -26,9 +26,12 @@ def _parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[st
     params = []
     for name, prop in schema["properties"].items():
         param: dict[str, Any] = {
-            "name": name, "in": "query", "required": name in required,
-            "description": prop.pop("description", ""), "schema": prop,
-        }  # fmt: skip
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "description": prop.pop("description", ""),
+            "schema": prop,
+        }
         if prop.get("type") == "array":
             param.update(style="form", explode=True)
         params.append(param)
@@ -36,13 +39,11 @@ def _parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[st
 
 
 def _json(ref: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": _REF.format(model=ref)}}}}  # fmt: skip
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": _REF.format(model=ref)}}}}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "Bad parameter", 404: "Not found", 503: "Elasticsearch unavailable",
-            504: "Elasticsearch timed out"}  # fmt: skip
+    text = {400: "Bad parameter", 404: "Not found", 503: "Elasticsearch unavailable", 504: "Elasticsearch timed out"}
     return {str(c): _json("ErrorBody", text[c]) for c in codes}
 
 
@@ -116,7 +117,7 @@ def declared_parameters(schema: Schema) -> list[dict[str, Any]]:
             "schema": {"type": "string", "maxLength": 4096},
         }
     )
-    return params  # fmt: skip
+    return params
 
 
 def openapi_document(schema: Schema = EMPTY) -> dict[str, Any]:
@@ -139,33 +140,73 @@ def _document(recorded: str) -> dict[str, Any]:
     suggest_params = _parameters(SuggestParams, schemas)
     doc_param = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths = {
-        "/": {"get": {"summary": "Search playground: an HTML page over this API", "operationId": "playground",
-                      "responses": {"200": {"description": "The page", "content": {"text/html": _TEXT}}}}},
-        "/search": {"get": {"summary": "Ranked, typo-tolerant search", "operationId": "search",
-                            "parameters": search_params,
-                            "responses": {"200": _json("SearchResponse", "Results"),
-                                          **_errors(400, 503, 504)}}},
-        "/suggest": {"get": {"summary": "As-you-type title suggestions", "operationId": "suggest",
-                             "parameters": suggest_params,
-                             "responses": {"200": _json("SuggestResponse", "Suggestions"),
-                                           **_errors(400, 503, 504)}}},
-        "/documents/{doc_id}": {"get": {"summary": "A stored document", "operationId": "getDocument",
-                                    "parameters": [doc_param],
-                                    "responses": {"200": {"description": "The document", "content": {
-                                        "application/json": {"schema": {"type": "object"}}}},
-                                        **_errors(404, 503, 504)}}},
-        "/health/live": {"get": {"summary": "Liveness", "operationId": "live",
-                                 "responses": {"200": _json("Health", "Serving")}}},
-        "/health/ready": {"get": {"summary": "Readiness", "operationId": "ready",
-                                  "responses": {"200": _json("Health", "Ready"),
-                                                "503": _json("Health", "Not ready")}}},
-        "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
-                                  "responses": {"200": {"description": "OpenAPI 3.1", "content": {
-                                      "application/json": {"schema": {"type": "object"}}}}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics",
-                             "responses": {"200": {"description": "Prometheus text format",
-                                                   "content": {"text/plain": _TEXT}}}}},
-    }  # fmt: skip
+        "/": {
+            "get": {
+                "summary": "Search playground: an HTML page over this API",
+                "operationId": "playground",
+                "responses": {"200": {"description": "The page", "content": {"text/html": _TEXT}}},
+            }
+        },
+        "/search": {
+            "get": {
+                "summary": "Ranked, typo-tolerant search",
+                "operationId": "search",
+                "parameters": search_params,
+                "responses": {"200": _json("SearchResponse", "Results"), **_errors(400, 503, 504)},
+            }
+        },
+        "/suggest": {
+            "get": {
+                "summary": "As-you-type title suggestions",
+                "operationId": "suggest",
+                "parameters": suggest_params,
+                "responses": {"200": _json("SuggestResponse", "Suggestions"), **_errors(400, 503, 504)},
+            }
+        },
+        "/documents/{doc_id}": {
+            "get": {
+                "summary": "A stored document",
+                "operationId": "getDocument",
+                "parameters": [doc_param],
+                "responses": {
+                    "200": {
+                        "description": "The document",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_errors(404, 503, 504),
+                },
+            }
+        },
+        "/health/live": {
+            "get": {"summary": "Liveness", "operationId": "live", "responses": {"200": _json("Health", "Serving")}}
+        },
+        "/health/ready": {
+            "get": {
+                "summary": "Readiness",
+                "operationId": "ready",
+                "responses": {"200": _json("Health", "Ready"), "503": _json("Health", "Not ready")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "operationId": "metrics",
+                "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": _TEXT}}},
+            }
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Hermes search", "version": "1"},

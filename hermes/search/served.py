@@ -47,8 +47,9 @@ class ServedSchema:
         except ElasticsearchStatusError as exc:
             if exc.status != 403:
                 raise
-            log.warning("no privilege to read the served index's mapping: serving the core fields only",
-                        extra={"alias": alias})  # fmt: skip
+            log.warning(
+                "no privilege to read the served index's mapping: serving the core fields only", extra={"alias": alias}
+            )
             metas = {}
             self._entry = (now, EMPTY)
         if not metas:

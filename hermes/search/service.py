@@ -89,8 +89,12 @@ def to_search_response(params: SearchParams, body: dict[str, Any], fq: FieldQuer
 
 
 def _hit(hit: dict[str, Any], distance: bool) -> Hit:
-    out: Hit = {"id": hit["_id"], "score": hit.get("_score"), "document": public(hit["_source"]),
-                "highlight": hit.get("highlight", {})}  # fmt: skip
+    out: Hit = {
+        "id": hit["_id"],
+        "score": hit.get("_score"),
+        "document": public(hit["_source"]),
+        "highlight": hit.get("highlight", {}),
+    }
     km = hit.get("sort", [None])[0] if distance else None
     if isinstance(km, float | int) and math.isfinite(km):
         out["distance_km"] = round(float(km), 3)

@@ -27,9 +27,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-PIP_FLAGS = ["--upgrade", "--upgrade-strategy", "only-if-needed", "--no-warn-script-location",
-             "--no-warn-conflicts", "--force-reinstall", "--no-compile", "--disable-pip-version-check",
-             "--no-cache-dir"]  # fmt: skip
+PIP_FLAGS = [
+    "--upgrade",
+    "--upgrade-strategy",
+    "only-if-needed",
+    "--no-warn-script-location",
+    "--no-warn-conflicts",
+    "--force-reinstall",
+    "--no-compile",
+    "--disable-pip-version-check",
+    "--no-cache-dir",
+]
 HOME = "/home/cnb"  # the run image's user home (uid 1000)
 TMP = "/tmp"  # noqa: S108 -- the pod's emptyDir, a fresh tmpfs in the sandbox
 
@@ -42,8 +50,9 @@ class Image:
 
 def sources() -> list[str]:
     """The repository's files `pack build --path .` sends: project.toml's `exclude` left out."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.splitlines()  # fmt: skip
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     excluded = tomllib.loads((ROOT / "project.toml").read_text())["io"]["buildpacks"]["exclude"]
 
     def kept(path: str) -> bool:
@@ -62,12 +71,21 @@ def build(where: Path) -> Image:
     subprocess.run([python, "-m", "venv", str(image.layer)], check=True)
     pip = [str(image.layer / "bin" / "python"), "-m", "pip"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV"))}
-    done = subprocess.run([*pip, "install", "--requirement", "requirements.txt", *PIP_FLAGS], cwd=image.workspace,
-                          env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [*pip, "install", "--requirement", "requirements.txt", *PIP_FLAGS],
+        cwd=image.workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for target in (image.layer, image.workspace):
-        subprocess.run([str(image.layer / "bin" / "python"), "-m", "compileall", "-f", "-q", str(target)],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [str(image.layer / "bin" / "python"), "-m", "compileall", "-f", "-q", str(target)],
+            check=True,
+            capture_output=True,
+        )
     return image
 
 
@@ -85,20 +103,56 @@ def sandbox(image: Image, uid: int, gid: int) -> list[str]:
     and the layer read-only, as `uid`:`gid` with no capabilities and no_new_privs (the rendered
     securityContext)."""
     base = Path(sys.base_prefix).resolve()  # the interpreter the layer links to (maybe under /root, 0700)
-    args = ["bwrap", "--die-with-parent", "--ro-bind", "/", "/", "--perms", "1777", "--tmpfs", TMP,
-            "--perms", "0755", "--tmpfs", "/home", "--perms", "0755", "--dir", HOME,
-            "--remount-ro", "/home"]  # fmt: skip
+    args = [
+        "bwrap",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        TMP,
+        "--perms",
+        "0755",
+        "--tmpfs",
+        "/home",
+        "--perms",
+        "0755",
+        "--dir",
+        HOME,
+        "--remount-ro",
+        "/home",
+    ]
     if base.is_relative_to("/root"):
-        args += ["--perms", "0755", "--tmpfs", "/root", *_dirs_between("/root", base),
-                 "--ro-bind", str(base), str(base), "--remount-ro", "/root"]  # fmt: skip
+        args += [
+            "--perms",
+            "0755",
+            "--tmpfs",
+            "/root",
+            *_dirs_between("/root", base),
+            "--ro-bind",
+            str(base),
+            str(base),
+            "--remount-ro",
+            "/root",
+        ]
     for path in (image.layer, image.workspace):
         if path.is_relative_to(TMP):
             args += _dirs_between(TMP, path)
         args += ["--ro-bind", str(path), str(path)]
     args += ["--chdir", str(image.workspace)]
     if os.geteuid() == 0:
-        return [*args, "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--bounding-set=-all",
-                "--no-new-privs", "--"]  # fmt: skip
+        return [
+            *args,
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={gid}",
+            "--clear-groups",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        ]
     return [*args, "--unshare-user", "--uid", str(uid), "--gid", str(gid), "--cap-drop", "ALL", "--"]
 
 

@@ -59,8 +59,11 @@ def kustomize_build(tools: Path) -> list[dict[str, Any]]:
 def _strict(schema: Any) -> Any:
     """Reject unknown fields like the API server's strict field validation (kubeconform -strict)."""
     if isinstance(schema, dict):
-        if (schema.get("type") == "object" and "properties" in schema
-                and not schema.get("x-kubernetes-preserve-unknown-fields")):  # fmt: skip
+        if (
+            schema.get("type") == "object"
+            and "properties" in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
             schema.setdefault("additionalProperties", False)
         for value in schema.values():
             _strict(value)

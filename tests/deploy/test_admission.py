@@ -38,8 +38,9 @@ def stock_cluster(tools: Path) -> dict[str, dict[str, str]]:
     return {"config-br-defaults": dict(shipped["data"])}
 
 
-def admit(tools: Path, objs: list[dict[str, Any]], tmp_path: Path,
-          raised: dict[str, dict[str, str]] | None = None) -> tuple[int, list[dict[str, Any]]]:  # fmt: skip
+def admit(
+    tools: Path, objs: list[dict[str, Any]], tmp_path: Path, raised: dict[str, dict[str, str]] | None = None
+) -> tuple[int, list[dict[str, Any]]]:
     """Run the admission check under the stock cluster configuration, with ``raised`` maps on top."""
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump({**stock_cluster(tools), **(raised or {})}))
@@ -53,8 +54,9 @@ def admit(tools: Path, objs: list[dict[str, Any]], tmp_path: Path,
     [["chart", "default"], ["chart", "production"], ["chart", "no-broker"], ["kustomize"]],
     ids="-".join,
 )
-def test_knative_admits_every_object_with_stock_defaults(tools: Path, kustomized: list[dict[str, Any]],
-                                                         render: list[str], tmp_path: Path) -> None:  # fmt: skip
+def test_knative_admits_every_object_with_stock_defaults(
+    tools: Path, kustomized: list[dict[str, Any]], render: list[str], tmp_path: Path
+) -> None:
     if render[0] == "kustomize":
         objs = kustomized
     else:
@@ -74,8 +76,9 @@ def _full_load(objs: list[dict[str, Any]]) -> dict[str, Any]:
     return next(o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "hermes-full-load")
 
 
-def test_a_timeout_over_the_clusters_maximum_is_refused_unless_raised(kustomized: list[dict[str, Any]],
-                                                                     tools: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_a_timeout_over_the_clusters_maximum_is_refused_unless_raised(
+    kustomized: list[dict[str, Any]], tools: Path, tmp_path: Path
+) -> None:
     # Why values.schema.json caps timeoutSeconds at 600: Knative's max-revision-timeout-seconds.
     objs = copy.deepcopy(kustomized)
     _full_load(objs)["spec"]["template"]["spec"]["timeoutSeconds"] = 900
@@ -88,10 +91,12 @@ def test_a_timeout_over_the_clusters_maximum_is_refused_unless_raised(kustomized
     assert admit(tools, objs, tmp_path, raised)[0] == 0
 
 
-def test_the_tmp_volume_needs_knatives_emptydir_feature(kustomized: list[dict[str, Any]], tools: Path,
-                                                        tmp_path: Path) -> None:  # fmt: skip
+def test_the_tmp_volume_needs_knatives_emptydir_feature(
+    kustomized: list[dict[str, Any]], tools: Path, tmp_path: Path
+) -> None:
     # README § Deploy: the emptyDir at /tmp relies on kubernetes.podspec-volumes-emptydir (on by default).
-    code, results = admit(tools, kustomized, tmp_path,
-                          {"config-features": {"kubernetes.podspec-volumes-emptydir": "disabled"}})  # fmt: skip
+    code, results = admit(
+        tools, kustomized, tmp_path, {"config-features": {"kubernetes.podspec-volumes-emptydir": "disabled"}}
+    )
     assert code == 1
     assert {r["name"] for r in results if not r["ok"]} == {"hermes-search", "hermes-delta-load", "hermes-full-load"}

@@ -80,8 +80,9 @@ def test_loads_through_the_broker_are_delivered_once(tools: Path, manifests: Pat
             assert [d["status"] for d in _to(early, "hermes-undelivered")] == [204]
 
             # A full load posted to the Broker (what the install Job and `make full-load` send).
-            full_result = deliver(tools, manifests, services, "--type", "dev.hermes.load.full", "--source", "curl",
-                                  "--data", "{}")  # fmt: skip
+            full_result = deliver(
+                tools, manifests, services, "--type", "dev.hermes.load.full", "--source", "curl", "--data", "{}"
+            )
             (done,) = full_result["deliveries"]  # exactly one request reached any function
             assert (done["trigger"], done["status"], done["reply_cloudevent"]) == ("hermes-full-load", 200, True)
             assert _dispatch(full_result, "hermes-full-load")["attempts"] == 1
@@ -92,7 +93,10 @@ def test_loads_through_the_broker_are_delivered_once(tools: Path, manifests: Pat
             tick = deliver(tools, manifests, services, "--ping", "hermes-delta")
             (applied,) = tick["deliveries"]
             assert (applied["trigger"], applied["status"], applied["reply_cloudevent"]) == (
-                "hermes-delta-load", 200, True)  # fmt: skip
+                "hermes-delta-load",
+                200,
+                True,
+            )
             assert _dispatch(tick, "hermes-delta-load")["attempts"] == 1
             assert not any(d["dead_lettered"] for d in tick["dispatches"])
 
@@ -109,11 +113,24 @@ def test_a_503_is_retried_with_backoff_then_reaches_the_dead_letter_route(
     with serve() as (source_url, src):
         src.put(record("a", "2026-01-01T00:00:00Z"))
         down = f"http://127.0.0.1:{free_port()}"  # nothing listens: Elasticsearch is unreachable
-        with (running("full_load", "full_load", _env(down, alias, source_url)) as full,
-              running("delta_load", "delta_load", _env(es_url, alias, source_url)) as delta):  # fmt: skip
+        with (
+            running("full_load", "full_load", _env(down, alias, source_url)) as full,
+            running("delta_load", "delta_load", _env(es_url, alias, source_url)) as delta,
+        ):
             services = {"hermes-full-load": full, "hermes-delta-load": delta}
-            result = deliver(tools, manifests, services, "--type", "dev.hermes.load.full", "--source", "curl",
-                             "--id", "dataplane-503", "--data", "{}")  # fmt: skip
+            result = deliver(
+                tools,
+                manifests,
+                services,
+                "--type",
+                "dev.hermes.load.full",
+                "--source",
+                "curl",
+                "--id",
+                "dataplane-503",
+                "--data",
+                "{}",
+            )
     tries = _to(result, "hermes-full-load")
     assert [d["status"] for d in tries] == [503] * 3  # the first try and broker.fullLoadRetry (2) more
     gaps = [b["at_ms"] - a["at_ms"] for a, b in itertools.pairwise(tries)]

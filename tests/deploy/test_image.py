@@ -27,11 +27,20 @@ from tests.support.process import descendants, free_port, wait_live
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SERVICES = {"search": "hermes-search", "full_load": "hermes-full-load", "delta_load": "hermes-delta-load"}
-FULL_LOAD = {"Ce-Specversion": "1.0", "Ce-Type": "dev.hermes.load.full", "Ce-Source": "curl", "Ce-Id": "image-1",
-             "Content-Type": "application/json"}  # fmt: skip
-TICK = {"Ce-Specversion": "1.0", "Ce-Type": "dev.knative.sources.ping", "Ce-Id": "image-tick",
-        "Ce-Source": "/apis/v1/namespaces/hermes/pingsources/hermes-delta",
-        "Content-Type": "application/json"}  # fmt: skip
+FULL_LOAD = {
+    "Ce-Specversion": "1.0",
+    "Ce-Type": "dev.hermes.load.full",
+    "Ce-Source": "curl",
+    "Ce-Id": "image-1",
+    "Content-Type": "application/json",
+}
+TICK = {
+    "Ce-Specversion": "1.0",
+    "Ce-Type": "dev.knative.sources.ping",
+    "Ce-Id": "image-tick",
+    "Ce-Source": "/apis/v1/namespaces/hermes/pingsources/hermes-delta",
+    "Content-Type": "application/json",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +61,31 @@ def rendered(tools: Path) -> list[dict[str, Any]]:
 
 
 def _layer_python(image: Image, code: str) -> str:
-    out = subprocess.run([str(image.layer / "bin" / "python"), "-c", code], cwd="/", capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [str(image.layer / "bin" / "python"), "-c", code], cwd="/", capture_output=True, text=True, check=True
+    )
     return out.stdout.strip()
 
 
 def test_the_layer_holds_exactly_the_lock_and_hermes_comes_from_the_source(image: Image) -> None:
-    check = subprocess.run([str(image.layer / "bin" / "python"), "-m", "pip", "check"], capture_output=True,
-                           text=True, check=False)  # fmt: skip
+    check = subprocess.run(
+        [str(image.layer / "bin" / "python"), "-m", "pip", "check"], capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stdout  # the buildpack fails the build otherwise
-    freeze = subprocess.run([str(image.layer / "bin" / "python"), "-m", "pip", "freeze", "--exclude-editable",
-                             "--all"], capture_output=True, text=True, check=True).stdout  # fmt: skip
-    installed = {line.lower().replace("_", "-") for line in freeze.splitlines()
-                 if not line.startswith(("pip==", "setuptools=="))}  # fmt: skip
-    pinned = {line for line in (image.workspace / "requirements.txt").read_text().splitlines()
-              if "==" in line and not line.startswith("#")}  # fmt: skip
+    freeze = subprocess.run(
+        [str(image.layer / "bin" / "python"), "-m", "pip", "freeze", "--exclude-editable", "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = {
+        line.lower().replace("_", "-") for line in freeze.splitlines() if not line.startswith(("pip==", "setuptools=="))
+    }
+    pinned = {
+        line
+        for line in (image.workspace / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
     assert installed == pinned
     # A cached dependency layer must not carry a copy of hermes/: it points at the source being built.
     assert _layer_python(image, "import hermes; print(hermes.__file__)") == str(image.workspace / "hermes/__init__.py")

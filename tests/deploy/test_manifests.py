@@ -28,8 +28,13 @@ from tests.deploy.manifests import (
 pytestmark = pytest.mark.deploy
 
 PROD = CHART / "ci" / "production-values.yaml"
-CONTRACT_NAMES = {("Service", "hermes-search"), ("Service", "hermes-delta-load"), ("Service", "hermes-full-load"),
-                  ("PingSource", "hermes-delta"), ("PingSource", "hermes-full")}  # fmt: skip
+CONTRACT_NAMES = {
+    ("Service", "hermes-search"),
+    ("Service", "hermes-delta-load"),
+    ("Service", "hermes-full-load"),
+    ("PingSource", "hermes-delta"),
+    ("PingSource", "hermes-full"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +64,11 @@ def test_helm_lint_strict(tools: Path, values: list[str]) -> None:
 
 
 def test_every_rendered_object_matches_its_official_schema(
-    chart_default: list[dict[str, Any]], chart_prod: list[dict[str, Any]], kustomized: list[dict[str, Any]],
+    chart_default: list[dict[str, Any]],
+    chart_prod: list[dict[str, Any]],
+    kustomized: list[dict[str, Any]],
     crds: Path,
-) -> None:  # fmt: skip
+) -> None:
     secret = yaml.safe_load((ROOT / "knative" / "secret-template.yaml").read_text())
     objs = [*chart_default, *chart_prod, *kustomized, secret]
     for obj in objs:
@@ -108,13 +115,17 @@ def test_a_changed_setting_rolls_a_new_revision(tools: Path, kustomized: list[di
     assert changed != {name}
 
 
-def test_loaders_are_cluster_local_and_search_is_public(chart_default: list[dict[str, Any]],
-                                                        kustomized: list[dict[str, Any]]) -> None:  # fmt: skip
+def test_loaders_are_cluster_local_and_search_is_public(
+    chart_default: list[dict[str, Any]], kustomized: list[dict[str, Any]]
+) -> None:
     for objs in (chart_default, kustomized):
         services = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Service"}
         visibility = {n: s["metadata"]["labels"].get("networking.knative.dev/visibility") for n, s in services.items()}
-        assert visibility == {"hermes-search": None, "hermes-delta-load": "cluster-local",
-                              "hermes-full-load": "cluster-local"}  # fmt: skip
+        assert visibility == {
+            "hermes-search": None,
+            "hermes-delta-load": "cluster-local",
+            "hermes-full-load": "cluster-local",
+        }
         for name, svc in services.items():
             spec = svc["spec"]["template"]["spec"]
             assert "containerConcurrency" in spec
@@ -128,11 +139,13 @@ def test_loaders_are_cluster_local_and_search_is_public(chart_default: list[dict
             assert "initialDelaySeconds" not in container["readinessProbe"]
 
 
-def test_triggers_filter_on_type_and_source(chart_default: list[dict[str, Any]],
-                                            kustomized: list[dict[str, Any]]) -> None:  # fmt: skip
+def test_triggers_filter_on_type_and_source(
+    chart_default: list[dict[str, Any]], kustomized: list[dict[str, Any]]
+) -> None:
     for objs in (chart_default, kustomized):
-        triggers = {o["metadata"]["name"]: o["spec"].get("filter", {}).get("attributes") for o in objs
-                    if o["kind"] == "Trigger"}  # fmt: skip
+        triggers = {
+            o["metadata"]["name"]: o["spec"].get("filter", {}).get("attributes") for o in objs if o["kind"] == "Trigger"
+        }
         assert triggers["hermes-delta-load"] == {
             "type": "dev.knative.sources.ping",
             "source": "/apis/v1/namespaces/hermes/pingsources/hermes-delta",
@@ -152,13 +165,17 @@ def test_triggers_filter_on_type_and_source(chart_default: list[dict[str, Any]],
 
 
 def _containers(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [c for o in objs if o["kind"] == "Service" and o["apiVersion"].startswith("serving.knative.dev")
-            for c in o["spec"]["template"]["spec"]["containers"]]  # fmt: skip
+    return [
+        c
+        for o in objs
+        if o["kind"] == "Service" and o["apiVersion"].startswith("serving.knative.dev")
+        for c in o["spec"]["template"]["spec"]["containers"]
+    ]
 
 
-def test_every_non_root_container_names_a_numeric_user(chart_default: list[dict[str, Any]],
-                                                       chart_prod: list[dict[str, Any]],
-                                                       kustomized: list[dict[str, Any]]) -> None:  # fmt: skip
+def test_every_non_root_container_names_a_numeric_user(
+    chart_default: list[dict[str, Any]], chart_prod: list[dict[str, Any]], kustomized: list[dict[str, Any]]
+) -> None:
     # The kubelet's rule (kubernetes pkg/kubelet/kuberuntime/security_context_others.go, verifyRunAsNonRoot):
     # with runAsNonRoot and no numeric runAsUser it reads the image's USER; the google-22 run image says
     # `USER cnb` (GoogleCloudPlatform/buildpacks stacks/google_22/run.Dockerfile), a name, so the container
@@ -188,8 +205,9 @@ def test_gunicorn_runtime_dir_is_writable_and_kustomize_has_every_credential(
         assert {"ES_API_KEY", "ES_USERNAME", "ES_PASSWORD"} <= names
 
 
-def test_an_eck_ca_secret_becomes_es_ca_certs(chart_prod: list[dict[str, Any]],
-                                             chart_default: list[dict[str, Any]]) -> None:  # fmt: skip
+def test_an_eck_ca_secret_becomes_es_ca_certs(
+    chart_prod: list[dict[str, Any]], chart_default: list[dict[str, Any]]
+) -> None:
     for obj in (o for o in chart_prod if o["kind"] == "Service" and "template" in o.get("spec", {})):
         spec = obj["spec"]["template"]["spec"]
         container = spec["containers"][0]
@@ -219,8 +237,13 @@ def test_install_posts_a_first_full_load(tools: Path, chart_default: list[dict[s
 def test_schema_and_analysis_values_reach_every_function_as_settings_they_accept(tools: Path) -> None:
     library = json.loads((ROOT / "examples" / "library" / "schema.json").read_text())
     analysis = {"analyzer": {"mine": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "stop"]}}}
-    objs = helm_template(tools, "--set-json", f"config.schema={json.dumps(library)}",
-                         "--set-json", f"config.analysis={json.dumps(analysis)}")  # fmt: skip
+    objs = helm_template(
+        tools,
+        "--set-json",
+        f"config.schema={json.dumps(library)}",
+        "--set-json",
+        f"config.analysis={json.dumps(analysis)}",
+    )
     data = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "hermes-config")["data"]
     settings = load_settings(data)  # the functions' own reading of the rendered environment
     assert settings.field_schema == Schema.model_validate(library)
@@ -229,12 +252,16 @@ def test_schema_and_analysis_values_reach_every_function_as_settings_they_accept
 
 
 def test_values_schema_rejects_bad_values(tools: Path) -> None:
-    for args in (["--set-string", "config.extra.HERMES_SCHEMA=x"],
-                 ["--set-json", 'config.schema={"fields": {"Bad": {}}}'],
-                 ["--set", "functions.search.image.tag=latest"], ["--set", "config.esUrl=elasticsearch:9200"],
-                 ["--set", "functions.search.containerConcurrency=lots"], ["--set", "surprise=1"],
-                 # Knative's default max-revision-timeout-seconds (config-defaults) is 600.
-                 ["--set", "functions.fullLoad.timeoutSeconds=900"]):  # fmt: skip
+    for args in (
+        ["--set-string", "config.extra.HERMES_SCHEMA=x"],
+        ["--set-json", 'config.schema={"fields": {"Bad": {}}}'],
+        ["--set", "functions.search.image.tag=latest"],
+        ["--set", "config.esUrl=elasticsearch:9200"],
+        ["--set", "functions.search.containerConcurrency=lots"],
+        ["--set", "surprise=1"],
+        # Knative's default max-revision-timeout-seconds (config-defaults) is 600.
+        ["--set", "functions.fullLoad.timeoutSeconds=900"],
+    ):
         out = run([str(tools / "helm"), "template", "hermes", str(CHART), *args])
         assert out.returncode != 0, args
         assert "values don't meet the specifications of the schema" in out.stderr
@@ -253,8 +280,18 @@ def test_notes_show_search_url_full_load_curl_and_hotfix(tools: Path, tmp_path: 
     shutil.copytree(CHART, chart)
     (chart / "templates" / "NOTES.txt").rename(chart / "notes.txt")
     (chart / "templates" / "notes.yaml").write_text('notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 2 }}\n')
-    out = run([str(tools / "helm"), "template", "hermes", str(chart), "--namespace", "hermes",
-               "--show-only", "templates/notes.yaml"])  # fmt: skip
+    out = run(
+        [
+            str(tools / "helm"),
+            "template",
+            "hermes",
+            str(chart),
+            "--namespace",
+            "hermes",
+            "--show-only",
+            "templates/notes.yaml",
+        ]
+    )
     assert out.returncode == 0, out.stderr
     notes = yaml.safe_load(out.stdout)["notes"]
     assert "get ksvc hermes-search" in notes
@@ -269,20 +306,27 @@ def _checkov_view(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if obj["kind"] == "Service" and obj["apiVersion"].startswith("serving.knative.dev"):
             template = obj["spec"]["template"]
             selector = {"matchLabels": template["metadata"]["labels"]}
-            view.append({"apiVersion": "apps/v1", "kind": "Deployment",
-                         "metadata": {**obj["metadata"], "namespace": "hermes"},
-                         "spec": {"selector": selector, "template": template}})  # fmt: skip
+            view.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {**obj["metadata"], "namespace": "hermes"},
+                    "spec": {"selector": selector, "template": template},
+                }
+            )
         else:
             view.append({**obj, "metadata": {"namespace": "hermes", **obj["metadata"]}})
     return view
 
 
-def test_checkov_finds_nothing(tools: Path, chart_prod: list[dict[str, Any]], kustomized: list[dict[str, Any]],
-                               tmp_path: Path) -> None:  # fmt: skip
+def test_checkov_finds_nothing(
+    tools: Path, chart_prod: list[dict[str, Any]], kustomized: list[dict[str, Any]], tmp_path: Path
+) -> None:
     rendered = tmp_path / "rendered.yaml"
     rendered.write_text(yaml.safe_dump_all(_checkov_view([*chart_prod, *kustomized])))
-    out = run([str(tools / "checkov"), "--compact", "--framework", "kubernetes", "--output", "json",
-               "--file", str(rendered)])  # fmt: skip
+    out = run(
+        [str(tools / "checkov"), "--compact", "--framework", "kubernetes", "--output", "json", "--file", str(rendered)]
+    )
     result = json.loads(out.stdout)
     summary = result["summary"]
     failed = [(c["check_id"], c["resource"]) for c in result["results"]["failed_checks"]]
@@ -300,8 +344,20 @@ def test_kn_hotfix_command_works_offline(tools: Path, kustomized: list[dict[str,
     target.mkdir(parents=True)
     (target / "hermes-search.yaml").write_text(yaml.safe_dump(search))
     image = "registry.example.com/hermes/search@sha256:" + "a" * 64
-    out = run([str(tools / "kn"), "service", "update", "hermes-search", "--namespace", "hermes", "--image", image,
-               "--target", str(tmp_path)])  # fmt: skip
+    out = run(
+        [
+            str(tools / "kn"),
+            "service",
+            "update",
+            "hermes-search",
+            "--namespace",
+            "hermes",
+            "--image",
+            image,
+            "--target",
+            str(tmp_path),
+        ]
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     updated = yaml.safe_load((target / "hermes-search.yaml").read_text())
     assert updated["spec"]["template"]["spec"]["containers"][0]["image"] == image
@@ -310,8 +366,17 @@ def test_kn_hotfix_command_works_offline(tools: Path, kustomized: list[dict[str,
 def test_project_toml_follows_the_descriptor_spec() -> None:
     project = tomllib.loads((ROOT / "project.toml").read_text())
     assert project["_"]["schema-version"] == "0.2"
-    assert set(project["_"]) <= {"schema-version", "id", "name", "version", "authors", "licenses", "documentation-url",
-                                 "source-url", "metadata"}  # fmt: skip
+    assert set(project["_"]) <= {
+        "schema-version",
+        "id",
+        "name",
+        "version",
+        "authors",
+        "licenses",
+        "documentation-url",
+        "source-url",
+        "metadata",
+    }
     assert set(project) <= {"_", "io"}
     buildpacks = project["io"]["buildpacks"]
     assert set(buildpacks) <= {"builder", "include", "exclude", "group", "pre", "post", "build"}

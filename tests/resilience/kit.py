@@ -35,10 +35,14 @@ def corpus(n: int, *, minutes: int = 0, title: str = "Report") -> list[dict[str,
     """``n`` valid records; every one holds a word of :data:`WORDS`, so every search of one finds hits."""
     when = T0 + timedelta(minutes=minutes)
     return [
-        record(f"r-{i:06d}", when, title=f"{title} {i} on the {WORDS[i % len(WORDS)]}",
-               content=f"Notes about the {WORDS[(i + 3) % len(WORDS)]} and more.")
+        record(
+            f"r-{i:06d}",
+            when,
+            title=f"{title} {i} on the {WORDS[i % len(WORDS)]}",
+            content=f"Notes about the {WORDS[(i + 3) % len(WORDS)]} and more.",
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def env_of(es_url: str, alias: str, source_url: str | None = None, **extra: str) -> dict[str, str]:
@@ -46,11 +50,17 @@ def env_of(es_url: str, alias: str, source_url: str | None = None, **extra: str)
     return environ(ES_URL=es_url, ES_INDEX=alias, DATA_SOURCE_URL=source_url or None, **extra)
 
 
-def post_event(url: str, kind: str, data: bytes = b"{}", *, source: str = "resilience",
-               timeout: float = 300) -> requests.Response:  # fmt: skip
+def post_event(
+    url: str, kind: str, data: bytes = b"{}", *, source: str = "resilience", timeout: float = 300
+) -> requests.Response:
     """POST a binary-mode CloudEvent with a fresh id, as a Broker or `make full-load` does."""
-    headers = {"Ce-Specversion": "1.0", "Ce-Type": kind, "Ce-Source": source, "Ce-Id": uuid.uuid4().hex,
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "Ce-Specversion": "1.0",
+        "Ce-Type": kind,
+        "Ce-Source": source,
+        "Ce-Id": uuid.uuid4().hex,
+        "Content-Type": "application/json",
+    }
     return requests.post(url, data=data, headers=headers, timeout=timeout)
 
 
@@ -87,8 +97,10 @@ class SteadySearches:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __enter__(self) -> SteadySearches:
-        self._threads = [threading.Thread(target=self._run, args=(i,), name=f"steady-searches-{i}", daemon=True)
-                         for i in range(self.senders)]  # fmt: skip
+        self._threads = [
+            threading.Thread(target=self._run, args=(i,), name=f"steady-searches-{i}", daemon=True)
+            for i in range(self.senders)
+        ]
         for thread in self._threads:
             thread.start()
         return self

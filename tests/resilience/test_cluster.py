@@ -24,7 +24,7 @@ from tests.resilience.kit import (
     post_event,
     served,
     summary,
-)  # fmt: skip
+)
 from tests.support.datasource import SourceBehaviour, serve
 from tests.support.process import eventually, started
 
@@ -81,8 +81,11 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
         evidence(
             f"3 nodes formed one cluster; {first} holds {n:,} documents, copies on nodes {_holders(client, first)}"
         )
-        with started("search", "search", env_of(url, "cluster")) as (s_url, _), \
-                started("full_load", "full_load", env) as (f_url, _), SteadySearches(s_url) as load:  # fmt: skip
+        with (
+            started("search", "search", env_of(url, "cluster")) as (s_url, _),
+            started("full_load", "full_load", env) as (f_url, _),
+            SteadySearches(s_url) as load,
+        ):
             time.sleep(2)
             # 1. The node holding the served primary dies under searches.
             copies = _holders(client, first)
@@ -93,10 +96,12 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
             noticed = time.monotonic() - t
             regreen = _green(client, first, 180)
             time.sleep(2)
-            evidence(f"node {victim} ({'primary' if victim == copies['p'] else 'replica'} of the served shard) "
-                     f"killed: the cluster dropped it after {noticed:.1f} s, the index was green again on the 2 others "
-                     f"after {time.monotonic() - t - 2:.1f} s ({regreen}); searches from the kill until 2 s after: "
-                     f"{summary(load.between(t))}")  # fmt: skip
+            evidence(
+                f"node {victim} ({'primary' if victim == copies['p'] else 'replica'} of the served shard) "
+                f"killed: the cluster dropped it after {noticed:.1f} s, the index was green again on the 2 others "
+                f"after {time.monotonic() - t - 2:.1f} s ({regreen}); searches from the kill until 2 s after: "
+                f"{summary(load.between(t))}"
+            )
             nodes[victim] = private_es.restart(nodes[victim])
             assert _green(client, first, 120)
             # 2. The node holding the new index's primary dies mid-load, and comes back.
@@ -123,8 +128,10 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
                 if victim == primary
                 else "a served copy; node 0, which ES_URL names, holds the new index"
             )
-            evidence(f"node {victim} ({role}) killed mid-load, restarted after {time.monotonic() - t:.0f} s: "
-                     f"the load answered {resp.status_code} {_outcome(resp)}")  # fmt: skip
+            evidence(
+                f"node {victim} ({role}) killed mid-load, restarted after {time.monotonic() - t:.0f} s: "
+                f"the load answered {resp.status_code} {_outcome(resp)}"
+            )
             if resp.status_code == 200:
                 assert resp.json()["indexed"] == n
             else:
@@ -136,8 +143,10 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
                 with started("full_load", "full_load", {**env, "HERMES_GREEN_TIMEOUT_S": "3"}) as (short_url, _):
                     refused = post_event(short_url, FULL_EVENT)
                 before = served(client, "cluster")
-                evidence(f"replica allocation off, HERMES_GREEN_TIMEOUT_S=3: {refused.status_code} "
-                         f"`{refused.json()['error']['type']}`; the alias stayed on {before}")  # fmt: skip
+                evidence(
+                    f"replica allocation off, HERMES_GREEN_TIMEOUT_S=3: {refused.status_code} "
+                    f"`{refused.json()['error']['type']}`; the alias stayed on {before}"
+                )
                 assert (refused.status_code, refused.json()["error"]["type"]) == (502, "index_not_green")
                 enabled: list[float] = []
                 timer = threading.Timer(15, lambda: (_allocation(client, None), enabled.append(time.monotonic())))
@@ -148,9 +157,11 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
                 timer.join()
             finally:
                 _allocation(client, None)
-            evidence(f"allocation switched back on 15 s into the next load (which streams in ~5 s): it swapped "
-                     f"{done - enabled[0]:.1f} s later ({waited.status_code} {waited.json().get('status')}, "
-                     f"{done - t:.1f} s in all)")  # fmt: skip
+            evidence(
+                f"allocation switched back on 15 s into the next load (which streams in ~5 s): it swapped "
+                f"{done - enabled[0]:.1f} s later ({waited.status_code} {waited.json().get('status')}, "
+                f"{done - t:.1f} s in all)"
+            )
             assert waited.status_code == 200
             assert done > enabled[0]
             assert _green(client, waited.json()["index"], 1)

@@ -23,7 +23,7 @@ from tests.resilience.kit import (
     pick,
     post_event,
     summary,
-)  # fmt: skip
+)
 from tests.support.datasource import SourceBehaviour, serve
 from tests.support.process import eventually, started
 
@@ -69,9 +69,11 @@ def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[A
     errors = [a for a in load.answers if a.status != 200]
     evidence(f"before the kill: {summary(before)}")
     evidence(f"Elasticsearch down {up_at - killed_at:.1f} s (including its restart): {summary(during)}")
-    evidence(f"first 503 answered {first_503.sent + first_503.latency_s - killed_at:.2f} s after the kill; "
-             f"slowest error answer {max(a.latency_s for a in errors):.2f} s; "
-             f"Retry-After {first_503.retry_after}")  # fmt: skip
+    evidence(
+        f"first 503 answered {first_503.sent + first_503.latency_s - killed_at:.2f} s after the kill; "
+        f"slowest error answer {max(a.latency_s for a in errors):.2f} s; "
+        f"Retry-After {first_503.retry_after}"
+    )
     evidence(f"after the restart: {summary(after)}; first 200 {first_200.sent - up_at:.2f} s after the node answered")
     evidence(f"the same search process answered throughout (its metrics count {served_total:,} searches)")
     assert all(a.status == 200 and a.hits > 0 for a in before)
@@ -136,11 +138,15 @@ def test_elasticsearch_killed_during_a_delta(private_es: Any, node: list[Any], e
                 ticks.append(post_event(d_url, DELTA_EVENT))
                 time.sleep(0.5 if ticks[-1].status_code == 409 else 0)
     failed = answer[0]
-    evidence(f"the tick killed after {pages_at_kill} of {(n + n // 10) // 20 + 1} source pages: {failed.status_code} "
-             f"`{failed.json()['error']['type']}`; {partial:,} changes had reached the index")  # fmt: skip
+    evidence(
+        f"the tick killed after {pages_at_kill} of {(n + n // 10) // 20 + 1} source pages: {failed.status_code} "
+        f"`{failed.json()['error']['type']}`; {partial:,} changes had reached the index"
+    )
     evidence(f"watermark before {watermark}, after the restart {after_kill}")
-    evidence(f"next ticks: {[t.status_code for t in ticks]} (409 while the dead tick's lock lived) → "
-             f"{ticks[-1].json().get('indexed')} written")  # fmt: skip
+    evidence(
+        f"next ticks: {[t.status_code for t in ticks]} (409 while the dead tick's lock lived) → "
+        f"{ticks[-1].json().get('indexed')} written"
+    )
     assert failed.status_code >= 500
     assert after_kill == watermark
     assert ticks[-1].status_code == 200, ticks[-1].text
@@ -148,8 +154,13 @@ def test_elasticsearch_killed_during_a_delta(private_es: Any, node: list[Any], e
     live = documents(client, "delta", LIVE)
     expected = {rid: r for rid, r in src.records.items() if not r.get("deleted")}
     assert set(live) == set(expected)
-    mismatched = [rid for rid, r in expected.items()
-                  if (live[rid]["title"], live[rid]["updated_at"]) != (r["title"], r["updated_at"])]  # fmt: skip
-    evidence(f"after the next tick: {len(live):,} live documents = {len(expected):,} live source records, "
-             f"{len(mismatched)} differing")  # fmt: skip
+    mismatched = [
+        rid
+        for rid, r in expected.items()
+        if (live[rid]["title"], live[rid]["updated_at"]) != (r["title"], r["updated_at"])
+    ]
+    evidence(
+        f"after the next tick: {len(live):,} live documents = {len(expected):,} live source records, "
+        f"{len(mismatched)} differing"
+    )
     assert mismatched == []

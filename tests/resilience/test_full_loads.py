@@ -27,15 +27,16 @@ from tests.resilience.kit import (
     post_event,
     served,
     summary,
-)  # fmt: skip
+)
 from tests.support.datasource import SourceBehaviour, serve
 from tests.support.process import eventually, kill_tree, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_searches_at_a_steady_rate_during_consecutive_full_loads(es_url: str, es: Any, alias: str,
-                                                                  evidence: Any) -> None:  # fmt: skip
+def test_searches_at_a_steady_rate_during_consecutive_full_loads(
+    es_url: str, es: Any, alias: str, evidence: Any
+) -> None:
     """Searches during five consecutive full loads: zero non-200, zero empty results
 
     A search function process answers 20 searches a second while a full_load process rebuilds the index five
@@ -96,8 +97,10 @@ def test_a_full_load_killed_mid_stream_leaves_the_served_index_and_the_next_run_
         orphans = sorted(set(managed(es, alias)) - set(before_index))
         es.indices.refresh(index=orphans)
         written = es.count(index=orphans)["count"]
-        evidence(f"killed while it waited for page {len(src.requests)} of {n // 20}; the orphan {orphans[0]} held "
-                 f"{written:,} of {n:,} documents")  # fmt: skip
+        evidence(
+            f"killed while it waited for page {len(src.requests)} of {n // 20}; the orphan {orphans[0]} held "
+            f"{written:,} of {n:,} documents"
+        )
         assert served(es, alias) == before_index
         assert documents(es, alias) == before_docs
         lock = es.get(index=settings.state_index, id=LOCK_ID)["_source"]
@@ -111,8 +114,10 @@ def test_a_full_load_killed_mid_stream_leaves_the_served_index_and_the_next_run_
                     break
                 time.sleep(0.5)
             recovered = time.monotonic() - killed_at
-    evidence(f"the next run: {len(tries) - 1} x 409 while the stale lock lived, then {tries[-1]}, "
-             f"{recovered:.1f} s after the kill (TTL {ttl:g} s)")  # fmt: skip
+    evidence(
+        f"the next run: {len(tries) - 1} x 409 while the stale lock lived, then {tries[-1]}, "
+        f"{recovered:.1f} s after the kill (TTL {ttl:g} s)"
+    )
     assert tries[-1] == 200, resp.text
     report = resp.json()
     assert report["status"] == "completed"
@@ -144,8 +149,13 @@ def test_bulk_rejections_during_a_parallel_full_load_index_every_record_exactly_
     records = corpus(n)
     with serve() as (url, src):
         src.put(*records)
-        settings = Settings(ES_URL=server.url, ES_INDEX="rejections", DATA_SOURCE_URL=url,  # type: ignore[call-arg]
-                            HERMES_BULK_WORKERS="4", HERMES_BULK_CHUNK_DOCS="100")  # fmt: skip
+        settings = Settings(
+            ES_URL=server.url,
+            ES_INDEX="rejections",
+            DATA_SOURCE_URL=url,  # type: ignore[call-arg]
+            HERMES_BULK_WORKERS="4",
+            HERMES_BULK_CHUNK_DOCS="100",
+        )
         rejected_before = _write_rejections(client)
         t = time.monotonic()
         report = full_load(build_client(settings), settings)
@@ -154,10 +164,14 @@ def test_bulk_rejections_during_a_parallel_full_load_index_every_record_exactly_
     index = report["index"]
     stats = client.indices.stats(index=index, metric="indexing")["indices"][index]["primaries"]["indexing"]
     docs = documents(client, "rejections")
-    evidence(f"{n:,} records, 4 senders of 100-document bulks: Elasticsearch rejected {rejected:,} write tasks; "
-             f"the load took {took:.1f} s")  # fmt: skip
-    evidence(f"index {index}: {len(docs):,} documents, {stats['index_total']:,} successful indexing operations, "
-             f"{stats['index_failed']:,} refused ones (version conflicts of re-sent items)")  # fmt: skip
+    evidence(
+        f"{n:,} records, 4 senders of 100-document bulks: Elasticsearch rejected {rejected:,} write tasks; "
+        f"the load took {took:.1f} s"
+    )
+    evidence(
+        f"index {index}: {len(docs):,} documents, {stats['index_total']:,} successful indexing operations, "
+        f"{stats['index_failed']:,} refused ones (version conflicts of re-sent items)"
+    )
     assert rejected > 0, "the write pool never rejected: the scenario did not happen"
     assert report["status"] == "completed"
     assert report["failed"] == 0

@@ -44,17 +44,37 @@ def test_loaders_ignore_any_url_in_event_data(es_url: str, alias: str, evidence:
 
 BAD_EVENTS: dict[str, tuple[dict[str, str], bytes]] = {
     "no CloudEvent headers": ({"Content-Type": "application/json"}, b"{}"),
-    "no ce-id": ({"Ce-Specversion": "1.0", "Ce-Type": FULL_EVENT, "Ce-Source": "x",
-                  "Content-Type": "application/json"}, b"{}"),
-    "spec version 0.1": ({"Ce-Specversion": "0.1", "Ce-Type": FULL_EVENT, "Ce-Source": "x", "Ce-Id": "1",
-                          "Content-Type": "application/json"}, b"{}"),
+    "no ce-id": (
+        {"Ce-Specversion": "1.0", "Ce-Type": FULL_EVENT, "Ce-Source": "x", "Content-Type": "application/json"},
+        b"{}",
+    ),
+    "spec version 0.1": (
+        {
+            "Ce-Specversion": "0.1",
+            "Ce-Type": FULL_EVENT,
+            "Ce-Source": "x",
+            "Ce-Id": "1",
+            "Content-Type": "application/json",
+        },
+        b"{}",
+    ),
     "structured, not JSON": ({"Content-Type": "application/cloudevents+json"}, b"{not json"),
-    "structured, no type": ({"Content-Type": "application/cloudevents+json"},
-                            b'{"specversion": "1.0", "source": "x", "id": "1"}'),
-}  # fmt: skip
+    "structured, no type": (
+        {"Content-Type": "application/cloudevents+json"},
+        b'{"specversion": "1.0", "source": "x", "id": "1"}',
+    ),
+}
 # Only the full load reads its data ({"force": true}); a delta ignores whatever a PingSource sends.
-NOT_JSON = ({"Ce-Specversion": "1.0", "Ce-Type": FULL_EVENT, "Ce-Source": "x", "Ce-Id": "1",
-             "Content-Type": "application/json"}, b"\xff\xfe")  # fmt: skip
+NOT_JSON = (
+    {
+        "Ce-Specversion": "1.0",
+        "Ce-Type": FULL_EVENT,
+        "Ce-Source": "x",
+        "Ce-Id": "1",
+        "Content-Type": "application/json",
+    },
+    b"\xff\xfe",
+)
 
 
 def test_bad_and_oversized_events_get_400_and_413(es_url: str, alias: str, evidence: Any) -> None:
@@ -93,11 +113,16 @@ def test_rendered_manifests_keep_the_loaders_cluster_local(tools: Path, evidence
     rendered = {"helm template": helm_template(tools), "kustomize build knative/": kustomize_build(tools)}
     for how, objs in rendered.items():
         services = [o for o in objs if o.get("kind") == "Service"]
-        visibility = {s["metadata"]["name"]: s["metadata"].get("labels", {}).get("networking.knative.dev/visibility")
-                      for s in services}  # fmt: skip
+        visibility = {
+            s["metadata"]["name"]: s["metadata"].get("labels", {}).get("networking.knative.dev/visibility")
+            for s in services
+        }
         evidence(f"{how}: {visibility}")
-        assert visibility == {"hermes-search": None, "hermes-full-load": "cluster-local",
-                              "hermes-delta-load": "cluster-local"}  # fmt: skip
+        assert visibility == {
+            "hermes-search": None,
+            "hermes-full-load": "cluster-local",
+            "hermes-delta-load": "cluster-local",
+        }
 
 
 def test_next_links_never_leave_the_source_origin(es_url: str, alias: str, evidence: Any) -> None:

@@ -86,8 +86,7 @@ def test_a_source_fault_changes_nothing_served(fault: str, es_url: str, es: Any,
     evidence(f"alias still on {index[0]} with its {len(docs):,} documents unchanged; watermark still {watermark}")
 
 
-def test_a_5xx_burst_shorter_than_the_retries_loads_everything(es_url: str, es: Any, alias: str,
-                                                               evidence: Any) -> None:  # fmt: skip
+def test_a_5xx_burst_shorter_than_the_retries_loads_everything(es_url: str, es: Any, alias: str, evidence: Any) -> None:
     """A 5xx burst shorter than the retries: the load rides it out and loads everything
 
     The other side of the burst above: two 503 answers, then a healthy source. The retries (with backoff and
@@ -99,8 +98,10 @@ def test_a_5xx_burst_shorter_than_the_retries_loads_everything(es_url: str, es: 
         env = env_of(es_url, alias, url, HERMES_SOURCE_RETRIES="3")
         with started("full_load", "full_load", env) as (full_url, _):
             resp = post_event(full_url, FULL_EVENT)
-    evidence(f"{len(src.requests)} requests to the source (2 answered 503); the load: {resp.status_code} "
-             f"{resp.json().get('status')}, {resp.json().get('indexed')} indexed")  # fmt: skip
+    evidence(
+        f"{len(src.requests)} requests to the source (2 answered 503); the load: {resp.status_code} "
+        f"{resp.json().get('status')}, {resp.json().get('indexed')} indexed"
+    )
     assert resp.status_code == 200
     assert resp.json()["indexed"] == n
     assert len(documents(es, alias)) == n

@@ -17,20 +17,41 @@ def stamp(days: int) -> str:
 def corpus() -> list[dict[str, Any]]:
     """30 filler records plus a few with known properties."""
     records: list[dict[str, Any]] = [
-        {"id": "title-hit", "title": "Lighthouse keepers of Brittany", "content": "Stories of the coast.",
-         "tags": ["fr", "sea"], "updated_at": stamp(40)},
-        {"id": "content-hit", "title": "Coastal walks", "content": "Past an old lighthouse and a harbour.",
-         "tags": ["fr", "walks"], "updated_at": stamp(41)},
+        {
+            "id": "title-hit",
+            "title": "Lighthouse keepers of Brittany",
+            "content": "Stories of the coast.",
+            "tags": ["fr", "sea"],
+            "updated_at": stamp(40),
+        },
+        {
+            "id": "content-hit",
+            "title": "Coastal walks",
+            "content": "Past an old lighthouse and a harbour.",
+            "tags": ["fr", "walks"],
+            "updated_at": stamp(41),
+        },
         {"id": "gone", "title": "Lighthouse museum", "updated_at": stamp(42), "deleted": True},
-        {"id": "xss", "title": "Markup <b>bold</b> lighthouse", "content": "<script>alert(1)</script>",
-         "tags": ["web"], "updated_at": stamp(43)},
-    ]  # fmt: skip
+        {
+            "id": "xss",
+            "title": "Markup <b>bold</b> lighthouse",
+            "content": "<script>alert(1)</script>",
+            "tags": ["web"],
+            "updated_at": stamp(43),
+        },
+    ]
     for i in range(30):
-        records.append({
-            "id": f"doc-{i:02d}", "title": f"Filler article number {i}",
-            "content": "Common words about travel and food.", "tags": ["filler", "even" if i % 2 == 0 else "odd"],
-            "created_at": stamp(i), "updated_at": stamp(i), "rating": i,
-        })  # fmt: skip
+        records.append(
+            {
+                "id": f"doc-{i:02d}",
+                "title": f"Filler article number {i}",
+                "content": "Common words about travel and food.",
+                "tags": ["filler", "even" if i % 2 == 0 else "odd"],
+                "created_at": stamp(i),
+                "updated_at": stamp(i),
+                "rating": i,
+            }
+        )
     return records
 
 

@@ -146,8 +146,9 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
 
-        def _send(self, status: int, body: bytes, ctype: str = "application/json",
-                  headers: dict[str, str] | None = None) -> None:  # fmt: skip
+        def _send(
+            self, status: int, body: bytes, ctype: str = "application/json", headers: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -188,5 +189,11 @@ def _opened(event: threading.Event) -> threading.Event:
 def record(rid: str, updated_at: datetime | str, **fields: Any) -> dict[str, Any]:
     """A valid record (builder for readable tests)."""
     when = updated_at if isinstance(updated_at, str) else updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return {"id": rid, "updated_at": when, "title": f"Title {rid}", "content": f"Content of {rid}",
-            "tags": [], **fields}  # fmt: skip
+    return {
+        "id": rid,
+        "updated_at": when,
+        "title": f"Title {rid}",
+        "content": f"Content of {rid}",
+        "tags": [],
+        **fields,
+    }

@@ -30,8 +30,17 @@ def free_port() -> int:
 
 
 def command(name: str, target: str, port: int) -> list[str]:
-    return [str(FF), "--source", f"functions/{name}/main.py", "--target", target,
-            "--port", str(port), "--host", "127.0.0.1"]  # fmt: skip
+    return [
+        str(FF),
+        "--source",
+        f"functions/{name}/main.py",
+        "--target",
+        target,
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+    ]
 
 
 def eventually(check: Callable[[], Any], wait_s: float = 60) -> Any:
@@ -77,8 +86,9 @@ def running(name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd
 
 
 @contextmanager
-def started(name: str, target: str, env: dict[str, str], wait_s: float = 30,
-            cwd: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:  # fmt: skip
+def started(
+    name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """:func:`running`, yielding the process too (to kill it, or to prove it never restarted).
 
     Its logs go to a file, never to a pipe nobody reads: a pipe's 64 KiB buffer, once full, would block
@@ -87,8 +97,9 @@ def started(name: str, target: str, env: dict[str, str], wait_s: float = 30,
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "DATA_SOURCE_", "HERMES_"))}
     log = tempfile.NamedTemporaryFile(prefix=f"{name}-{port}-", suffix=".log", dir=KEEP_LOGS, delete=not KEEP_LOGS)  # noqa: SIM115
-    proc = subprocess.Popen(command(name, target, port), cwd=cwd, env={**full_env, **env},
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        command(name, target, port), cwd=cwd, env={**full_env, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_live(url, proc, wait_s):

@@ -33,8 +33,13 @@ def test_search_process_serves_http(make_settings: Any, tmp_path: Path) -> None:
         assert requests.get(f"{url}/health/ready", timeout=10).status_code == 200
         bad = requests.get(f"{url}/search", params={"q": "a", "size": "1000"}, timeout=10)
         assert bad.status_code == 400
-        assert bad.json() == {"error": {"type": "invalid_parameter", "parameter": "size",
-                                        "message": "size: Input should be less than or equal to 100"}}  # fmt: skip
+        assert bad.json() == {
+            "error": {
+                "type": "invalid_parameter",
+                "parameter": "size",
+                "message": "size: Input should be less than or equal to 100",
+            }
+        }
 
 
 def test_pingsource_event_over_http_to_delta_process(make_settings: Any) -> None:
@@ -43,15 +48,20 @@ def test_pingsource_event_over_http_to_delta_process(make_settings: Any) -> None
         src.put(record("a", "2026-01-01T00:00:00Z"))
         with running("full_load", "full_load", _env(settings)) as full_url:
             structured = {"specversion": "1.0", "type": "dev.hermes.load.full", "source": "curl", "id": "1"}
-            resp = requests.post(full_url, json=structured, timeout=60,
-                                 headers={"Content-Type": "application/cloudevents+json"})  # fmt: skip
+            resp = requests.post(
+                full_url, json=structured, timeout=60, headers={"Content-Type": "application/cloudevents+json"}
+            )
             assert resp.json()["status"] == "completed"
         src.put(record("b", "2026-01-02T00:00:00Z"))
         # Exactly what a PingSource sends (binary mode; its data; a fresh id per tick).
-        headers = {"Ce-Specversion": "1.0", "Ce-Type": "dev.knative.sources.ping",
-                   "Ce-Source": "/apis/v1/namespaces/default/pingsources/hermes-delta",
-                   "Ce-Id": "5f3e2d1c-0000-4000-8000-000000000001", "Ce-Time": "2026-11-22T10:00:00Z",
-                   "Content-Type": "application/json"}  # fmt: skip
+        headers = {
+            "Ce-Specversion": "1.0",
+            "Ce-Type": "dev.knative.sources.ping",
+            "Ce-Source": "/apis/v1/namespaces/default/pingsources/hermes-delta",
+            "Ce-Id": "5f3e2d1c-0000-4000-8000-000000000001",
+            "Ce-Time": "2026-11-22T10:00:00Z",
+            "Content-Type": "application/json",
+        }
         with running("delta_load", "delta_load", _env(settings)) as delta_url:
             resp = requests.post(delta_url, data=b'{"message": "tick"}', headers=headers, timeout=60)
             assert resp.status_code == 200
@@ -61,17 +71,33 @@ def test_pingsource_event_over_http_to_delta_process(make_settings: Any) -> None
 
 @pytest.mark.parametrize(
     ("name", "env", "named"),
-    [("full_load", {}, "DATA_SOURCE_URL"), ("delta_load", {"DATA_SOURCE_URL": "s3://x"}, "DATA_SOURCE_URL"),
-     ("search", {"ES_URL": "localhost:9200"}, "ES_URL"), ("search", {"HERMES_ES_TIMEOUT_S": "soon"},
-     "HERMES_ES_TIMEOUT_S"),
-     ("search", {"HERMES_SCHEMA": '{"fields": {"price": {"type": "number", "boost": 2}}}'},
-      "HERMES_SCHEMA.fields.price"),
-     ("full_load", {"DATA_SOURCE_URL": "file:///x.json", "HERMES_SCHEMA": '{"fields": {"title": {"type": "text"}}}'},
-      "title: is a core field")],
-)  # fmt: skip
+    [
+        ("full_load", {}, "DATA_SOURCE_URL"),
+        ("delta_load", {"DATA_SOURCE_URL": "s3://x"}, "DATA_SOURCE_URL"),
+        ("search", {"ES_URL": "localhost:9200"}, "ES_URL"),
+        ("search", {"HERMES_ES_TIMEOUT_S": "soon"}, "HERMES_ES_TIMEOUT_S"),
+        (
+            "search",
+            {"HERMES_SCHEMA": '{"fields": {"price": {"type": "number", "boost": 2}}}'},
+            "HERMES_SCHEMA.fields.price",
+        ),
+        (
+            "full_load",
+            {"DATA_SOURCE_URL": "file:///x.json", "HERMES_SCHEMA": '{"fields": {"title": {"type": "text"}}}'},
+            "title: is a core field",
+        ),
+    ],
+)
 def test_bad_configuration_stops_start_up_naming_the_variable(name: str, env: dict[str, str], named: str) -> None:
-    proc = subprocess.run(command(name, name, free_port()), cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env},
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    proc = subprocess.run(
+        command(name, name, free_port()),
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode != 0
     assert named in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -69,8 +69,11 @@ def test_no_full_load_yet_is_a_failed_precondition(settings: Settings) -> None:
 
 def test_one_tick_applies_updates_inserts_and_tombstones(es: Any, loaded: Settings, source: Any) -> None:
     state = source[1]
-    state.put(record("r1", at(100), title="Updated title"), record("new", at(101)),
-              {"id": "r2", "updated_at": at(102).isoformat(), "deleted": True})  # fmt: skip
+    state.put(
+        record("r1", at(100), title="Updated title"),
+        record("new", at(101)),
+        {"id": "r2", "updated_at": at(102).isoformat(), "deleted": True},
+    )
     report = _delta(loaded)
     assert report["status"] == "applied"
     assert (report["indexed"], report["deleted"]) == (2, 1)
@@ -121,14 +124,25 @@ def _until_deletes_are_forgotten(es: Any, index: str) -> None:
     """Delete a control document, then wait until Elasticsearch accepts an older version of it: from then
     on it has forgotten every earlier delete's version (index.gc_deletes has passed), as it would a minute
     after a delete with the default setting. Polls the server's own answer, never a wall clock."""
-    es.index(index=index, id="gc-control", document={"id": "gc-control", "deleted": True}, version=10,
-             version_type="external", refresh=True)  # fmt: skip
+    es.index(
+        index=index,
+        id="gc-control",
+        document={"id": "gc-control", "deleted": True},
+        version=10,
+        version_type="external",
+        refresh=True,
+    )
     es.delete(index=index, id="gc-control", refresh=True)
 
     def forgotten() -> bool:
         es.indices.refresh(index=index)  # pruning of deleted versions happens on refresh
-        resp = es.options(ignore_status=409).index(index=index, id="gc-control", version=1, version_type="external",
-                                                   document={"id": "gc-control", "deleted": True})  # fmt: skip
+        resp = es.options(ignore_status=409).index(
+            index=index,
+            id="gc-control",
+            version=1,
+            version_type="external",
+            document={"id": "gc-control", "deleted": True},
+        )
         return bool(resp.meta.status == 201)
 
     assert eventually(forgotten, wait_s=60)
@@ -151,8 +165,9 @@ def test_older_copy_of_a_deleted_record_never_resurrects(es: Any, loaded: Settin
     assert "r4" not in _served(es, loaded.es_index)
 
 
-def test_crash_between_bulk_and_watermark_is_harmless(es: Any, loaded: Settings, source: Any,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_crash_between_bulk_and_watermark_is_harmless(
+    es: Any, loaded: Settings, source: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state = State(es, loaded.state_index)
     mark = state.watermark()
     source[1].put(record("r1", at(100), title="v2"), record("new", at(101)))
@@ -194,8 +209,11 @@ def test_delta_during_full_load_is_deferred_then_catches_up(es: Any, loaded: Set
     assert src.arrived.wait(30)
     assert LoadLock(es, loaded.state_index, 60).current() is not None
     # Changes land at the source while the rebuild streams.
-    src.put(record("r0", at(24 * 60), title="changed during rebuild"), record("born", at(24 * 60 + 1)),
-            {"id": "r9", "updated_at": at(24 * 60 + 2).isoformat(), "deleted": True})  # fmt: skip
+    src.put(
+        record("r0", at(24 * 60), title="changed during rebuild"),
+        record("born", at(24 * 60 + 1)),
+        {"id": "r9", "updated_at": at(24 * 60 + 2).isoformat(), "deleted": True},
+    )
     assert _delta(loaded)["status"] == "deferred"
     src.release()
     rebuild.join()
@@ -207,8 +225,9 @@ def test_delta_during_full_load_is_deferred_then_catches_up(es: Any, loaded: Set
         assert served[rid]["title"] == rec["title"]
 
 
-def test_invalid_records_are_dead_lettered_and_do_not_hold_the_watermark(es: Any, loaded: Settings,
-                                                                         source: Any) -> None:  # fmt: skip
+def test_invalid_records_are_dead_lettered_and_do_not_hold_the_watermark(
+    es: Any, loaded: Settings, source: Any
+) -> None:
     source[1].put(record("r1", at(100)))
     source[1].extra = [{"id": "broken", "updated_at": "not a time"}]
     report = _delta(loaded)
@@ -224,9 +243,13 @@ def test_invalid_records_are_dead_lettered_and_do_not_hold_the_watermark(es: Any
 
 
 def _ping(client: Any, event_id: str) -> Any:
-    headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping", "ce-id": event_id,
-               "ce-source": "/apis/v1/namespaces/default/pingsources/hermes-delta",
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "dev.knative.sources.ping",
+        "ce-id": event_id,
+        "ce-source": "/apis/v1/namespaces/default/pingsources/hermes-delta",
+        "Content-Type": "application/json",
+    }
     return client.post("/", data=b'{"reason": "tick"}', headers=headers)
 
 
@@ -266,10 +289,16 @@ def test_function_source_down_is_a_retryable_5xx(function: Any, loaded: Settings
 def test_undelivered_events_are_recorded_once_and_shown_by_status(function: Any, loaded: Settings, es: Any) -> None:
     # What the dead-letter Broker's Trigger delivers: the original event plus Knative's knativeerror*
     # extensions (knative/eventing pkg/kncloudevents/event_dispatcher.go).
-    headers = {"ce-specversion": "1.0", "ce-type": "dev.hermes.load.full", "ce-source": "ops", "ce-id": "lost-1",
-               "ce-knativeerrorcode": "502", "ce-knativeerrordest": "http://hermes-full-load.hermes.svc/",
-               "ce-knativeerrordata": base64.b64encode(b'{"error": {"type": "source_error"}}').decode(),
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "dev.hermes.load.full",
+        "ce-source": "ops",
+        "ce-id": "lost-1",
+        "ce-knativeerrorcode": "502",
+        "ce-knativeerrordest": "http://hermes-full-load.hermes.svc/",
+        "ce-knativeerrordata": base64.b64encode(b'{"error": {"type": "source_error"}}').decode(),
+        "Content-Type": "application/json",
+    }
     for _ in range(2):  # the dead-letter delivery itself may be retried
         resp = function.post("/undelivered", data=b"{}", headers=headers)
         # No body, so no CloudEvent reply: Knative would route a reply back into the dead-letter Broker.

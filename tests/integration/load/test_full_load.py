@@ -73,8 +73,9 @@ def test_searches_during_reloads_never_fail_nor_see_nothing(es: Any, settings: S
     def searcher() -> None:
         while not stop.is_set():
             try:
-                totals.append(es.search(index=settings.es_index, query={"match_all": {}}, size=0)
-                              ["hits"]["total"]["value"])  # fmt: skip
+                totals.append(
+                    es.search(index=settings.es_index, query={"match_all": {}}, size=0)["hits"]["total"]["value"]
+                )
             except Exception as exc:
                 errors.append(exc)
 
@@ -99,8 +100,7 @@ def _assert_unchanged(es: Any, settings: Settings, served: str) -> None:
 
 
 @pytest.mark.parametrize("failure", ["dies_mid_stream", "invalid_json", "too_few", "down"])
-def test_failed_load_leaves_alias_and_index_untouched(es: Any, settings: Settings, source: Any,
-                                                       failure: str) -> None:  # fmt: skip
+def test_failed_load_leaves_alias_and_index_untouched(es: Any, settings: Settings, source: Any, failure: str) -> None:
     _, state = source
     state.put(*_records(20))
     served = full_load(build_client(settings), settings)["index"]
@@ -194,12 +194,20 @@ def test_stale_lock_of_a_crashed_run_expires(es: Any, settings: Settings, source
     source[1].put(*_records(3))
     state = State(es, settings.state_index)
     state.ensure()
-    es.index(index=state.index, id=LOCK_ID, refresh=True,
-             document={"kind": "full_load", "owner": "crashed", "expires_at": "2020-01-01T00:00:00Z"})  # fmt: skip
+    es.index(
+        index=state.index,
+        id=LOCK_ID,
+        refresh=True,
+        document={"kind": "full_load", "owner": "crashed", "expires_at": "2020-01-01T00:00:00Z"},
+    )
     assert full_load(build_client(settings), settings)["status"] == "completed"
     # A live lock is respected.
-    es.index(index=state.index, id=LOCK_ID, refresh=True,
-             document={"kind": "full_load", "owner": "alive", "expires_at": "2999-01-01T00:00:00Z"})  # fmt: skip
+    es.index(
+        index=state.index,
+        id=LOCK_ID,
+        refresh=True,
+        document={"kind": "full_load", "owner": "alive", "expires_at": "2999-01-01T00:00:00Z"},
+    )
     with pytest.raises(LoadInProgressError):
         full_load(build_client(settings), settings)
 
@@ -213,8 +221,13 @@ def function(settings: Settings, function_client: Any) -> Any:
 
 
 def _binary(client: Any, event_id: str, data: bytes = b"{}", kind: str = "dev.hermes.load.full") -> Any:
-    headers = {"ce-specversion": "1.0", "ce-type": kind, "ce-source": "curl", "ce-id": event_id,
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": kind,
+        "ce-source": "curl",
+        "ce-id": event_id,
+        "Content-Type": "application/json",
+    }
     return client.post("/", data=data, headers=headers)
 
 
@@ -232,8 +245,14 @@ def test_function_binary_and_structured_events(function: Any, source: Any) -> No
         "failed",
         "duration_s",
     }
-    structured = {"specversion": "1.0", "type": "dev.hermes.load.full", "source": "curl", "id": "s-1",
-                  "datacontenttype": "application/json", "data": {"force": True}}  # fmt: skip
+    structured = {
+        "specversion": "1.0",
+        "type": "dev.hermes.load.full",
+        "source": "curl",
+        "id": "s-1",
+        "datacontenttype": "application/json",
+        "data": {"force": True},
+    }
     resp = function.post("/", json=structured, headers={"Content-Type": "application/cloudevents+json"})
     assert resp.get_json()["status"] == "completed"
     assert resp.get_json()["previous_index"] is not None

@@ -84,8 +84,13 @@ def test_elasticsearch_down_mid_load_fails_and_the_lock_frees_after_its_ttl(
     proxy = Proxy(host, int(port))
     proxy.up()
     try:
-        via_proxy = make_settings(DATA_SOURCE_URL=url, ES_URL=f"http://127.0.0.1:{proxy.port}", HERMES_LOCK_TTL_S=1,
-                                  HERMES_ES_BULK_TIMEOUT_S=2, HERMES_ES_MAX_RETRIES=0)  # fmt: skip
+        via_proxy = make_settings(
+            DATA_SOURCE_URL=url,
+            ES_URL=f"http://127.0.0.1:{proxy.port}",
+            HERMES_LOCK_TTL_S=1,
+            HERMES_ES_BULK_TIMEOUT_S=2,
+            HERMES_ES_MAX_RETRIES=0,
+        )
         src.hold()
         with ThreadPoolExecutor(1) as pool, caplog.at_level(logging.WARNING, logger="hermes.load.lock"):
             load = pool.submit(full_load, build_client(via_proxy), via_proxy)
@@ -117,8 +122,7 @@ def test_a_delta_never_recreates_a_deleted_served_index(es: Any, settings: Setti
     assert "new" in served_ids(es, settings.es_index)
 
 
-def test_a_full_load_whose_index_vanishes_fails_without_recreating_it(es: Any, settings: Settings,
-                                                                           source: Any) -> None:  # fmt: skip
+def test_a_full_load_whose_index_vanishes_fails_without_recreating_it(es: Any, settings: Settings, source: Any) -> None:
     src = source[1]
     src.put(*records(5))
     served = full_load(build_client(settings), settings)["index"]

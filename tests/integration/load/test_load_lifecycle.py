@@ -85,8 +85,12 @@ def test_a_lost_lock_stops_the_load_before_the_swap(es: Any, settings: Settings,
         assert src.arrived.wait(30)
         # Another run takes the lock over, as one that broke it after a long outage would.
         es.delete(index=settings.state_index, id=LOCK_ID, refresh=True)
-        es.create(index=settings.state_index, id=LOCK_ID, refresh=True,
-                  document={"kind": "full_load", "owner": "thief", "expires_at": "2999-01-01T00:00:00Z"})  # fmt: skip
+        es.create(
+            index=settings.state_index,
+            id=LOCK_ID,
+            refresh=True,
+            document={"kind": "full_load", "owner": "thief", "expires_at": "2999-01-01T00:00:00Z"},
+        )
         assert _eventually(lambda: LoadLock.lost_total > lost_before)  # the heartbeat noticed
         src.release()
         with pytest.raises(LockLostError):
@@ -103,8 +107,7 @@ def _load_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith(names)]
 
 
-def test_a_failed_load_leaves_no_producer_thread_and_no_open_source(es: Any, make_settings: Any,
-                                                                    source: Any) -> None:  # fmt: skip
+def test_a_failed_load_leaves_no_producer_thread_and_no_open_source(es: Any, make_settings: Any, source: Any) -> None:
     url, src = source
     settings = make_settings(DATA_SOURCE_URL=url, HERMES_MAX_FAILURES=10)
     src.put(*_records(20))

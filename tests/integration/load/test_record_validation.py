@@ -51,16 +51,16 @@ def test_an_id_over_512_bytes_is_skipped_not_fatal(es: Any, settings: Settings, 
     assert served_ids(es, settings.es_index) == {f"r{i}" for i in range(5)}
 
 
-def test_timestamps_at_the_calendars_edges_are_invalid_records(es: Any, settings: Settings,
-                                                                     source: Any) -> None:  # fmt: skip
+def test_timestamps_at_the_calendars_edges_are_invalid_records(es: Any, settings: Settings, source: Any) -> None:
     src = source[1]
     src.put(*records(4), record("end", "9999-12-31T23:59:59-01:00"), record("start", "0001-01-01T00:00:00+00:01"))
     report = full_load(build_client(settings), settings)
     assert (report["indexed"], report["invalid"]) == (4, 2)
 
 
-def test_five_percent_invalid_records_do_not_exceed_a_ten_percent_budget(es: Any, settings: Settings,
-                                                                              source: Any) -> None:  # fmt: skip
+def test_five_percent_invalid_records_do_not_exceed_a_ten_percent_budget(
+    es: Any, settings: Settings, source: Any
+) -> None:
     src = source[1]
     src.put(*records(3000))
     for i in range(0, 3000, 20):
@@ -69,8 +69,7 @@ def test_five_percent_invalid_records_do_not_exceed_a_ten_percent_budget(es: Any
     assert (report["indexed"], report["invalid"]) == (2850, 150)
 
 
-def test_records_elasticsearch_would_refuse_are_skipped_one_by_one(es: Any, make_settings: Any,
-                                                                        source: Any) -> None:  # fmt: skip
+def test_records_elasticsearch_would_refuse_are_skipped_one_by_one(es: Any, make_settings: Any, source: Any) -> None:
     url, src = source
     settings = make_settings(DATA_SOURCE_URL=url, HERMES_MAX_RECORD_BYTES=20_000)
     when = "2026-01-01T00:00:00Z"

@@ -28,8 +28,9 @@ def settings(make_settings: Any, source: tuple[str, SourceBehaviour]) -> Setting
 
 
 @pytest.mark.parametrize("body", [b'{"next": null}', b'{"data": [], "next": null}', b'{"items": {}, "next": null}'])
-def test_a_page_without_items_is_an_error_not_an_empty_source(es: Any, settings: Settings, source: Any,
-                                                                    body: bytes) -> None:  # fmt: skip
+def test_a_page_without_items_is_an_error_not_an_empty_source(
+    es: Any, settings: Settings, source: Any, body: bytes
+) -> None:
     src = source[1]
     src.put(*records(5))
     served = full_load(build_client(settings), settings)["index"]
@@ -73,12 +74,18 @@ def test_a_trickling_source_hits_the_deadline(make_settings: Any, source: Any) -
     src.trickle_s = 0
 
 
-def test_a_source_error_is_logged_with_its_cause(function_client: Any, make_settings: Any,
-                                                        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+def test_a_source_error_is_logged_with_its_cause(
+    function_client: Any, make_settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = make_settings(DATA_SOURCE_URL="http://127.0.0.1:9/records", HERMES_SOURCE_RETRIES=0)
     client = function_client("full_load", settings)
-    headers = {"ce-specversion": "1.0", "ce-type": "dev.hermes.load.full", "ce-source": "t", "ce-id": "1",
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "dev.hermes.load.full",
+        "ce-source": "t",
+        "ce-id": "1",
+        "Content-Type": "application/json",
+    }
     with caplog.at_level(logging.WARNING, logger="hermes.responses"):
         assert client.post("/", data=b"{}", headers=headers).status_code == 502
     failed = [r for r in caplog.records if r.getMessage() == "request failed"]

@@ -42,19 +42,30 @@ def test_searches_are_recorded_and_flushed_on_sigterm(library: Any, es: Any, es_
         assert not es.indices.get(index=f"{library.analytics_prefix}-*")  # nothing written yet
     es.indices.refresh(index=f"{library.analytics_prefix}-*")
     docs = [h["_source"] for h in es.search(index=f"{library.analytics_prefix}-*", size=100)["hits"]["hits"]]
-    assert sorted(d["query"] for d in docs) == sorted(["hobbit", "the hobbit", "the hobbit", "hobbit", "qqxxzzyy",
-                                                       "qqxxzzyy", "*"])  # fmt: skip
+    assert sorted(d["query"] for d in docs) == sorted(
+        ["hobbit", "the hobbit", "the hobbit", "hobbit", "qqxxzzyy", "qqxxzzyy", "*"]
+    )
     assert {d["query"]: (d["total"], d["zero"]) for d in docs}["qqxxzzyy"] == (0, True)
     assert all(isinstance(d["took_ms"], int) and d["at"].endswith("Z") for d in docs)
 
     summary = report(es, library.analytics_prefix, "1d")
     assert (summary["searches"], summary["zero_result_searches"]) == (7, 2)
-    assert {q["query"]: q["count"] for q in summary["top_queries"]} == {"hobbit": 2, "the hobbit": 2, "qqxxzzyy": 2,
-                                                                        "*": 1}  # fmt: skip
+    assert {q["query"]: q["count"] for q in summary["top_queries"]} == {
+        "hobbit": 2,
+        "the hobbit": 2,
+        "qqxxzzyy": 2,
+        "*": 1,
+    }
     assert summary["top_zero_result_queries"] == [{"query": "qqxxzzyy", "count": 2}]
-    cli = subprocess.run([sys.executable, "-m", "hermes", "analytics", "--since", "1h"], cwd=ROOT, check=True,
-                         env={**os.environ, **environ(library)},
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "hermes", "analytics", "--since", "1h"],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, **environ(library)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert json.loads(cli.stdout)["top_zero_result_queries"] == [{"query": "qqxxzzyy", "count": 2}]
 
 
@@ -72,7 +83,13 @@ def test_no_analytics_yet_is_an_empty_report(library: Any, es: Any) -> None:
 
 
 def test_a_bad_since_is_refused_by_name() -> None:
-    cli = subprocess.run([sys.executable, "-m", "hermes", "analytics", "--since", "7 days"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "hermes", "analytics", "--since", "7 days"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert cli.returncode == 2
     assert "--since" in cli.stderr

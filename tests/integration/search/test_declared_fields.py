@@ -176,8 +176,10 @@ def test_declared_search_fields_are_searched_with_their_boost(
     assert body["hits"][0]["highlight"]["authors"] == ["J. R. R. <mark>Tolkien</mark>"]
     # Only authors match "tolkien": the score scales with the field's boost (2 in the library schema).
     fields = json.loads((LIBRARY / "schema.json").read_text())["fields"]
-    boosted = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(
-        {"fields": {**fields, "authors": {**fields["authors"], "boost": 10}}}))  # fmt: skip
+    boosted = make_settings(
+        DATA_SOURCE_URL=BOOKS,
+        HERMES_SCHEMA=json.dumps({"fields": {**fields, "authors": {**fields["authors"], "boost": 10}}}),
+    )
     full_load(build_client(boosted), boosted)
     other = function_client("search", boosted)  # a new process: not the served schema this one keeps for 10 s
     ratio = _search(other, q="tolkien")["hits"][0]["score"] / body["hits"][0]["score"]
@@ -264,8 +266,10 @@ def test_delta_writes_any_record_without_growing_the_mapping(
         {"id": "bad-place", "updated_at": "2026-11-22T10:00:00Z", "title": "Bad", "place": {"lat": 95, "lon": 0}},
     ]
     # Configured: pages is a keyword now. The delta still checks against the served index's schema.
-    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "d.ndjson", changes),
-                             HERMES_SCHEMA='{"fields": {"pages": {"type": "keyword"}}}')  # fmt: skip
+    settings = make_settings(
+        DATA_SOURCE_URL=write_ndjson(tmp_path / "d.ndjson", changes),
+        HERMES_SCHEMA='{"fields": {"pages": {"type": "keyword"}}}',
+    )
     report = delta_load(build_client(settings), settings)
     assert (report["indexed"], report["invalid"]) == (1, 2)
     assert es.indices.get_mapping(index=served)[served]["mappings"] == before
@@ -322,13 +326,16 @@ def test_an_analyzer_elasticsearch_lacks_fails_the_load_and_changes_nothing(
     assert list(indices.managed_indices(es, library.es_index)) == served
 
 
-def test_a_type_change_inside_the_refresh_period_is_read_again(library: Any, make_settings: Any,
-                                                                function_client: Any) -> None:  # fmt: skip
+def test_a_type_change_inside_the_refresh_period_is_read_again(
+    library: Any, make_settings: Any, function_client: Any
+) -> None:
     client = function_client("search", library)
     assert _search(client)["facets"]["language"][0] == {"value": "en", "count": 15}  # schema cached for 10 s
     fields = json.loads((LIBRARY / "schema.json").read_text())["fields"]
-    text = make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=json.dumps(
-        {"fields": {**fields, "language": {"type": "text", "filter": True, "facet": True}}}))  # fmt: skip
+    text = make_settings(
+        DATA_SOURCE_URL=BOOKS,
+        HERMES_SCHEMA=json.dumps({"fields": {**fields, "language": {"type": "text", "filter": True, "facet": True}}}),
+    )
     full_load(build_client(text), text)
     # The cached schema asks for a terms aggregation on a text field, which Elasticsearch refuses;
     # the function reads the served schema again and searches once more.
@@ -340,13 +347,26 @@ def test_a_type_change_inside_the_refresh_period_is_read_again(library: Any, mak
 def test_every_accepted_value_is_indexed_by_elasticsearch(
     make_settings: Any, tmp_path: Path, function_client: Any
 ) -> None:
-    values = [{"pages": 12}, {"pages": 12.5}, {"pages": [1, 2]}, {"pages": None}, {"published": "1851-10-18"},
-              {"published": "2026-01-31 22:00:00z"}, {"published": "2026-01-31T23:30:00.1234567891-01:00"},
-              {"published": ["2026-01-31T10:00:00+02:00", "2026-02-01"]}, {"available": False},
-              {"place": {"lat": -90, "lon": 180}}, {"place": "48.85,2.35"}, {"place": [2.35, 48.85]},
-              {"authors": ["A", "B"]}, {"authors": "C"}, {"language": ["en", "fr"]}]  # fmt: skip
-    records = [{"id": f"v{i}", "updated_at": "2026-01-01T00:00:00Z", "title": f"Value {i}", **v}
-               for i, v in enumerate(values)]  # fmt: skip
+    values = [
+        {"pages": 12},
+        {"pages": 12.5},
+        {"pages": [1, 2]},
+        {"pages": None},
+        {"published": "1851-10-18"},
+        {"published": "2026-01-31 22:00:00z"},
+        {"published": "2026-01-31T23:30:00.1234567891-01:00"},
+        {"published": ["2026-01-31T10:00:00+02:00", "2026-02-01"]},
+        {"available": False},
+        {"place": {"lat": -90, "lon": 180}},
+        {"place": "48.85,2.35"},
+        {"place": [2.35, 48.85]},
+        {"authors": ["A", "B"]},
+        {"authors": "C"},
+        {"language": ["en", "fr"]},
+    ]
+    records = [
+        {"id": f"v{i}", "updated_at": "2026-01-01T00:00:00Z", "title": f"Value {i}", **v} for i, v in enumerate(values)
+    ]
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "v.ndjson", records), HERMES_SCHEMA=SCHEMA)
     report = full_load(build_client(settings), settings)
     assert (report["indexed"], report["failed"], report["invalid"]) == (len(values), 0, 0)

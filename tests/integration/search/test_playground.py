@@ -61,17 +61,28 @@ _LIGHTHOUSES = [
     ("Split Rock lighthouse", ["lake", "us"], "Built after one storm wrecked 29 ships."),
     ("River lighthouses of the Hudson", ["river", "us"], "Small beacons for the barges of the valley."),
     ("The Saugerties lighthouse inn", ["river", "us"], "Sleep where the keepers slept."),
-]  # fmt: skip
+]
 
 
 def records() -> list[dict[str, Any]]:
     """The shared fixture corpus, lighthouses (tagged), a title that is an HTML injection, and 1000 more."""
-    extra = [{"id": f"light-{i:02d}", "title": title, "content": content, "tags": tags, "updated_at": stamp(50 + i)}
-             for i, (title, tags, content) in enumerate(_LIGHTHOUSES)]  # fmt: skip
-    extra.append({"id": "img-xss", "title": f"{IMG_TITLE} Lighthouse lamp", "tags": ["web"], "updated_at": stamp(70),
-                  "content": "<script>window.pwned = true</script> alert"})  # fmt: skip
-    extra += [{"id": f"bulk-{i:04d}", "title": f"Bulk record {i}", "tags": ["bulk"], "updated_at": stamp(0)}
-              for i in range(1000)]  # fmt: skip
+    extra = [
+        {"id": f"light-{i:02d}", "title": title, "content": content, "tags": tags, "updated_at": stamp(50 + i)}
+        for i, (title, tags, content) in enumerate(_LIGHTHOUSES)
+    ]
+    extra.append(
+        {
+            "id": "img-xss",
+            "title": f"{IMG_TITLE} Lighthouse lamp",
+            "tags": ["web"],
+            "updated_at": stamp(70),
+            "content": "<script>window.pwned = true</script> alert",
+        }
+    )
+    extra += [
+        {"id": f"bulk-{i:04d}", "title": f"Bulk record {i}", "tags": ["bulk"], "updated_at": stamp(0)}
+        for i in range(1000)
+    ]
     return corpus() + extra
 
 
@@ -239,8 +250,11 @@ def test_api_refusals_are_shown(site: str, browser: WebDriver) -> None:
     refusal = requests.get(f"{site}/search", params={"q": long_query}, timeout=10)
     assert refusal.status_code == 400
     browser.get(f"{site}/?q={long_query}")
-    error = _wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed()
-                  and d.find_element(By.ID, "error"), "the error box shows")  # fmt: skip
+    error = _wait(
+        browser,
+        lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"),
+        "the error box shows",
+    )
     assert error.text == refusal.json()["error"]["message"]
     assert _hits(browser) == []
     browser.get(f"{site}/?q=lighthouse&size=101")
@@ -310,9 +324,10 @@ def test_declared_facets_filter_disjunctively(library_site: str, browser: WebDri
     assert _field_value(browser, "language", "ru").get_attribute("aria-pressed") == "true"
     # The language facet keeps every language (its own filter does not narrow it); the others narrow.
     assert _field_value(browser, "language", "en").find_element(By.TAG_NAME, "span").text == "15"
-    assert {b.get_attribute("data-value") for b in
-            browser.find_elements(By.CSS_SELECTOR, '#fields [data-field="authors"] button')} == {
-        "Leo Tolstoy", "Fyodor Dostoevsky"}  # fmt: skip
+    assert {
+        b.get_attribute("data-value")
+        for b in browser.find_elements(By.CSS_SELECTOR, '#fields [data-field="authors"] button')
+    } == {"Leo Tolstoy", "Fyodor Dostoevsky"}
     pages = browser.find_element(By.CSS_SELECTOR, '#fields [data-field="pages"] .range').text
     assert pages == f"551 {DASH} 1,225"
     _field_value(browser, "language", "fr").click()  # values of one field: any
@@ -347,8 +362,11 @@ def test_a_search_key_typed_in_the_page_is_sent(keyed_site: str, browser: WebDri
     from hermes.search.keys import mint
 
     browser.get(f"{keyed_site}/?q=lighthouse")
-    error = _wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"),
-                  "the missing key is reported")  # fmt: skip
+    error = _wait(
+        browser,
+        lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"),
+        "the missing key is reported",
+    )
     assert "search key is required" in error.text
     field = browser.find_element(By.ID, "key")
     field.send_keys(mint(KEY_SECRET, sub="browser"))

@@ -79,8 +79,10 @@ def test_recency_lets_a_fresh_match_beat_an_old_better_one(
     make_settings: Any, tmp_path: Path, function_client: Any
 ) -> None:
     old, fresh = "2020-01-01T00:00:00Z", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    records = [{"id": "old", "title": "Lighthouse", "updated_at": old},
-               {"id": "fresh", "title": "Lighthouse keepers of the northern coast", "updated_at": fresh}]  # fmt: skip
+    records = [
+        {"id": "old", "title": "Lighthouse", "updated_at": old},
+        {"id": "fresh", "title": "Lighthouse keepers of the northern coast", "updated_at": fresh},
+    ]
     settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "r.ndjson", records))
     full_load(build_client(settings), settings)
     assert _ids(function_client("search", settings).get("/search?q=lighthouse")) == ["old", "fresh"]
@@ -171,10 +173,17 @@ def test_get_document(client: Any) -> None:
 
 @pytest.mark.parametrize(
     ("query", "parameter"),
-    [("", "q"), ("q=" + "x" * 257, "q"), ("q=a&size=0", "size"), ("q=a&size=101", "size"),
-     ("q=a&from=-1", "from"), ("q=a&from=990&size=20", "from"), ("q=a&sort=title", "sort"),
-     ("q=a&updated_after=nope", "updated_after")],
-)  # fmt: skip
+    [
+        ("", "q"),
+        ("q=" + "x" * 257, "q"),
+        ("q=a&size=0", "size"),
+        ("q=a&size=101", "size"),
+        ("q=a&from=-1", "from"),
+        ("q=a&from=990&size=20", "from"),
+        ("q=a&sort=title", "sort"),
+        ("q=a&updated_after=nope", "updated_after"),
+    ],
+)
 def test_bounds_answer_400_naming_the_parameter(client: Any, query: str, parameter: str) -> None:
     resp = client.get(f"/search?{query}")
     assert resp.status_code == 400
@@ -201,8 +210,16 @@ def test_cors(client: Any) -> None:
 
 def test_openapi_describes_every_route(client: Any) -> None:
     doc = client.get("/openapi.json").get_json()
-    assert set(doc["paths"]) == {"/", "/search", "/suggest", "/documents/{doc_id}", "/health/live", "/health/ready",
-                                 "/openapi.json", "/metrics"}  # fmt: skip
+    assert set(doc["paths"]) == {
+        "/",
+        "/search",
+        "/suggest",
+        "/documents/{doc_id}",
+        "/health/live",
+        "/health/ready",
+        "/openapi.json",
+        "/metrics",
+    }
     names = {p["name"] for p in doc["paths"]["/search"]["get"]["parameters"]}
     assert names == {"q", "size", "from", "tag", "updated_after", "updated_before", "sort", "fields"}  # no schema
 
@@ -277,8 +294,9 @@ def test_elasticsearch_going_away_and_coming_back(loaded: Any, function_client: 
 def test_document_ids_with_slashes_and_trailing_slashes(own_loaded: Any, function_client: Any, es: Any) -> None:
     client = function_client("search", own_loaded)
     for doc_id in ("/abc", "a/b", "x y%z"):
-        es.index(index=own_loaded.es_index, id=doc_id, document={"id": doc_id, "title": "t", "deleted": False},
-                 refresh=True)  # fmt: skip
+        es.index(
+            index=own_loaded.es_index, id=doc_id, document={"id": doc_id, "title": "t", "deleted": False}, refresh=True
+        )
     for doc_id in ("/abc", "a/b", "x y%z"):
         resp = client.get("/documents/" + quote(doc_id, safe="/"))
         assert resp.status_code == 200, doc_id

@@ -35,8 +35,11 @@ def _search_tasks(es: Any, index: str) -> list[str]:
 def test_a_search_the_function_gave_up_on_is_cancelled(es: Any, make_settings: Any) -> None:
     settings = make_settings(HERMES_ES_TIMEOUT_S=0.5, HERMES_ES_MAX_RETRIES=0)
     index = settings.es_index + "-spin"
-    es.indices.create(index=index, settings={"number_of_shards": 1, "number_of_replicas": 0},
-                      mappings={"properties": {"k": {"type": "keyword"}}})  # fmt: skip
+    es.indices.create(
+        index=index,
+        settings={"number_of_shards": 1, "number_of_replicas": 0},
+        mappings={"properties": {"k": {"type": "keyword"}}},
+    )
     ops = [op for i in range(40_000) for op in ({"index": {"_index": index}}, {"k": f"k{i}"})]
     es.options(request_timeout=120).bulk(operations=ops, refresh=True)
     try:

@@ -132,8 +132,9 @@ def test_without_a_secret_search_is_open_and_addresses_are_limited(
     clear_caches()
     open_client = create_app("search", "functions/search/main.py").test_client()
     junk = {"Authorization": "Bearer junk"}  # ignored without a secret: nothing a client sends breaks
-    first = [open_client.get("/search?q=lighthouse", headers={**junk, "X-Forwarded-For": "203.0.113.7"})
-             for _ in range(3)]  # fmt: skip
+    first = [
+        open_client.get("/search?q=lighthouse", headers={**junk, "X-Forwarded-For": "203.0.113.7"}) for _ in range(3)
+    ]
     assert [r.status_code for r in first] == [200, 200, 429]
     other = open_client.get("/search?q=lighthouse", headers={"X-Forwarded-For": "203.0.113.8"})
     assert other.status_code == 200

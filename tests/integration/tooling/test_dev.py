@@ -50,12 +50,17 @@ def _servers(ports: dict[str, int]) -> list[str]:
 
 @pytest.fixture
 def dev_stack(es_url: str, alias: str) -> Iterator[dict[str, Any]]:
-    ports = {"SEARCH_PORT": free_port(), "FULL_LOAD_PORT": free_port(), "DELTA_LOAD_PORT": free_port(),
-             "DEV_SOURCE_PORT": free_port()}  # fmt: skip
+    ports = {
+        "SEARCH_PORT": free_port(),
+        "FULL_LOAD_PORT": free_port(),
+        "DELTA_LOAD_PORT": free_port(),
+        "DEV_SOURCE_PORT": free_port(),
+    }
     env = {**os.environ, "ES_URL": es_url, "ES_INDEX": alias, "DEV_PING_EVERY": "1s", "DEV_DEMO_CITIES": "500"}
     argv = ["make", "--no-print-directory", "dev", *(f"{k}={v}" for k, v in ports.items())]
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
+    )
     output: list[str] = []
     ready = threading.Event()
 
@@ -131,8 +136,14 @@ def test_an_edit_to_a_function_or_the_shared_package_is_live_within_seconds(tmp_
     port = free_port()
     env = {**os.environ, "ES_URL": es_url, "PYTHONPATH": str(work)}  # the copy's hermes/, not the repo's
     with (tmp_path / "server.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "scripts.function_server", "search", str(port)], cwd=work,
-                                env=env, start_new_session=True, stdout=log, stderr=log)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.function_server", "search", str(port)],
+            cwd=work,
+            env=env,
+            start_new_session=True,
+            stdout=log,
+            stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         assert eventually(lambda: requests.get(f"{url}/openapi.json", timeout=5).json()["info"]["title"])
@@ -146,11 +157,12 @@ def test_an_edit_to_a_function_or_the_shared_package_is_live_within_seconds(tmp_
         assert eventually(titled, 30)
         # The function's own file.
         main = work / "functions" / "search" / "main.py"
-        main.write_text(main.read_text().replace(
-            "    return handle_search(request)",
-            "    answer = handle_search(request)\n"
-            "    answer.headers['X-Edited'] = 'yes'\n"
-            "    return answer"))  # fmt: skip
+        main.write_text(
+            main.read_text().replace(
+                "    return handle_search(request)",
+                "    answer = handle_search(request)\n    answer.headers['X-Edited'] = 'yes'\n    return answer",
+            )
+        )
         assert eventually(lambda: requests.get(f"{url}/health/live", timeout=5).headers.get("X-Edited") == "yes", 30)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -15,8 +15,13 @@ from hermes.settings import Settings
 
 
 def _api_error(status: int, kind: str = "some_exception") -> ApiError:
-    meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
-                           node=NodeConfig("http", "localhost", 9200))  # fmt: skip
+    meta = ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "localhost", 9200),
+    )
     return ApiError(kind, meta, {"error": {"type": kind}, "status": status})
 
 

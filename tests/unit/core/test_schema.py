@@ -156,12 +156,22 @@ def test_declared_values_elasticsearch_refuses_are_rejected_naming_the_field(
 
 
 def test_declared_dates_are_stored_as_elasticsearch_reads_them() -> None:
-    given = {"published": ["2026-01-31 10:00:00z", "2026-01-31", "2026-01-31T10:00:00.1234567891+02:00",
-                           "2026-01-31T10:00:00Z"]}  # fmt: skip
+    given = {
+        "published": [
+            "2026-01-31 10:00:00z",
+            "2026-01-31",
+            "2026-01-31T10:00:00.1234567891+02:00",
+            "2026-01-31T10:00:00Z",
+        ]
+    }
     out = to_operation({**_BOOK, **given}, schema=_SCHEMA)
     assert isinstance(out, Operation)
-    assert out.document["published"] == ["2026-01-31T10:00:00.000000Z", "2026-01-31", "2026-01-31T08:00:00.123456Z",
-                                         "2026-01-31T10:00:00Z"]  # fmt: skip
+    assert out.document["published"] == [
+        "2026-01-31T10:00:00.000000Z",
+        "2026-01-31",
+        "2026-01-31T08:00:00.123456Z",
+        "2026-01-31T10:00:00Z",
+    ]
 
 
 def test_tombstones_and_undeclared_schemas_skip_the_checks() -> None:

@@ -21,25 +21,34 @@ _HEADERS = {"ce-specversion": "1.0", "ce-type": "dev.hermes.load.full", "ce-sour
     ("headers", "body"),
     [
         ({"Content-Type": "application/cloudevents+json"}, b"\xff\xfe not utf-8"),
-        ({"Content-Type": "application/cloudevents+json"},
-         json.dumps({"specversion": ["1.0"], "type": "dev.hermes.load.full", "source": "t", "id": "1"}).encode()),
-        ({"Content-Type": "application/cloudevents+json"},
-         json.dumps({"specversion": "1.0", "type": None, "source": "t", "id": "1"}).encode()),
-        ({"Content-Type": "application/cloudevents+json"},
-         json.dumps({"specversion": "1.0", "type": "dev.hermes.load.full", "source": "t", "id": ""}).encode()),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            json.dumps({"specversion": ["1.0"], "type": "dev.hermes.load.full", "source": "t", "id": "1"}).encode(),
+        ),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            json.dumps({"specversion": "1.0", "type": None, "source": "t", "id": "1"}).encode(),
+        ),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            json.dumps({"specversion": "1.0", "type": "dev.hermes.load.full", "source": "t", "id": ""}).encode(),
+        ),
         ({**_HEADERS, "ce-source": ""}, b"{}"),
         ({"Content-Type": "application/cloudevents+json"}, b'{"specversion": "1.0", "data": ' + b"[" * 2000),
         ({"Content-Type": "application/cloudevents+json"}, b"[" * 1500 + b"]" * 1500),
     ],
-)  # fmt: skip
+)
 def test_malformed_cloudevents_are_400(app: Any, headers: dict[str, str], body: bytes) -> None:
     error = _json_error(app("full_load").post("/", data=body, headers=headers), 400)
     assert error["type"] == "invalid_event"
 
 
 def test_an_event_over_the_size_limit_is_413(app: Any) -> None:
-    resp = app("delta_load").post("/", data=b"{" + b" " * 10_000 + b"}", headers={**_HEADERS,
-                                  "ce-type": "dev.hermes.load.delta", "Content-Type": "application/json"})  # fmt: skip
+    resp = app("delta_load").post(
+        "/",
+        data=b"{" + b" " * 10_000 + b"}",
+        headers={**_HEADERS, "ce-type": "dev.hermes.load.delta", "Content-Type": "application/json"},
+    )
     assert _json_error(resp, 413)["type"] == "payload_too_large"
 
 
@@ -72,8 +81,13 @@ def test_every_loader_answer_with_a_body_is_a_cloudevent(app: Any) -> None:
 
 
 def _ping(client: Any, source: str) -> Any:
-    headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping", "ce-source": source,
-               "ce-id": "tick-1", "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "dev.knative.sources.ping",
+        "ce-source": source,
+        "ce-id": "tick-1",
+        "Content-Type": "application/json",
+    }
     return client.post("/", data=b'{"reason": "scheduled reconciliation"}', headers=headers)
 
 

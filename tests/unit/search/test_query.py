@@ -68,8 +68,9 @@ def test_filters_tags_and_dates_and_hides_tombstones() -> None:
     bool_q = body["query"]["bool"]
     assert {"term": {"tags": "a"}} in bool_q["filter"]
     assert {"term": {"tags": "b"}} in bool_q["filter"]
-    assert {"range": {"updated_at": {"gte": "2026-01-01T00:00:00.000000Z",
-                                     "lte": "2026-01-31T23:00:00.000000Z"}}} in bool_q["filter"]  # fmt: skip
+    assert {
+        "range": {"updated_at": {"gte": "2026-01-01T00:00:00.000000Z", "lte": "2026-01-31T23:00:00.000000Z"}}
+    } in bool_q["filter"]
     assert bool_q["must_not"] == [{"term": {"deleted": True}}]
 
 
@@ -88,13 +89,19 @@ def test_suggest_uses_prefix_field_and_hides_tombstones() -> None:
 
 
 def _entry(text: str, offset: int, *options: tuple[str, float, int]) -> dict[str, object]:
-    return {"text": text, "offset": offset, "length": len(text),
-            "options": [{"text": o, "score": s, "freq": f} for o, s, f in options]}  # fmt: skip
+    return {
+        "text": text,
+        "offset": offset,
+        "length": len(text),
+        "options": [{"text": o, "score": s, "freq": f} for o, s, f in options],
+    }
 
 
 def test_corrected_replaces_only_the_words_the_suggester_corrected() -> None:
-    suggest = {"title": [_entry("lihgt", 4), _entry("huose", 10, ("house", 0.8, 3))],
-               "content": [_entry("lihgt", 4, ("light", 0.8, 2)), _entry("huose", 10, ("horse", 0.8, 1))]}  # fmt: skip
+    suggest = {
+        "title": [_entry("lihgt", 4), _entry("huose", 10, ("house", 0.8, 3))],
+        "content": [_entry("lihgt", 4, ("light", 0.8, 2)), _entry("huose", 10, ("horse", 0.8, 1))],
+    }
     assert corrected("the lihgt huose!", suggest) == "the light house!"  # equal scores: the more frequent
     assert corrected("fine words", {"title": [_entry("fine", 0), _entry("words", 5)]}) is None
 

@@ -27,12 +27,23 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
 
 
 def loaded_modules(function: str, target: str, path: str, method: str = "GET") -> tuple[int, set[str]]:
-    env = {"PATH": "/usr/bin:/bin", "ES_URL": "http://127.0.0.1:9", "DATA_SOURCE_URL": "file:///nonexistent.json",
-           "HERMES_ES_TIMEOUT_S": "0.5", "HERMES_ES_MAX_RETRIES": "0", "HERMES_LOG_LEVEL": "CRITICAL"}  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ES_URL": "http://127.0.0.1:9",
+        "DATA_SOURCE_URL": "file:///nonexistent.json",
+        "HERMES_ES_TIMEOUT_S": "0.5",
+        "HERMES_ES_MAX_RETRIES": "0",
+        "HERMES_LOG_LEVEL": "CRITICAL",
+    }
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, target, f"functions/{function}/main.py", path, method],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     return int(result["status"]), set(result["modules"])
 

@@ -10,8 +10,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _files() -> tuple[str, str, str]:
-    return ((ROOT / "requirements.lock").read_text(), (ROOT / "pyproject.toml").read_text(),
-            (ROOT / "requirements.txt").read_text())  # fmt: skip
+    return (
+        (ROOT / "requirements.lock").read_text(),
+        (ROOT / "pyproject.toml").read_text(),
+        (ROOT / "requirements.txt").read_text(),
+    )
 
 
 def test_the_lock_pyproject_and_requirements_agree() -> None:

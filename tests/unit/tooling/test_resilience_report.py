@@ -8,8 +8,9 @@ from tests.resilience.report import Scenario, render
 
 
 def _rep(outcome: str, duration: float = 1.0, longrepr: object = None) -> SimpleNamespace:
-    return SimpleNamespace(failed=outcome == "failed", skipped=outcome == "skipped", duration=duration,
-                           longrepr=longrepr)  # fmt: skip
+    return SimpleNamespace(
+        failed=outcome == "failed", skipped=outcome == "skipped", duration=duration, longrepr=longrepr
+    )
 
 
 def test_a_failure_in_any_phase_fails_the_scenario_and_shows_its_assertion() -> None:
