@@ -30,8 +30,8 @@ def words(q: str) -> int:
 # Highlighting is not covered by the search `timeout`, and the plain highlighter re-runs every fuzzy
 # expansion on every hit and field: six misspelled words with size=100 cost Elasticsearch 15-18 s on a
 # 30k-record corpus, and eight such callers made every other search a 504. So highlights use the words
-# as typed (a `highlight_query` without fuzziness), except in titles when hits x words stay within this
-# budget: there a typo still finds its highlighted title, at a bounded cost.
+# as typed (a `highlight_query` without fuzziness), except in titles and content when hits x words stay
+# within this budget: there a typo is still highlighted, at a bounded cost.
 FUZZY_HIGHLIGHT_BUDGET = 20
 _HIGHLIGHT_FIELDS: dict[str, Any] = {
     "title": {"number_of_fragments": 0},
@@ -101,10 +101,10 @@ def _highlight(params: SearchParams, schema: Schema, *, fuzzy: bool) -> dict[str
     extra = {name: {"fragment_size": 150, "number_of_fragments": 3} for name in searched}
     fields_ = {**_HIGHLIGHT_FIELDS, **extra}
     n = words(params.q)
-    fuzzy_title = fuzzy and n <= FUZZY_MAX_TERMS and n * params.size <= FUZZY_HIGHLIGHT_BUDGET
-    if fuzzy_title:
-        title = _text_query(params.q, schema)["multi_match"] | {"fields": ["title"]}
-        fields_["title"] = {**fields_["title"], "highlight_query": {"multi_match": title}}
+    if fuzzy and n <= FUZZY_MAX_TERMS and n * params.size <= FUZZY_HIGHLIGHT_BUDGET:
+        for name in _HIGHLIGHT_FIELDS:  # the core text fields: a typo is highlighted where it matched
+            typo = _text_query(params.q, schema)["multi_match"] | {"fields": [name]}
+            fields_[name] = {**fields_[name], "highlight_query": {"multi_match": typo}}
     as_typed = {"multi_match": {"query": params.q, "fields": search_fields(schema), "type": "best_fields"}}
     return {**HIGHLIGHT, "highlight_query": as_typed, "fields": fields_}
 
