@@ -125,6 +125,13 @@ def time_to_first_200(argv: list[str], url: str, env: dict[str, str], cwd: Path 
         proc.wait()
 
 
+def bare_first_200(env: dict[str, str]) -> float:
+    """Spawn to first 200 of the baseline: a bare functions-framework function (bench/hello/main.py)."""
+    port = free_port()
+    hello = [str(Path(PY).parent / "functions-framework"), "--source", "bench/hello/main.py", "--target", "hello"]
+    return time_to_first_200([*hello, "--port", str(port), "--host", "127.0.0.1"], f"http://127.0.0.1:{port}/", env)
+
+
 def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
     env = {**os.environ, **function_env(ES_URL=es_url, ES_INDEX=alias)}
     ours, bare = [], []
@@ -133,19 +140,7 @@ def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
         ours.append(
             time_to_first_200(command("search", "search", port), f"http://127.0.0.1:{port}/search?q=alpha", env)
         )
-        port = free_port()
-        hello = [
-            str(Path(PY).parent / "functions-framework"),
-            "--source",
-            "bench/hello/main.py",
-            "--target",
-            "hello",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ]
-        bare.append(time_to_first_200(hello, f"http://127.0.0.1:{port}/", env))
+        bare.append(bare_first_200(env))
     return {"ours_s": ours, "bare_s": bare, "ratio": median(ours) / median(bare), "importtime": import_breakdown()}
 
 
@@ -285,19 +280,7 @@ def lean_path(
         return time_to_first_200(command("search", "search", port), url, {**clean, **env}, cwd)
 
     def bare() -> float:
-        port = free_port()
-        hello = [
-            str(Path(PY).parent / "functions-framework"),
-            "--source",
-            "bench/hello/main.py",
-            "--target",
-            "hello",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ]
-        return time_to_first_200(hello, f"http://127.0.0.1:{port}/", clean)
+        return bare_first_200(clean)
 
     @contextmanager
     def side(cwd: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:

@@ -12,7 +12,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
@@ -83,18 +83,20 @@ def _field_bool(value: str) -> tuple[str, bool]:
     return name, flag == "true"
 
 
-def _count(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        msg = f"{value!r}: a whole number from 1 to 1000"
-        raise argparse.ArgumentTypeError(msg)
-    return int(value)
+def _whole(maximum: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``maximum``."""
+
+    def parse(value: str) -> int:
+        if not value.isdigit() or not 1 <= int(value) <= maximum:
+            msg = f"{value!r}: {what}, from 1 to {maximum}"
+            raise argparse.ArgumentTypeError(msg)
+        return int(value)
+
+    return parse
 
 
-def _rate(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
-        msg = f"{value!r}: requests a minute, from 1 to 1000000"
-        raise argparse.ArgumentTypeError(msg)
-    return int(value)
+_count = _whole(1000, "a whole number")
+_rate = _whole(1_000_000, "requests a minute")
 
 
 def _age(value: str) -> str:
