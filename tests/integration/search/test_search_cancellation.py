@@ -15,7 +15,7 @@ from hermes.client import build_transport, translate
 from hermes.errors import UpstreamTimeoutError
 from hermes.search.reader import Reader
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # it waits seconds on Elasticsearch by design
 
 # A bucket and a top hit for each of 40,000 distinct values: seconds of work without any script (the test
 # distribution has no painless).
