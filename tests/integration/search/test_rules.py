@@ -173,3 +173,12 @@ def test_the_rules_command_refuses_a_bad_rule_clearly(make_settings: Any, tmp_pa
     assert code == 2
     assert "--synonyms" in usage
     assert _cli(settings, "list")[1]["rules"] == []  # nothing was written
+
+
+def test_the_library_example_rules_import_and_apply(library: Settings, client: Any) -> None:
+    example = ROOT / "examples" / "library" / "rules.json"
+    code, answer = _cli(library, "import", str(example))
+    assert (code, answer["imported"]) == (0, 4)
+    assert _ids(_search(client, q="vampire")) == ["dracula"]
+    assert _ids(_search(client, q="Russian novel"))[:2] == ["war-and-peace", "anna-karenina"]
+    assert _ids(_search(client, q="tolstoy")) == ["war-and-peace"]
