@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import lean
+from bench.checks import expect
 from hermes.operator.rules import import_rules
 
 HEADER = "## Search: the cost of relevance rules\n"
@@ -59,7 +60,7 @@ def prepare(client: Any, index_alias: str) -> dict[str, str]:
             json.dump(rule_file(firing=firing), f)
             f.flush()
             report = import_rules(client, f"{names[side]}.hermes-rules", f.name, replace=True)
-        assert report["rules"] == 100, report  # noqa: S101 - the benchmark's own precondition
+        expect(report["rules"] == 100, f"the rules of {side} did not load: {report}")
     return names
 
 
