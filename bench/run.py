@@ -34,6 +34,7 @@ from elasticsearch import helpers
 from bench import charts
 from bench import features as features_bench
 from bench import lean as lean_bench
+from bench import rules as rules_bench
 from bench.checks import BenchmarkError, expect
 from bench.source_server import make_record, vocabulary_records
 from hermes.client import build_client
@@ -314,6 +315,35 @@ def lean_path(
         "p50_requests": p50_requests,
         "rounds": rounds,
     }
+
+
+def rules_cost(
+    server: local_es.Server, alias: str, *, cpu_requests: int, p50_requests: int, rounds: int
+) -> dict[str, Any]:
+    """Searches with no rules and with 100 rules loaded, side by side (bench/rules.py)."""
+    client = build_client(Settings(ES_URL=server.url, HERMES_ES_TIMEOUT_S=30))
+    body = search_body(SearchParams(q=rules_bench.QUERY), Settings().search_timeout_ms)
+
+    def direct() -> None:
+        client.search(index=alias, body=body)
+
+    @contextmanager
+    def side(cwd: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+        with started("search", "search", env, cwd=cwd) as (url, proc):
+            yield url, proc.pid
+
+    return rules_bench.measure(
+        rules_bench.prepare(client, alias),
+        server.url,
+        running=side,
+        tree_of=lambda pid: [pid, *descendants(pid)],
+        es_pids=lambda: [server.pid, *descendants(server.pid)],
+        hammer=hammer,
+        direct=direct,
+        cpu_requests=cpu_requests,
+        p50_requests=p50_requests,
+        rounds=rounds,
+    )
 
 
 def hostile_query() -> str:
@@ -688,8 +718,25 @@ alternating, {len(dl["times_s"][sizes[0]])} generations each (each delta also re
         + f"""
 | **ratio** | **{dl["ratio"]:.2f}×** (goal ≤ 1.5×) | |
 """
+        + ("\n" + rules_bench.markdown(r["rules"]) if "rules" in r else "")
         + (features_md(r["features"]) if "features" in r else "")
     )
+
+
+def replace_section(only: str, out: Path, results: dict[str, Any]) -> None:
+    """One section re-run alone (``--only``): replace it in ``out``, the rest of the page as it was."""
+    doc = out.read_text()
+    note = f"\nThis section alone was re-run with `python -m bench.run --only {only}` on {results['when']}.\n"
+    if only == "features":  # the last section
+        note = note.replace(".\n", ", after the rest of the page.\n")
+        out.write_text(doc.split(FEATURES_HEADER)[0] + features_md(results["features"], note))
+    elif only == "hostile":
+        head, _, rest = doc.partition(HOSTILE_HEADER)
+        tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
+        out.write_text(head + hostile_md(results["hostile"], note) + tail)
+    else:
+        out.write_text(rules_bench.replace_section(doc, rules_bench.markdown(results["rules"], note), FEATURES_HEADER))
+    say(f"{only} section replaced in {out}")
 
 
 def main() -> int:
@@ -698,8 +745,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--only",
-        help="comma-separated sections (debugging): memory,cold,overhead,lean,hostile,features,delta,throughput; "
-        "`--only features` re-runs the last section and replaces it in --out",
+        help="comma-separated sections (debugging): memory,cold,overhead,lean,hostile,rules,features,delta,"
+        "throughput; `--only features`, `--only hostile` or `--only rules` re-runs that section and replaces it "
+        "in --out",
     )
     args = parser.parse_args()
     q = args.quick
@@ -737,6 +785,16 @@ def main() -> int:
                 ),
                 ("hostile", lambda: hostile(server.url, 3_000 if q else 30_000, 30 if q else 100)),
                 (
+                    "rules",
+                    lambda: rules_cost(
+                        server,
+                        f"bench-{small}",
+                        cpu_requests=400 if q else 2000,
+                        p50_requests=100 if q else 200,
+                        rounds=1 if q else 3,
+                    ),
+                ),
+                (
                     "features",
                     lambda: features(
                         server.url, source, small, reps=3 if q else 9, per_client=50 if q else 150, rounds=1 if q else 6
@@ -757,22 +815,8 @@ def main() -> int:
         server.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
     say(json.dumps(results, indent=1, default=str))
-    if args.only == "features" and Path(args.out).exists():  # the last section, re-run alone: replace it
-        doc = Path(args.out).read_text().split(FEATURES_HEADER)[0]
-        note = (
-            f"\nThis section alone was re-run with `python -m bench.run --only features` on {results['when']}, "
-            "after the rest of the page.\n"
-        )
-        Path(args.out).write_text(doc + features_md(results["features"], note))
-        say(f"features section replaced in {args.out}")
-        return 0
-    if args.only == "hostile" and Path(args.out).exists():  # re-run alone: replace the section in place
-        doc = Path(args.out).read_text()
-        head, _, rest = doc.partition(HOSTILE_HEADER)
-        tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
-        note = f"\nThis section alone was re-run with `python -m bench.run --only hostile` on {results['when']}.\n"
-        Path(args.out).write_text(head + hostile_md(results["hostile"], note) + tail)
-        say(f"hostile section replaced in {args.out}")
+    if args.only in {"features", "hostile", "rules"} and Path(args.out).exists():
+        replace_section(args.only, Path(args.out), results)
         return 0
     if args.only:
         return 0

@@ -101,6 +101,13 @@ class Settings(BaseModel):
         description="How long the search function trusts the served index's schema before reading it again.",
     )
 
+    rules_refresh_s: Annotated[float, Field(ge=0)] = Field(
+        10.0,
+        validation_alias="HERMES_RULES_REFRESH_S",
+        description="How long the search function keeps the relevance rules (synonyms, pins, hides) before "
+        "reading them again: a rule change shows in search within this period.",
+    )
+
     # Search analytics (hermes.search.analytics): off unless HERMES_ANALYTICS=true.
     analytics: bool = Field(
         False,
@@ -117,6 +124,30 @@ class Settings(BaseModel):
     )
     analytics_flush_s: Annotated[float, Field(gt=0)] = Field(
         5.0, validation_alias="HERMES_ANALYTICS_FLUSH_S", description="Seconds between analytics writes."
+    )
+
+    # Query suggestions from the analytics (hermes.search.popular): off unless HERMES_SUGGEST_QUERIES=true.
+    suggest_queries: bool = Field(
+        False,
+        validation_alias="HERMES_SUGGEST_QUERIES",
+        description="/suggest also completes from popular past queries that found something, read from the "
+        "search analytics (HERMES_ANALYTICS).",
+    )
+    suggest_min_count: Annotated[int, Field(ge=2, le=1_000_000)] = Field(
+        5,
+        validation_alias="HERMES_SUGGEST_MIN_COUNT",
+        description="A past query is suggested once this many callers searched it: distinct search keys when "
+        "keys are on, else searches.",
+    )
+    suggest_window: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}[mhd]$")] = Field(
+        "30d",
+        validation_alias="HERMES_SUGGEST_WINDOW",
+        description="How far back query suggestions count searches: 30m, 12h, 30d.",
+    )
+    suggest_refresh_s: Annotated[float, Field(ge=0)] = Field(
+        60.0,
+        validation_alias="HERMES_SUGGEST_REFRESH_S",
+        description="How long the search function keeps the popular queries before counting them again.",
     )
 
     costly_searches: Annotated[int, Field(ge=1, le=64)] = Field(
@@ -339,6 +370,11 @@ class Settings(BaseModel):
     def analytics_prefix(self) -> str:
         """Search analytics live in ``<prefix>-<YYYY.MM>``, beside the alias; no ``<alias>-*`` pattern matches."""
         return f"{self.es_index}.hermes-analytics"
+
+    @property
+    def rules_index(self) -> str:
+        """The relevance rules' index, beside the alias; no ``<alias>-*`` pattern matches it."""
+        return f"{self.es_index}.hermes-rules"
 
     @property
     def state_index(self) -> str:

@@ -37,10 +37,12 @@ from hermes.search.metrics import RequestMetrics
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.openapi import openapi_document
 from hermes.search.params import parse_params
+from hermes.search.popular import NONE, PopularQueries
 from hermes.search.ratelimit import RateLimiter, client_address
 from hermes.search.reader import Reader
 from hermes.search.readiness import Readiness
 from hermes.search.served import ServedSchema
+from hermes.search.served_rules import ServedRules
 from hermes.settings import Settings, get_settings
 
 
@@ -76,6 +78,8 @@ class SearchApp:
         self.settings = settings
         self.readiness = Readiness(settings.ready_cache_s)
         self.schemas = ServedSchema(settings.schema_refresh_s)
+        self.rules = ServedRules(settings.rules_refresh_s)
+        self.popular = _popular(settings) if settings.suggest_queries else None
         self.counted = RequestMetrics()
         self.gate = CostGate(settings.costly_searches)
         self.keys = _verifier(settings)
@@ -195,6 +199,7 @@ class SearchApp:
             settings.search_timeout_ms,
             recency=settings.recency,
             gate=self.gate,
+            rules=self.rules.get(reader, settings.rules_index),
         )
         try:
             found = run(fq=fq)
@@ -218,7 +223,14 @@ class SearchApp:
         key = self._key(request, lambda: self.schemas.get(reader, settings.es_index))
         params = parse_params(SuggestParams, request.args)
         scope = fields.scope_clauses(key.filter)
-        return self._cached(service.suggest(reader, settings.es_index, params, settings.search_timeout_ms, scope))
+        rules = self.rules.get(reader, settings.rules_index)
+        # Past queries are everyone's: none for a key confined to some documents (hermes.search.popular).
+        shared = self.popular is not None and not key.filter
+        popular = self.popular.get(reader, settings.analytics_prefix) if self.popular and shared else NONE
+        found = service.suggest(
+            reader, settings.es_index, params, settings.search_timeout_ms, scope, rules=rules, popular=popular
+        )
+        return self._cached(found)
 
     def document(self, request: Request, doc_id: str) -> Response:
         reader = self.reader()
@@ -291,6 +303,15 @@ def _recorder(settings: Settings, counted: RequestMetrics) -> Recorder:
         batch=settings.analytics_batch,
         flush_s=settings.analytics_flush_s,
         on_lost=lost,
+    )
+
+
+def _popular(settings: Settings) -> PopularQueries:
+    return PopularQueries(
+        settings.suggest_refresh_s,
+        settings.suggest_window,
+        settings.suggest_min_count,
+        by_key=settings.search_key_secret is not None,
     )
 
 

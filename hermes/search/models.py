@@ -119,7 +119,14 @@ class Suggestion(TypedDict):
     title: str
 
 
+class QuerySuggestion(TypedDict):
+    """A popular past query completing what was typed (``HERMES_SUGGEST_QUERIES``)."""
+
+    query: str
+
+
 class SuggestResponse(TypedDict):
-    """``GET /suggest``."""
+    """``GET /suggest``: title completions, and popular past queries (empty unless turned on)."""
 
     suggestions: list[Suggestion]
+    queries: list[QuerySuggestion]
