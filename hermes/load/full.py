@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from hermes.errors import VerificationError
 from hermes.load import indices, reports
 from hermes.load.lock import Lease
+from hermes.load.mappings import IndexShape
 from hermes.load.pipeline import load_lock, loader_client, stream
 from hermes.load.reports import FullLoadReport
 from hermes.load.sink import Outcome
@@ -60,11 +61,13 @@ def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lea
     started, clock = datetime.now(UTC), time.monotonic()
     alias = settings.es_index
     new = indices.new_index_name(alias, started)
-    indices.create_index(client, new, settings.field_schema, settings.analysis, bulk=True)
+    indices.create_index(
+        client, new, settings.field_schema, settings.analysis, bulk=True, shape=IndexShape.from_settings(settings)
+    )
     try:
         outcome = stream(client, indices.writer_alias(new), settings, since=None, schema=settings.field_schema)
         indices.drop_writer_alias(client, new)
-        indices.finish_bulk(client, new)
+        indices.finish_bulk(client, new, timeout_s=settings.shard_wait_s)
         _verify(client, alias, new, outcome, settings, force=force)
         indices.wait_green(client, new, settings.green_timeout_s)
         lease.check()
