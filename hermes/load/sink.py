@@ -117,6 +117,10 @@ class _Retries:
 
     def take(self) -> list[Operation]:
         """The queued operations, after the back-off."""
+        log.warning(
+            "bulk items sent again: their shard had no active primary",
+            extra={"operations": len(self.ops), "backoff_s": self._backoff_s},
+        )
         time.sleep(self._backoff_s)
         self._backoff_s = min(self._backoff_s * 2, _MAX_SHARD_BACKOFF_S)
         ops, self.ops = self.ops, []

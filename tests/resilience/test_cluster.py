@@ -91,7 +91,9 @@ def test_a_node_killed_under_searches_and_full_loads(private_es: Any, evidence: 
         env = env_of(url, "cluster", src_url, HERMES_BULK_CHUNK_DOCS="100", HERMES_GREEN_TIMEOUT_S="60")
         settings = Settings(**env)  # type: ignore[arg-type]
         # The loads under test build three shards: one primary on each node, so a node other than node 0 holds one.
-        sharded = {**env, "HERMES_INDEX_SHARDS": "3"}
+        # A bulk holds an item for a missing primary HERMES_ES_BULK_TIMEOUT_S / 2 = 5 s, less than a node's restart:
+        # the items for the lost shard are answered 503 and sent again until it is back.
+        sharded = {**env, "HERMES_INDEX_SHARDS": "3", "HERMES_ES_BULK_TIMEOUT_S": "10"}
         full_load(build_client(settings), settings)
         first = served(client, "cluster")[0]
         evidence(
