@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from hermes.client import build_client
-from hermes.errors import NotGreenError
+from hermes.errors import NotGreenError, UnavailableError
 from hermes.load import indices
 from hermes.load.full import full_load
-from hermes.load.mappings import IndexShape
+from hermes.load.mappings import IndexShape, index_body
 from hermes.settings import Settings
 from tests.support.datasource import SourceBehaviour, record
 from tests.support.process import eventually
@@ -108,4 +108,17 @@ def test_an_index_records_its_shape_for_whichever_process_finishes_it(es: Any, a
     assert indices.managed_meta(es, name)["hermes_shape"] == {"shards": 2, "replicas": 0}
     indices.finish_bulk(es, name)  # no shape given: the recorded one is restored
     assert _shape(es, name) == {"number_of_shards": "2", "number_of_replicas": "0", "auto_expand_replicas": "false"}
+    indices.wait_green(es, name, 5)
+
+
+def test_a_build_with_a_primary_missing_is_refused_before_anything_counts_it(es: Any, alias: str) -> None:
+    # A primary that cannot be allocated stands for one whose node left mid-load: the index is red.
+    name = indices.new_index_name(alias)
+    body = index_body(bulk=True, shape=IndexShape(shards=2))
+    body["settings"]["index.routing.allocation.require._name"] = "a-node-that-left"
+    es.indices.create(index=name, wait_for_active_shards="0", **body)
+    with pytest.raises(UnavailableError, match=r"is red after 1 s: a primary shard is unavailable \(its node left\)"):
+        indices.finish_bulk(es, name, timeout_s=1)
+    es.indices.put_settings(index=name, settings={"index.routing.allocation.require._name": None})
+    indices.finish_bulk(es, name, timeout_s=30)  # the node is back: the build finishes
     indices.wait_green(es, name, 5)
