@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from hermes.errors import UnavailableError
 from hermes.load.budget import ErrorBudget
 from hermes.load.records import Operation, Rejected
+from hermes.load.shard_retries import ShardRetries
 from hermes.settings import Settings
 from hermes.timestamps import format_rfc3339
 
@@ -57,8 +57,6 @@ log = logging.getLogger(__name__)
 # 429 answers are retried by streaming_bulk, backoff doubling from 1 s, capped at 30 s.
 _MAX_429_RETRIES = 8
 _MAX_BACKOFF_S = 30.0
-# Items refused for want of an active primary (503) are sent again after 1 s, doubling up to 10 s.
-_MAX_SHARD_BACKOFF_S = 10.0
 
 
 @dataclass
@@ -92,55 +90,18 @@ class Outcome:
 _DEAD_LETTER_CAP = 1000
 
 
-class _Retries:
-    """One worker's operations refused for want of an active primary, to send again.
-
-    Each is retried until ``wait_s`` after its first refusal; a worker takes the ones waiting before
-    it reads more of the source, so at most about one chunk waits here at a time.
-    """
-
-    def __init__(self, wait_s: float) -> None:
-        self.wait_s = wait_s
-        self.ops: list[Operation] = []
-        self._first: dict[tuple[str, int], float] = {}
-        self._backoff_s = 1.0
-
-    def add(self, op: Operation) -> bool:
-        """Queue ``op`` again; False once it has waited ``wait_s`` (it fails then)."""
-        key = (op.id, op.version)
-        first = self._first.setdefault(key, time.monotonic())
-        if time.monotonic() - first > self.wait_s:
-            del self._first[key]
-            return False
-        self.ops.append(op)
-        return True
-
-    def take(self) -> list[Operation]:
-        """The queued operations, after the back-off."""
-        log.warning(
-            "bulk items sent again: their shard had no active primary",
-            extra={"operations": len(self.ops), "backoff_s": self._backoff_s},
-        )
-        time.sleep(self._backoff_s)
-        self._backoff_s = min(self._backoff_s * 2, _MAX_SHARD_BACKOFF_S)
-        ops, self.ops = self.ops, []
-        return ops
-
-    def done(self, op: Operation) -> None:
-        """``op`` was answered for good: forget it, and start the next back-off from 1 s."""
-        if self._first.pop((op.id, op.version), None) is not None and not self._first:
-            self._backoff_s = 1.0
-
-
 class Sink:
     """Writes operations into one index with external versions; never holds a whole load."""
 
-    def __init__(self, client: Elasticsearch, index: str, settings: Settings) -> None:
-        """``client`` carries the loaders' request timeout already (``pipeline.loader_client``)."""
+    def __init__(
+        self, client: Elasticsearch, index: str, settings: Settings, budget: ErrorBudget | None = None
+    ) -> None:
+        """``client`` carries the loaders' request timeout already (``pipeline.loader_client``); ``budget``
+        carries what earlier slices of a load spent."""
         self.client = client
         self.index = index
         self.settings = settings
-        self.budget = ErrorBudget.from_settings(settings)
+        self.budget = budget or ErrorBudget.from_settings(settings)
         self.outcome = Outcome()
         self._pending: dict[str, list[Operation]] = {}
         self._lock = threading.Lock()
@@ -157,7 +118,7 @@ class Sink:
         errors: list[BaseException] = []
 
         def work() -> None:
-            retries = _Retries(self.settings.shard_wait_s)
+            retries = ShardRetries(self.settings.shard_wait_s)
             try:
                 self._stream(self._actions(shared, stop, retries), retries)
                 while retries.ops and not stop.is_set():  # refused in the last chunks, after the source ended
@@ -178,7 +139,7 @@ class Sink:
             raise errors[0]
         return self.outcome
 
-    def _stream(self, actions: Iterator[dict[str, Any]], retries: _Retries) -> None:
+    def _stream(self, actions: Iterator[dict[str, Any]], retries: ShardRetries) -> None:
         from elasticsearch import helpers  # noqa: PLC0415 - heavy import, loaders only
 
         results = helpers.streaming_bulk(
@@ -203,7 +164,7 @@ class Sink:
                 self._account(ok, info, retries)
 
     def _actions(
-        self, shared: Iterator[Operation | Rejected], stop: threading.Event, retries: _Retries
+        self, shared: Iterator[Operation | Rejected], stop: threading.Event, retries: ShardRetries
     ) -> Iterator[dict[str, Any]]:
         while not stop.is_set():
             if retries.ops:
@@ -231,7 +192,7 @@ class Sink:
         log.warning("record rejected", extra={"record_id": item.id, "reason": item.reason})
         self.budget.fail()
 
-    def _account(self, ok: bool, info: dict[str, Any], retries: _Retries) -> None:
+    def _account(self, ok: bool, info: dict[str, Any], retries: ShardRetries) -> None:
         result = info.get("index", {})
         status = int(result.get("status", 0))
         if not ok and status == 503 and self._retry(str(result.get("_id")), retries):
@@ -254,7 +215,7 @@ class Sink:
         if op is not None:
             self.outcome.done(op.updated_at)
 
-    def _retry(self, doc_id: str, retries: _Retries) -> bool:
+    def _retry(self, doc_id: str, retries: ShardRetries) -> bool:
         """Queue the operation a 503 answers again; False when it has waited long enough (it fails).
 
         With one id in flight twice the answer cannot say which copy it refused: the newest is sent

@@ -21,7 +21,7 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig, ObjectAp
 from elasticsearch import Elasticsearch
 
 from hermes.errors import ErrorBudgetExceededError, UnavailableError
-from hermes.load import sink
+from hermes.load import shard_retries
 from hermes.load.records import Operation, Rejected, version_of
 from hermes.load.sink import Outcome, Sink
 from hermes.settings import Settings
@@ -161,7 +161,7 @@ def test_a_shard_missing_longer_than_the_wait_fails_its_items(monkeypatch: pytes
     def sleep(seconds: float) -> None:
         clock[0] += seconds
 
-    monkeypatch.setattr(sink, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep))
+    monkeypatch.setattr(shard_retries, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep))
     outcome, canned = write([op("a", 1), op("b", 2)], {"b": [503] * 100}, HERMES_SHARD_WAIT_S=30)
     assert (outcome.failed, outcome.indexed) == (1, 1)
     assert outcome.oldest_failed == T0 + timedelta(minutes=2)
