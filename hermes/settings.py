@@ -249,6 +249,24 @@ class Settings(BaseModel):
         validation_alias="HERMES_PRUNE_GRACE_S",
         description="An unserved index is deleted no sooner than this after it stopped being served.",
     )
+    index_shards: Annotated[int, Field(ge=1, le=1024)] = Field(
+        1,
+        validation_alias="HERMES_INDEX_SHARDS",
+        description="Primary shards of every new data index, fixed for its life: a change takes effect at the "
+        "next full load (docs/loads.md § Index shape: aim at 10-50 GB a shard).",
+    )
+    index_replicas: Annotated[int | None, Field(ge=0, le=16)] = Field(
+        None,
+        validation_alias="HERMES_INDEX_REPLICAS",
+        description="Replicas of every served data index; unset: 0 on one node, 1 on more "
+        "(auto_expand_replicas 0-1). A full load builds with 0 and sets this before the swap.",
+    )
+    shard_wait_s: Annotated[float, Field(gt=0)] = Field(
+        120.0,
+        validation_alias="HERMES_SHARD_WAIT_S",
+        description="How long a load waits for a shard whose node left (its writes retried, then its "
+        "primary awaited before the verification) before failing with nothing served changed.",
+    )
     green_timeout_s: Annotated[float, Field(gt=0)] = Field(
         120.0,
         validation_alias="HERMES_GREEN_TIMEOUT_S",
@@ -305,6 +323,12 @@ class Settings(BaseModel):
     )
 
     log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL", description="Level of the JSON logs.")
+
+    @field_validator("index_replicas", mode="before")
+    @classmethod
+    def _unset_replicas(cls, value: object) -> object:
+        """An empty HERMES_INDEX_REPLICAS (a chart value left blank) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("es_url", "data_source_url", "k_sink")
     @classmethod

@@ -47,7 +47,7 @@ def finish(
     state = State(client, settings.state_index)
     alias, tally = settings.es_index, books.tally(load)
     indices.drop_writer_alias(client, load.index)
-    indices.finish_bulk(client, load.index)
+    indices.finish_bulk(client, load.index, timeout_s=settings.shard_wait_s)
     verify(client, alias, load, tally, settings)
     indices.wait_green(client, load.index, settings.green_timeout_s)
     lease.check()

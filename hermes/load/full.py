@@ -39,6 +39,7 @@ from hermes.load.cursor import Cursor, Partition
 from hermes.load.finish import end, finish, join_finished, progress, settle, stored_watermark
 from hermes.load.handover import HandOver
 from hermes.load.lock import LoadLock
+from hermes.load.mappings import IndexShape
 from hermes.load.pipeline import load_lock, loader_client
 from hermes.load.reports import FullLoadReport, ProgressReport
 from hermes.load.slices import SliceRef, mark_running, run_slice
@@ -255,7 +256,9 @@ def _begin(
     )
     with load_lock(client, settings).held("full_load", owner=load.owner) as lease:
         _abandon_others(client, settings, books)
-        indices.create_index(client, name, settings.field_schema, settings.analysis, bulk=True)
+        indices.create_index(
+            client, name, settings.field_schema, settings.analysis, bulk=True, shape=IndexShape.from_settings(settings)
+        )
         books.create(load, [_first(settings, load, i) for i in range(load.partitions)])
         if event is not None:
             State(client, settings.state_index).remember_load(event.source, event.id, load.id)
