@@ -38,7 +38,7 @@ from hermes.load.checkpoints import Checkpoints, LoadRecord, PartitionRecord, cl
 from hermes.load.cursor import Cursor, Partition
 from hermes.load.finish import end, finish, join_finished, progress, settle, stored_watermark
 from hermes.load.handover import HandOver
-from hermes.load.lock import LoadLock
+from hermes.load.lock import Lease, LoadLock
 from hermes.load.mappings import IndexShape
 from hermes.load.pipeline import load_lock, loader_client
 from hermes.load.reports import FullLoadReport, ProgressReport
@@ -159,14 +159,14 @@ def resume(
     if load is None:
         msg = f"no full load {ref.load!r} is known"
         raise BadEventError(msg, parameter="load")
-    if load.status == "completed" and load.report:
-        return reports.duplicate(load.report)
     if load.status != "running":
-        return progress(books, load, load.status)
+        return resume_answer(books, load)
     part = books.partition(load.id, ref.partition)
     if part is None:
         msg = f"load {load.id} has no partition {ref.partition}"
         raise BadEventError(msg, parameter="partition")
+    if part.done and len(load.done) == load.partitions:
+        return _refinish(client, settings, books, load)
     if part.done or (ref.slice is not None and ref.slice < part.slice):
         return progress(books, load, "duplicate")
     if ref.slice is not None and ref.slice > part.slice:
@@ -202,13 +202,42 @@ def _slice(
         finisher = join_finished(books, load, partition)
         if finisher is None:
             return progress(books, books.load(load.id) or load, "continuing")
+        return _finish_once(client, settings, books, finisher, lease)
+
+
+def _refinish(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, load: LoadRecord
+) -> FullLoadReport | ProgressReport:
+    """Every partition is done but the load did not complete: its finish failed in a way a retry can cure
+    (the index not green in time, Elasticsearch away). The redelivered event finishes it."""
+    with load_lock(client, settings).held("full_load", owner=load.owner) as lease:
+        lease.keep = True
+        return _finish_once(client, settings, books, load, lease)
+
+
+def _finish_once(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, load: LoadRecord, lease: Lease
+) -> FullLoadReport | ProgressReport:
+    """Verify and swap, by one request at a time (a claim of its own), unless another did already."""
+    claim = LoadLock(client, settings.state_index, settings.lock_ttl_s, lock_id=claim_id(load.id, "finish"))
+    with claim.held("full_load finish"):
+        current = books.load(load.id)
+        if current is None or current.status != "running":
+            return resume_answer(books, current or load)
         try:
-            report = finish(client, settings, books, finisher, lease)
+            report = finish(client, settings, books, current, lease)
         except _FOR_GOOD as exc:
-            end(client, settings, books, finisher, status="failed", error=str(exc))
+            end(client, settings, books, current, status="failed", error=str(exc))
             raise
-        lease.keep = False  # the load is over: its lock goes
-        return report
+    lease.keep = False  # the load is over: its lock goes
+    return report
+
+
+def resume_answer(books: Checkpoints, load: LoadRecord) -> FullLoadReport | ProgressReport:
+    """What a delivery for a load that is no longer running answers."""
+    if load.status == "completed" and load.report:
+        return reports.duplicate(load.report)
+    return progress(books, load, load.status)
 
 
 def _run(

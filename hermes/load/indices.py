@@ -68,7 +68,7 @@ def writer_alias(index: str) -> str:
 
 def drop_writer_alias(client: Elasticsearch, index: str) -> None:
     """Remove the writer alias once the build is done."""
-    client.indices.delete_alias(index=index, name=writer_alias(index))
+    client.options(ignore_status=404).indices.delete_alias(index=index, name=writer_alias(index))  # a retried finish
 
 
 def finish_bulk(client: Elasticsearch, name: str, *, timeout_s: float = 120.0) -> None:
