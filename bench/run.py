@@ -287,9 +287,17 @@ def lean_path(
         with started("search", "search", env, cwd=cwd) as (url, proc):
             yield url, proc.pid
 
-    with features_bench.before_tree(lean_bench.BEFORE_REF) as tree:
-        expect(features_bench.python_path_check(tree).startswith(str(tree)), "the before tree is not the one imported")
-        sides = {"before": (tree, {**base, "PYTHONPATH": str(tree)}), "now": (ROOT, base)}
+    with (
+        features_bench.before_tree(lean_bench.BEFORE_REF) as tree,
+        features_bench.before_tree(lean_bench.PYDANTIC_REF) as older,
+    ):
+        for path in (tree, older):
+            expect(features_bench.python_path_check(path).startswith(str(path)), "a worktree is not the one imported")
+        sides = {
+            "before": (tree, {**base, "PYTHONPATH": str(tree)}),
+            "with pydantic": (older, {**base, "PYTHONPATH": str(older)}),
+            "now": (ROOT, base),
+        }
         cold = lean_bench.cold_starts(first_200, bare, sides, reps)
         load = lean_bench.cpu_and_latency(
             side,
@@ -305,6 +313,7 @@ def lean_path(
         )
     return {
         "before_ref": lean_bench.BEFORE_REF,
+        "pydantic_ref": lean_bench.PYDANTIC_REF,
         "index": alias,
         "cold_s": cold,
         **load,
@@ -692,6 +701,14 @@ alternating, {len(dl["times_s"][sizes[0]])} generations each (each delta also re
     )
 
 
+def replace_section(out: Path, header: str, body: str) -> None:
+    """Put ``body`` in place of the section of ``out`` that starts with ``header`` (up to the next one)."""
+    head, _, rest = out.read_text().partition(header)
+    tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
+    out.write_text(head + header + body + tail)
+    say(f"section {header.strip()!r} replaced in {out}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of the harness")
@@ -766,13 +783,16 @@ def main() -> int:
         Path(args.out).write_text(doc + features_md(results["features"], note))
         say(f"features section replaced in {args.out}")
         return 0
+    if args.only == "lean" and Path(args.out).exists():  # re-run alone: replace the section in place
+        note = f"\nThis section alone was re-run with `python -m bench.run --only lean` on {results['when']}.\n"
+        lean_md = lean_bench.markdown(results["lean"]).rstrip("\n") + "\n" + note
+        replace_section(Path(args.out), lean_bench.HEADER, lean_md.removeprefix(lean_bench.HEADER))
+        return 0
     if args.only == "hostile" and Path(args.out).exists():  # re-run alone: replace the section in place
-        doc = Path(args.out).read_text()
-        head, _, rest = doc.partition(HOSTILE_HEADER)
-        tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
         note = f"\nThis section alone was re-run with `python -m bench.run --only hostile` on {results['when']}.\n"
-        Path(args.out).write_text(head + hostile_md(results["hostile"], note) + tail)
-        say(f"hostile section replaced in {args.out}")
+        replace_section(
+            Path(args.out), HOSTILE_HEADER, hostile_md(results["hostile"], note).removeprefix(HOSTILE_HEADER)
+        )
         return 0
     if args.only:
         return 0
