@@ -619,12 +619,16 @@ collectors (~20 ms), now built on a thread once the first answer is sent, the ob
 queued and replayed, so none is lost. And no garbage collection while the function's modules load, the
 transport included, then `gc.freeze()` before gunicorn forks (`hermes.coldstart`, as Python's documentation
 advises for a parent that forks): 2.12× → 1.75× of the bare function in a `--only lean` run while
-developing (before: 2.32×, 2.24×). Left on it: `pydantic` (~90 ms: its import, then building the settings,
-schema and parameter models; `python -X importtime`, `hermes.settings` cumulative) and `asyncio` (~18 ms,
-imported by elastic_transport for its async transport). Reaching 1.5× needs pydantic off the search process's
-cold path: a light settings reader derived from `Settings` (the one declaration), light validators of the
-query parameters and of the recorded schema, each proven equal to pydantic's result by a property test, and
-pydantic called for the message whenever a value is invalid. Tried and not kept: building the transport on
+developing (before: 2.32×, 2.24×). Then `pydantic` left the cold path (~90 ms: its import, then building the
+settings, schema and parameter models; `python -X importtime`, `hermes.settings` cumulative): the models stay
+the one declaration, `make docs` derives from them what light readers need (`hermes/specs.py`,
+`hermes/search/specs.py`: names, types, defaults, bounds, the validators as plain functions), and the light
+readers answer only what they recognise — anything else, invalid values first, goes to pydantic, which names the
+variable or parameter. Property tests hold the readers to pydantic's answers; a test proves start-up and a
+valid search import no pydantic (the "with pydantic" side of the lean section is the tree just before). Still
+paid on the cold path: `asyncio` (~10–20 ms, imported unconditionally by elastic_transport for its async
+transport), `urllib3` and `orjson`, which the first answer needs; and pydantic itself when `HERMES_SCHEMA` or
+`HERMES_ANALYSIS` is set or the served index declares fields. Tried and not kept: building the transport on
 a background thread during start-up, joined before gunicorn forks — no gain (imports are CPU-bound under one
 GIL: 0.709 s vs 0.702 s median of 7 while developing).
 

@@ -4,6 +4,11 @@ A plain pydantic model fed from ``os.environ`` rather than ``pydantic-settings``
 package cost the search function 35-65 ms of imports at every cold start (measured with
 ``python -X importtime``, docs/benchmarks.md) for one feature, reading variables by name,
 which :func:`load_settings` does in three lines.
+
+The one declaration of every setting. The search function does not import this module to start:
+``hermes.config.get_settings`` reads the environment with a light reader derived from this model
+(``scripts/light_specs.py`` → ``hermes/specs.py``) and comes here only when it is unsure. The model's
+validators are therefore plain functions of ``hermes.checks``, which both paths run.
 """
 
 from __future__ import annotations

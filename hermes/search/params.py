@@ -63,7 +63,7 @@ def _light(specs: tuple[Spec, ...], args: MultiDict[str, str]) -> dict[str, Any]
     """The values, when the light reader is sure of them; ``None``: ask the model."""
     from hermes import lightmodel  # noqa: PLC0415
 
-    by_key = {spec.key: spec for spec in specs}
+    by_key = _by_key(specs)
     data: dict[str, object] = {}
     for name in args:
         spec = by_key.get(name)
@@ -76,6 +76,17 @@ def _light(specs: tuple[Spec, ...], args: MultiDict[str, str]) -> dict[str, Any]
         if data[name] is None:
             return None  # repeated: the model's path says so
     return lightmodel.read(specs, data)
+
+
+_KEYED: dict[int, dict[str, Spec]] = {}
+
+
+def _by_key(specs: tuple[Spec, ...]) -> dict[str, Spec]:
+    """The specs by parameter name (worked out once per model; the specs are module constants)."""
+    keyed = _KEYED.get(id(specs))
+    if keyed is None:
+        keyed = _KEYED[id(specs)] = {spec.key: spec for spec in specs}
+    return keyed
 
 
 def parse_params(model: type[M], args: MultiDict[str, str]) -> M:
