@@ -129,7 +129,7 @@ class SearchApp:
             raise
 
     def _count_es_error(self, kind: str) -> None:
-        self.counted.collectors().es_errors.labels(type=kind).inc()
+        self.counted.update(lambda m: m.es_errors.labels(type=kind).inc())
 
     def _cors(self, request: Request, response: Response) -> None:
         if not self.origins:
@@ -208,7 +208,7 @@ class SearchApp:
                 raise
             found = run(fq=replace(fields.parse(fresh, request.args, params.sort), scope=scope))
         if found["total"] == 0:
-            self.counted.collectors().zero_results.inc()
+            self.counted.update(lambda m: m.zero_results.inc())
         if self.analytics is not None:
             from hermes.search.analytics import SearchEvent, normalise  # noqa: PLC0415 - loaded with the recorder
 
@@ -290,7 +290,7 @@ def _recorder(settings: Settings, counted: RequestMetrics) -> Recorder:
     from hermes.search.analytics import start_recorder  # noqa: PLC0415 - only with HERMES_ANALYTICS=true
 
     def lost(reason: str, count: int) -> None:
-        counted.collectors().analytics_lost.labels(reason=reason).inc(count)
+        counted.update(lambda m: m.analytics_lost.labels(reason=reason).inc(count))
 
     return start_recorder(
         get_transport(),
