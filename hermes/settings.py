@@ -326,8 +326,8 @@ def to_environ(settings: Settings) -> dict[str, str]:
 
 
 def _environ_value(value: object) -> str:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
+    if isinstance(value, SecretStr) or hasattr(value, "get_secret_value"):  # also the light reader's Secret
+        return str(value.get_secret_value())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, BaseModel):

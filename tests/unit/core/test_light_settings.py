@@ -21,7 +21,7 @@ from hermes import specs
 from hermes.config import get_settings, read_settings
 from hermes.errors import ConfigurationError
 from hermes.lightmodel import Spec
-from hermes.settings import Settings, load_settings
+from hermes.settings import Settings, load_settings, to_environ
 from scripts import light_specs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -139,6 +139,7 @@ def test_a_deployments_settings_are_read_without_pydantic(env: dict[str, str]) -
     light = read_settings(env)
     assert light is not None
     _same(light, load_settings(env))
+    assert to_environ(light) == to_environ(load_settings(env))  # type: ignore[arg-type]  # a function's environment from either
 
 
 def test_a_field_the_light_reader_cannot_build_comes_from_pydantic() -> None:
