@@ -228,6 +228,33 @@ class Settings(Derived, BaseModel):
         validation_alias="HERMES_LOCK_TTL_S",
         description="A load lock not renewed this long belonged to a crashed run and is broken (renewed every TTL/3).",
     )
+    slice_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        300.0,
+        validation_alias="HERMES_SLICE_S",
+        description="Longest a full load request reads and writes before it checkpoints and hands over to the "
+        "next slice; keep it well below the request timeout (the chart's is 600 s: the last slice still "
+        "verifies and swaps after it).",
+    )
+    load_partitions: Annotated[int, Field(ge=1, le=64)] = Field(
+        1,
+        validation_alias="HERMES_LOAD_PARTITIONS",
+        description="Partitions a full load reads in parallel, each with ?partition=<i>&partitions=<n> "
+        "(the source must speak that protocol when above 1).",
+    )
+    slice_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        5,
+        validation_alias="HERMES_SLICE_ATTEMPTS",
+        description="Times one slice may start over after dying before the load fails for good.",
+    )
+    k_sink: str | None = Field(
+        None,
+        validation_alias="K_SINK",
+        description="Where a full load sends its hand-over event (set by Knative, e.g. a SinkBinding to the "
+        "Broker); unset, the function posts it to itself on PORT.",
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        8080, validation_alias="PORT", description="The port the function listens on (set by Knative)."
+    )
     delta_overlap_s: Annotated[float, Field(ge=0)] = Field(
         300.0,
         validation_alias="HERMES_DELTA_OVERLAP_S",
@@ -248,7 +275,7 @@ class Settings(Derived, BaseModel):
 
     log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL", description="Level of the JSON logs.")
 
-    _url_scheme = field_validator("es_url", "data_source_url")(checks.url_scheme)
+    _url_scheme = field_validator("es_url", "data_source_url", "k_sink")(checks.url_scheme)
     _index_name = field_validator("es_index")(checks.index_name)
     _recency_in_range = field_validator("recency")(checks.recency_in_range)
     _secret_length = field_validator("search_key_secret", "search_key_previous_secret")(checks.secret_length)

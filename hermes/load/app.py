@@ -27,6 +27,8 @@ from hermes.config import get_settings
 from hermes.errors import MethodNotAllowedError, NotFoundError, UnsupportedEventTypeError
 from hermes.load.delta import delta_load
 from hermes.load.events import (
+    CANCEL,
+    CONTINUE,
     DELTA_LOAD,
     FULL_LOAD,
     PING,
@@ -34,8 +36,10 @@ from hermes.load.events import (
     is_from_pingsource,
     parse_event,
     parse_undelivered,
+    slice_ref,
 )
-from hermes.load.full import EventKey, full_load
+from hermes.load.full import EventKey, cancel, resume, start
+from hermes.load.handover import hand_over_for
 from hermes.load.state import State
 from hermes.responses import error_response, guarded, health_response, json_response
 
@@ -89,12 +93,17 @@ def handle_full_load(request: Request) -> Response:
 
     def run() -> Mapping[str, object]:
         settings = get_settings()
-        event = parse_event(request, frozenset({FULL_LOAD, PING}), settings.max_event_bytes)
+        event = parse_event(request, frozenset({FULL_LOAD, PING, CONTINUE, CANCEL}), settings.max_event_bytes)
+        if event.type == CONTINUE:
+            return resume(get_client(), settings, slice_ref(event.data), hand_over_for(settings))
+        if event.type == CANCEL:
+            return cancel(get_client(), settings, slice_ref(event.data, required=False).load or None)
         if event.type == PING and not is_from_pingsource(event, settings.full_ping_source):
             msg = f"a full load takes ticks only from the PingSource {settings.full_ping_source}, not {event.source}"
             raise UnsupportedEventTypeError(msg)
         force = full_load_options(event.data) if event.type == FULL_LOAD else False
-        return full_load(get_client(), settings, force=force, event=EventKey(event.source, event.id))
+        key = EventKey(event.source, event.id)
+        return start(get_client(), settings, hand_over_for(settings), force=force, event=key)
 
     return _route(request, run)
 

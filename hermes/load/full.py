@@ -1,28 +1,59 @@
-"""The full load: rebuild the index behind the alias from the whole source, swap atomically."""
+"""The full load: rebuild the index behind the alias from the whole source, in slices, and swap atomically.
+
+A load is started by one event and goes on by itself (CONTRACT.md § Long loads)::
+
+    dev.hermes.load.full ─▶ start(): take the load lock, create the building index, one checkpoint
+                            per partition ─▶ hand over partitions 1..n-1, run partition 0's first slice
+    dev.hermes.load.full.continue ─▶ resume(): the partition's next slice (hermes/load/slices.py)
+    a slice that stops early        ─▶ checkpoint, hand over the next slice (hermes/load/handover.py)
+    a partition's last slice        ─▶ joins the finished ones; the last to join verifies and swaps
+                                       (hermes/load/finish.py)
+
+The load lock is the load's own (its owner is the load), adopted by each slice and kept between
+slices: deltas defer and other full loads get 409 until the load completes or ends. A partition is
+claimed by one slice at a time (a second delivery meanwhile gets 409 and is retried later).
+:func:`full_load` runs all of it in this process (the operator CLI, tests).
+"""
 
 from __future__ import annotations
 
 import logging
-import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from hermes.errors import VerificationError
+from hermes.errors import (
+    BadEventError,
+    ErrorBudgetExceededError,
+    HermesError,
+    IndexRejectedError,
+    NotFoundError,
+    UnavailableError,
+    VerificationError,
+)
 from hermes.load import indices, reports
-from hermes.load.lock import Lease
-from hermes.load.pipeline import load_lock, loader_client, stream
-from hermes.load.reports import FullLoadReport
-from hermes.load.sink import Outcome
+from hermes.load.checkpoints import Checkpoints, LoadRecord, PartitionRecord, claim_id
+from hermes.load.cursor import Cursor, Partition
+from hermes.load.finish import end, finish, join_finished, progress, stored_watermark
+from hermes.load.handover import HandOver
+from hermes.load.lock import LoadLock
+from hermes.load.pipeline import load_lock, loader_client
+from hermes.load.reports import FullLoadReport, ProgressReport
+from hermes.load.slices import SliceRef, mark_running, run_slice
 from hermes.load.sources import SourceConfig
 from hermes.load.state import State
 from hermes.settings import Settings
-from hermes.timestamps import format_rfc3339
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 log = logging.getLogger(__name__)
+
+__all__ = ["EventKey", "cancel", "full_load", "resume", "start", "stored_watermark"]
+
+# Errors that a later attempt cannot cure: the load ends at once instead of being retried.
+_FOR_GOOD = (ErrorBudgetExceededError, VerificationError, IndexRejectedError)
 
 
 @dataclass(frozen=True)
@@ -36,95 +67,202 @@ class EventKey:
 def full_load(
     client: Elasticsearch, settings: Settings, *, force: bool = False, event: EventKey | None = None
 ) -> FullLoadReport:
-    """Rebuild the index behind the alias from the whole source; swap atomically.
+    """Run a whole full load in this process: every slice of every partition, one after another.
 
-    Raises :class:`LoadInProgressError` while another load runs. On any failure
-    the alias and the served index are left exactly as they were.
+    Nobody redelivers a slice here, so any failure ends the load at once. Raises
+    :class:`LoadInProgressError` while another load runs. On any failure the alias and the served
+    index are left exactly as they were.
     """
+    client, books = _books(client, settings)
+    if event is not None and (known := _known(client, settings, books, event)) is not None:
+        return known  # type: ignore[return-value]
+    load = _begin(client, settings, books, force=force, event=event)
+    due = deque(SliceRef(load.id, partition, 0) for partition in range(load.partitions))
+    try:
+        while due:
+            report = resume(client, settings, due.popleft(), due.append)
+    except BaseException as exc:
+        if (current := books.load(load.id)) is not None and current.status == "running":
+            end(client, settings, books, current, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    if report["status"] not in ("completed", "duplicate"):
+        msg = f"the full load ended {report['status']}: {report.get('error')}"
+        raise UnavailableError(msg)
+    return report  # type: ignore[return-value]
+
+
+def start(
+    client: Elasticsearch,
+    settings: Settings,
+    hand_over: HandOver,
+    *,
+    force: bool = False,
+    event: EventKey | None = None,
+) -> FullLoadReport | ProgressReport:
+    """Start a load (or answer for the one this event started) and run its first slice."""
+    client, books = _books(client, settings)
+    if event is not None and (known := _known(client, settings, books, event)) is not None:
+        return known
+    load = _begin(client, settings, books, force=force, event=event)
+    for partition in range(1, load.partitions):
+        hand_over(SliceRef(load.id, partition, 0))
+    return resume(client, settings, SliceRef(load.id, 0, 0), hand_over)
+
+
+def _books(client: Elasticsearch, settings: Settings) -> tuple[Elasticsearch, Checkpoints]:
     SourceConfig.from_settings(settings)  # refuse early, before taking the lock
     client = loader_client(client, settings)
+    State(client, settings.state_index).ensure()
+    return client, Checkpoints(client, settings.state_index)
+
+
+def _known(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, event: EventKey
+) -> FullLoadReport | ProgressReport | None:
+    """The answer for an event already seen: its completed report, or where the load it started stands."""
     state = State(client, settings.state_index)
-    state.ensure()
-    if event is not None and (done := state.completed_event(event.source, event.id)):
+    if done := state.completed_event(event.source, event.id):
         return reports.duplicate(done)
-    with load_lock(client, settings).held("full_load") as lease:
-        if event is not None and (done := state.completed_event(event.source, event.id)):
-            return reports.duplicate(done)
-        report = _rebuild(client, settings, state, lease, force=force)
-        if event is not None:
-            state.remember_event(event.source, event.id, report)
+    load_id = state.event_load(event.source, event.id)
+    load = books.load(load_id) if load_id else None
+    return progress(books, load, "duplicate") if load is not None and load.status == "running" else None
+
+
+def resume(
+    client: Elasticsearch, settings: Settings, ref: SliceRef, hand_over: HandOver
+) -> FullLoadReport | ProgressReport:
+    """Run the slice ``ref`` names, if it is due; answer for it as a duplicate if it ran already."""
+    client = loader_client(client, settings)
+    books = Checkpoints(client, settings.state_index)
+    load = books.load(ref.load)
+    if load is None:
+        msg = f"no full load {ref.load!r} is known"
+        raise BadEventError(msg, parameter="load")
+    if load.status == "completed" and load.report:
+        return reports.duplicate(load.report)
+    if load.status != "running":
+        return progress(books, load, load.status)
+    part = books.partition(load.id, ref.partition)
+    if part is None:
+        msg = f"load {load.id} has no partition {ref.partition}"
+        raise BadEventError(msg, parameter="partition")
+    if part.done or (ref.slice is not None and ref.slice < part.slice):
+        return progress(books, load, "duplicate")
+    if ref.slice is not None and ref.slice > part.slice:
+        msg = f"slice {ref.slice} of partition {ref.partition} is not due: the next is {part.slice}"
+        raise BadEventError(msg, parameter="slice")
+    return _slice(client, settings, books, load, ref, hand_over=hand_over)
+
+
+def _slice(
+    client: Elasticsearch,
+    settings: Settings,
+    books: Checkpoints,
+    load: LoadRecord,
+    ref: SliceRef,
+    *,
+    hand_over: HandOver,
+) -> FullLoadReport | ProgressReport:
+    partition = ref.partition
+    with load_lock(client, settings).held("full_load", owner=load.owner) as lease:
+        lease.keep = True
+        claim = LoadLock(client, settings.state_index, settings.lock_ttl_s, lock_id=claim_id(load.id, partition))
+        with claim.held("full_load slice"):
+            part = books.partition(load.id, partition)  # again, now that no other slice of it runs
+            if part is None or part.done or ref.slice not in (None, part.slice):
+                return progress(books, load, "duplicate")
+            try:
+                part = _run(client, settings, books, load, part)
+            except LoadCancelled as cancelled:
+                return progress(books, cancelled.load, "cancelled")
+        if not part.done:
+            hand_over(SliceRef(load.id, partition, part.slice))
+            return progress(books, load, "continuing")
+        finisher = join_finished(books, load, partition)
+        if finisher is None:
+            return progress(books, books.load(load.id) or load, "continuing")
+        try:
+            report = finish(client, settings, books, finisher, lease)
+        except _FOR_GOOD as exc:
+            end(client, settings, books, finisher, status="failed", error=str(exc))
+            raise
+        lease.keep = False  # the load is over: its lock goes
         return report
 
 
-def _rebuild(client: Elasticsearch, settings: Settings, state: State, lease: Lease, *, force: bool) -> FullLoadReport:
-    started, clock = datetime.now(UTC), time.monotonic()
-    alias = settings.es_index
-    new = indices.new_index_name(alias, started)
-    indices.create_index(client, new, settings.field_schema, settings.analysis, bulk=True)
+def _run(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, load: LoadRecord, part: PartitionRecord
+) -> PartitionRecord:
+    part, resumed, attempt = mark_running(books, part)
+    if attempt > settings.slice_attempts:
+        msg = f"slice {part.slice} of partition {part.partition} died {attempt - 1} times (HERMES_SLICE_ATTEMPTS)"
+        end(client, settings, books, load, status="failed", error=msg)
+        raise UnavailableError(msg)
     try:
-        outcome = stream(client, indices.writer_alias(new), settings, since=None, schema=settings.field_schema)
-        indices.drop_writer_alias(client, new)
-        indices.finish_bulk(client, new)
-        _verify(client, alias, new, outcome, settings, force=force)
-        indices.wait_green(client, new, settings.green_timeout_s)
-        lease.check()
-        previous = indices.swap_alias(client, alias, new, retired_meta={"watermark": stored_watermark(state)})
-    except BaseException:
-        # A swap request that failed may still have been applied (a timeout after Elasticsearch
-        # moved the alias): never delete what the alias serves.
-        if not indices.serves(client, alias, new):
-            client.options(ignore_status=404).indices.delete(index=new)
+        return run_slice(client, settings, load, part, resumed=resumed)
+    except _FOR_GOOD as exc:
+        end(client, settings, books, load, status="failed", error=str(exc))
         raise
-    # Never ahead of our own start: records changed while we streamed are re-read by the next delta.
-    watermark = min(outcome.newest_done or started, started)
-    if outcome.oldest_failed is not None:
-        watermark = min(watermark, outcome.oldest_failed)
-    state.add_dead_letters("full_load", outcome.dead_letters)
-    state.save_watermark(watermark, new)
-    pruned = _prune(client, settings)
-    report: FullLoadReport = {
-        "status": "completed",
-        "index": new,
-        "previous_index": previous[0] if previous else None,
-        **reports.counts(outcome),
-        "duration_s": round(time.monotonic() - clock, 3),
-        "watermark": format_rfc3339(watermark),
-        "pruned": pruned,
-    }
-    log.info("full load completed", extra={k: v for k, v in report.items() if k != "status"})
-    return report
+    except HermesError:
+        current = books.load(load.id)
+        if current is not None and current.status == "cancelled":
+            raise LoadCancelled(current) from None
+        raise
 
 
-def _prune(client: Elasticsearch, settings: Settings) -> list[str]:
-    """Prune retired indices; a failure here is logged, not fatal: the new index is served already."""
-    try:
-        return indices.prune(client, settings.es_index, keep=settings.keep_indices, grace_s=settings.prune_grace_s)
-    except Exception as exc:
-        log.warning("pruning failed; the next load retries it", extra={"exc": type(exc).__name__})
-        return []
+class LoadCancelled(Exception):
+    """A slice found its load cancelled under it."""
+
+    def __init__(self, load: LoadRecord) -> None:
+        super().__init__(load.id)
+        self.load = load
 
 
-def stored_watermark(state: State) -> str | None:
-    """The stored watermark as RFC 3339, or None."""
-    value = state.watermark()
-    return format_rfc3339(value) if value else None
+def _begin(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, *, force: bool, event: EventKey | None
+) -> LoadRecord:
+    """Take the load lock for a new load, create its building index and checkpoints."""
+    started = datetime.now(UTC)
+    name = indices.new_index_name(settings.es_index, started)
+    load = LoadRecord(
+        id=name.rsplit("-", 1)[1],
+        index=name,
+        partitions=settings.load_partitions,
+        started_at=started.isoformat(),
+        force=force,
+        event_source=event.source if event else None,
+        event_id=event.id if event else None,
+    )
+    with load_lock(client, settings).held("full_load", owner=load.owner) as lease:
+        _abandon_others(client, settings, books)
+        indices.create_index(client, name, settings.field_schema, settings.analysis, bulk=True)
+        books.create(load, [_first(settings, load, i) for i in range(load.partitions)])
+        if event is not None:
+            State(client, settings.state_index).remember_load(event.source, event.id, load.id)
+        lease.keep = True
+    log.info("full load started", extra={"load": load.id, "index": name, "partitions": load.partitions})
+    return load
 
 
-def _verify(client: Elasticsearch, alias: str, new: str, outcome: Outcome, settings: Settings, *, force: bool) -> None:
-    count = int(client.count(index=new)["count"])
-    if count != outcome.created:
-        msg = f"index {new} holds {count} documents, but {outcome.created} were written"
-        raise VerificationError(msg)
-    if force:
-        return
-    served = indices.indices_behind(client, alias)
-    if not served:
-        return
-    old_live = indices.live_count(client, alias)
-    new_live = indices.live_count(client, new)
-    if old_live and new_live < settings.min_swap_ratio * old_live:
-        msg = (
-            f"new index would serve {new_live} documents, fewer than "
-            f"{settings.min_swap_ratio:.0%} of the {old_live} served now (send force to override)"
-        )
-        raise VerificationError(msg)
+def _first(settings: Settings, load: LoadRecord, partition: int) -> PartitionRecord:
+    url = Partition(partition, load.partitions).first_url(SourceConfig.from_settings(settings).url)
+    return PartitionRecord(load.id, partition, Cursor(url))
+
+
+def _abandon_others(client: Elasticsearch, settings: Settings, books: Checkpoints) -> None:
+    """Loads still marked running when a new one takes the lock lost theirs long ago: end them."""
+    for old in books.recent():
+        if old.status == "running":
+            end(client, settings, books, old, status="failed", error="abandoned: its lock expired before it completed")
+
+
+def cancel(client: Elasticsearch, settings: Settings, load_id: str | None = None) -> ProgressReport:
+    """Cancel the running load (or ``load_id``): its building index goes, its lock is freed, nothing served changes."""
+    books = Checkpoints(client, settings.state_index)
+    running = [old for old in books.recent() if old.status == "running" and load_id in (None, old.id)]
+    if not running:
+        msg = f"no running full load{' ' + load_id if load_id else ''} to cancel"
+        raise NotFoundError(msg)
+    load = running[0]
+    end(client, settings, books, load, status="cancelled", error="cancelled by an operator")
+    return progress(books, books.load(load.id) or load, "cancelled")

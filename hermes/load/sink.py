@@ -88,12 +88,15 @@ _DEAD_LETTER_CAP = 1000
 class Sink:
     """Writes operations into one index with external versions; never holds a whole load."""
 
-    def __init__(self, client: Elasticsearch, index: str, settings: Settings) -> None:
-        """``client`` carries the loaders' request timeout already (``pipeline.loader_client``)."""
+    def __init__(
+        self, client: Elasticsearch, index: str, settings: Settings, budget: ErrorBudget | None = None
+    ) -> None:
+        """``client`` carries the loaders' request timeout already (``pipeline.loader_client``); ``budget``
+        carries what earlier slices of a load spent."""
         self.client = client
         self.index = index
         self.settings = settings
-        self.budget = ErrorBudget.from_settings(settings)
+        self.budget = budget or ErrorBudget.from_settings(settings)
         self.outcome = Outcome()
         self._pending: dict[str, list[Operation]] = {}
         self._lock = threading.Lock()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hermes.errors import VerificationError
 from hermes.load import indices
-from hermes.load.full import stored_watermark
+from hermes.load.finish import stored_watermark
 from hermes.load.pipeline import load_lock, loader_client
 from hermes.load.reports import RollbackReport
 from hermes.load.state import State
