@@ -625,9 +625,11 @@ the one declaration, `make docs` derives from them what light readers need (`her
 `hermes/search/specs.py`: names, types, defaults, bounds, the validators as plain functions), and the light
 readers answer only what they recognise — anything else, invalid values first, goes to pydantic, which names the
 variable or parameter. Property tests hold the readers to pydantic's answers; a test proves start-up and a
-valid search import no pydantic. Worth ~120 ms of spawn → first answer: in two `--only lean` runs the "with
-pydantic" tree (the commit just before) took 0.488 s and 0.413 s, now 0.358 s and 0.291 s, i.e. 1.96× → 1.44×
-and 2.13× → 1.50× of the bare function. A first search that finds nothing no longer builds the Prometheus
+valid search import no pydantic. Worth ~100–130 ms of spawn → first answer: in three `--only lean` runs
+(20:13, 20:25, 20:37 UTC; the section above is the last) the "with pydantic" tree (the commit just before) took
+0.488, 0.413 and 0.351 s, now 0.358, 0.291 and 0.254 s, i.e. 1.96× → 1.44×, 2.13× → 1.50× and 2.14× → 1.55× of
+the bare function (0.249, 0.194, 0.164 s): at the goal, not safely under it; the quieter the machine, the larger
+the ratio. A first search that finds nothing no longer builds the Prometheus
 collectors in its answer (~17 ms, profiled in-process): its count is queued like the others. Still
 paid on the cold path: `asyncio` (~10–20 ms, imported unconditionally by elastic_transport for its async
 transport), `urllib3` and `orjson`, which the first answer needs; and pydantic itself when `HERMES_SCHEMA` or
