@@ -22,9 +22,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hermes import checks
-from hermes.config import Derived, pick
+from hermes.config import Derived, get_settings, pick
 from hermes.errors import ConfigurationError
 from hermes.schema import EMPTY, Schema
+
+# get_settings lives in hermes.config (no pydantic); re-exported for the callers that import it from here.
+__all__ = ["Settings", "get_settings", "load_settings", "read_json_setting", "to_environ", "variables"]
 
 
 class Settings(Derived, BaseModel):
