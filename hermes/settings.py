@@ -4,30 +4,33 @@ A plain pydantic model fed from ``os.environ`` rather than ``pydantic-settings``
 package cost the search function 35-65 ms of imports at every cold start (measured with
 ``python -X importtime``, docs/benchmarks.md) for one feature, reading variables by name,
 which :func:`load_settings` does in three lines.
+
+The one declaration of every setting. The search function does not import this module to start:
+``hermes.config.get_settings`` reads the environment with a light reader derived from this model
+(``scripts/light_specs.py`` → ``hermes/specs.py``) and comes here only when it is unsure. The model's
+validators are therefore plain functions of ``hermes.checks``, which both paths run.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from hermes import checks
+from hermes.config import Derived, get_settings, pick
 from hermes.errors import ConfigurationError
 from hermes.schema import EMPTY, Schema
 
-_INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
-MIN_KEY_SECRET_BYTES = 32
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_MAX_RECENCY_MS = 36_500 * _UNIT_MS["d"]
+# get_settings lives in hermes.config (no pydantic); re-exported for the callers that import it from here.
+__all__ = ["Settings", "get_settings", "load_settings", "read_json_setting", "to_environ", "variables"]
 
 
-class Settings(BaseModel):
+class Settings(Derived, BaseModel):
     """Every setting Hermes reads, by environment variable name. Nothing else looks at ``os.environ``."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -330,13 +333,11 @@ class Settings(BaseModel):
         """An empty HERMES_INDEX_REPLICAS (a chart value left blank) means unset."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("es_url", "data_source_url", "k_sink")
-    @classmethod
-    def _url_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://", "file:///")):
-            msg = "must start with http://, https:// or file:///"
-            raise ValueError(msg)
-        return value.rstrip("/") if value and not value.startswith("file:") else value
+    _url_scheme = field_validator("es_url", "data_source_url", "k_sink")(checks.url_scheme)
+    _index_name = field_validator("es_index")(checks.index_name)
+    _recency_in_range = field_validator("recency")(checks.recency_in_range)
+    _secret_length = field_validator("search_key_secret", "search_key_previous_secret")(checks.secret_length)
+    _credentials_pair = model_validator(mode="after")(checks.credentials_pair)
 
     @field_validator("field_schema", "analysis", mode="before")
     @classmethod
@@ -351,59 +352,6 @@ class Settings(BaseModel):
             msg = f"the index analysis settings: an object of {', '.join(sorted(kinds))}"
             raise ValueError(msg)
         return value
-
-    @field_validator("es_index")
-    @classmethod
-    def _index_name(cls, value: str) -> str:
-        bad = value != value.lower() or value.startswith(("-", "_", "+", "."))
-        if not value or bad or _INDEX_NAME_FORBIDDEN & set(value) or len(value) > 200:
-            msg = "must be a lowercase Elasticsearch alias name without special characters"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("recency")
-    @classmethod
-    def _recency_in_range(cls, value: str | None) -> str | None:
-        # The pattern admits any digits; Elasticsearch's decay scale is a Java long of milliseconds, and a
-        # half-life beyond a century decays nothing measurable, so longer ones are refused at start-up.
-        parts = re.fullmatch(r"(\d+)(\D+)", value or "")
-        if parts and int(parts[1]) * _UNIT_MS[parts[2]] > _MAX_RECENCY_MS:
-            msg = "must be at most 36500d (a century)"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("search_key_secret", "search_key_previous_secret")
-    @classmethod
-    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().encode()) < MIN_KEY_SECRET_BYTES:
-            msg = f"must be at least {MIN_KEY_SECRET_BYTES} bytes (an HS256 key as long as its hash, RFC 7518 § 3.2)"
-            raise ValueError(msg)
-        return value
-
-    @model_validator(mode="after")
-    def _credentials_pair(self) -> Settings:
-        if (self.es_username is None) != (self.es_password is None):
-            msg = "ES_USERNAME and ES_PASSWORD must be set together"
-            raise ValueError(msg)
-        if self.search_key_previous_secret is not None and self.search_key_secret is None:
-            msg = "HERMES_SEARCH_KEY_PREVIOUS_SECRET needs HERMES_SEARCH_KEY_SECRET"
-            raise ValueError(msg)
-        return self
-
-    @property
-    def analytics_prefix(self) -> str:
-        """Search analytics live in ``<prefix>-<YYYY.MM>``, beside the alias; no ``<alias>-*`` pattern matches."""
-        return f"{self.es_index}.hermes-analytics"
-
-    @property
-    def rules_index(self) -> str:
-        """The relevance rules' index, beside the alias; no ``<alias>-*`` pattern matches it."""
-        return f"{self.es_index}.hermes-rules"
-
-    @property
-    def state_index(self) -> str:
-        """The loaders' bookkeeping index; no ``<alias>-*`` pattern can match it."""
-        return f"{self.es_index}.hermes-state"
 
 
 def read_json_setting(value: str) -> object:
@@ -431,11 +379,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     A validation error becomes a :class:`ConfigurationError` naming the variable.
     """
-    env = os.environ if environ is None else environ
-    names = _variables()
-    # Names match case-insensitively, as pydantic-settings did; the exact spelling wins.
-    values = {k.upper(): v for k, v in env.items() if k.upper() in names and k not in names}
-    values.update({k: v for k, v in env.items() if k in names})
+    values = pick(os.environ if environ is None else environ, _variables())
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
@@ -445,12 +389,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
         msg = f"invalid configuration: {problems}"
         raise ConfigurationError(msg) from None
-
-
-@functools.cache
-def get_settings() -> Settings:
-    """The process's settings, read on first use."""
-    return load_settings()
 
 
 def variables() -> frozenset[str]:
@@ -473,8 +411,8 @@ def to_environ(settings: Settings) -> dict[str, str]:
 
 
 def _environ_value(value: object) -> str:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
+    if isinstance(value, SecretStr) or hasattr(value, "get_secret_value"):  # also the light reader's Secret
+        return str(value.get_secret_value())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, BaseModel):

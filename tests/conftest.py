@@ -23,11 +23,11 @@ _PREFIXES = ("ES_", "DATA_SOURCE_", "HERMES_")
 
 def clear_caches() -> None:
     """Forget every per-process singleton (settings, client, apps, metrics)."""
-    from hermes import client, settings
+    from hermes import client, config
     from hermes.search import app, metrics, openapi
 
     for fn in (
-        settings.get_settings,
+        config.get_settings,
         client.get_client,
         client._cached_transport,
         app.get_search_app,

@@ -23,6 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from hermes.client import get_client
+from hermes.config import get_settings
 from hermes.errors import MethodNotAllowedError, NotFoundError, UnsupportedEventTypeError
 from hermes.load.delta import delta_load
 from hermes.load.events import (
@@ -41,7 +42,6 @@ from hermes.load.full import EventKey, cancel, give_up, resume, start
 from hermes.load.handover import hand_over_for
 from hermes.load.state import State
 from hermes.responses import error_response, guarded, health_response, json_response
-from hermes.settings import get_settings
 
 log = logging.getLogger(__name__)
 

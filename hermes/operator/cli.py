@@ -21,6 +21,7 @@ import jwt
 from pydantic import SecretStr
 
 from hermes.client import get_client, translate
+from hermes.config import get_settings
 from hermes.errors import ConfigurationError, HermesError, error_body
 from hermes.load.delta import delta_load
 from hermes.load.full import cancel, full_load
@@ -28,7 +29,6 @@ from hermes.logs import configure_logging
 from hermes.operator import analytics, rules
 from hermes.operator.loads import dead_letters, rollback, status
 from hermes.search.keys import mint
-from hermes.settings import get_settings
 
 
 def _run(args: argparse.Namespace) -> Mapping[str, object]:

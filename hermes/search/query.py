@@ -7,15 +7,17 @@ names, query DSL or scripts.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes.documents import TOMBSTONES
-from hermes.schema import Schema
 from hermes.search import curation, fields
 from hermes.search.fields import FACET_SIZE, NO_FIELDS, FieldQuery
-from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.rules import NOTHING, Matched
 from hermes.timestamps import format_rfc3339
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
+    from hermes.search.models import SearchParams, SuggestParams
 
 # Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
 # field. A longer query is pasted text, matched word for word.

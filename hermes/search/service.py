@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
@@ -12,7 +12,6 @@ from hermes.search import curation, fields
 from hermes.search.fields import NO_FIELDS, FieldQuery
 from hermes.search.gate import COSTLY_WORDS, CostGate
 from hermes.search.keys import OPEN, SearchKey
-from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
 from hermes.search.popular import NONE, Popular
 from hermes.search.query import (
     FUZZY_MAX_TERMS,
@@ -25,6 +24,9 @@ from hermes.search.query import (
 )
 from hermes.search.reader import Reader
 from hermes.search.rules import EMPTY_RULES, RuleSet
+
+if TYPE_CHECKING:
+    from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
 
 
 def search(
