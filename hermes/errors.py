@@ -101,6 +101,12 @@ class ConflictError(HermesError):
     type = "conflict"
 
 
+class LoadEndedError(ConflictError):
+    """The load was cancelled or failed while this request worked on it; nothing more happens."""
+
+    type = "load_ended"
+
+
 class LoadInProgressError(ConflictError):
     """Another load holds the lock."""
 

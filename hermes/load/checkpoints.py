@@ -27,7 +27,7 @@ from hermes.timestamps import format_rfc3339, parse_rfc3339
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
-LoadStatus = Literal["running", "completed", "failed", "cancelled"]
+LoadStatus = Literal["running", "finishing", "completed", "failed", "cancelled"]
 
 
 @dataclass
