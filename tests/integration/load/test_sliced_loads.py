@@ -200,7 +200,7 @@ def test_a_dead_letter_ends_the_load_only_for_its_due_slice(
     due: deque[SliceRef] = deque()
     client = build_client(settings)
     first = start(client, settings, due.append)
-    _drive(client, settings, deque([due.popleft()]))  # slice 1 ran: slice 2 is due
+    resume(client, settings, due.popleft(), lambda _: None)  # slice 1 ran: slice 2 is due
     assert not give_up(client, settings, SliceRef(first["load"], 0, 1), "a duplicate's retries ran out")
     assert Checkpoints(es, settings.state_index).recent(1)[0].status == "running"
     assert give_up(client, settings, SliceRef(first["load"], 0, 2), "the due slice was dead-lettered")
