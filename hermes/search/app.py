@@ -29,12 +29,13 @@ from hermes.client import ElasticsearchStatusError, get_transport, translate
 from hermes.errors import BadRequestError, MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.schema import Schema
-from hermes.search import fields, service
+from hermes.search import algolia, fields, service
 from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
 from hermes.search.gate import CostGate
+from hermes.search.instantsearch import answer, authorization, plan, with_algolia_error
 from hermes.search.keys import OPEN, KeyVerifier, SearchKey
 from hermes.search.metrics import RequestMetrics
-from hermes.search.models import SearchParams, SuggestParams
+from hermes.search.models import SearchParams, SearchResponse, SuggestParams
 from hermes.search.openapi import openapi_document
 from hermes.search.params import parse_params
 from hermes.search.ratelimit import RateLimiter, client_address
@@ -62,6 +63,8 @@ ROUTES = Map(
         Rule("/health/ready", endpoint="ready", methods=_READ),
         Rule("/openapi.json", endpoint="openapi", methods=_READ),
         Rule("/metrics", endpoint="metrics", methods=_READ),
+        # Algolia's multi-query, for InstantSearch.js (hermes.search.instantsearch)
+        Rule("/1/indexes/*/queries", endpoint="instantsearch", methods=["POST", "OPTIONS"]),
     ],
     merge_slashes=False,
     converters={"id": _DocumentId},
@@ -94,6 +97,7 @@ class SearchApp:
             "openapi": self.openapi,
             "metrics": self.metrics,
             "playground": self.playground,
+            "instantsearch": self.instantsearch,
         }
 
     def __call__(self, request: Request) -> Response:
@@ -146,9 +150,13 @@ class SearchApp:
             response.headers["Access-Control-Allow-Origin"] = origin
         else:
             return
+        # Algolia's clients may send their key in headers (authMode WithinHeaders); 429s carry Retry-After.
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+            response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET, HEAD, OPTIONS")
+            response.headers["Access-Control-Allow-Headers"] = (
+                "Content-Type, Authorization, X-Algolia-API-Key, X-Algolia-Application-Id"
+            )
             response.headers["Access-Control-Max-Age"] = "600"
 
     @staticmethod
@@ -165,16 +173,22 @@ class SearchApp:
 
     # --- endpoints -----------------------------------------------------------------------------
 
-    def _key(self, request: Request, schema: Callable[[], Schema]) -> SearchKey:
-        """The caller's search key (401 when one is required and bad), counted against its rate (429)."""
+    def _key(
+        self, request: Request, schema: Callable[[], Schema], authorization: str | None = None, searches: int = 1
+    ) -> SearchKey:
+        """The caller's search key (401 when one is required and bad), counted against its rate (429) once
+        per search; ``authorization`` stands for the ``Authorization`` header when given."""
         if self.keys is None:
             if self.limiter is not None and self.settings.rate_limit is not None:
                 forwarded = request.headers.get("X-Forwarded-For")
-                self.limiter.hit("addr:" + client_address(request.remote_addr, forwarded), self.settings.rate_limit)
+                for _ in range(searches):
+                    addr = "addr:" + client_address(request.remote_addr, forwarded)
+                    self.limiter.hit(addr, self.settings.rate_limit)
             return OPEN
-        key = self.keys.verify(request.headers.get("Authorization"), schema)
+        key = self.keys.verify(authorization or request.headers.get("Authorization"), schema)
         if key.rate is not None and self.limiter is not None:
-            self.limiter.hit(f"key:{key.caller}", key.rate)
+            for _ in range(searches):
+                self.limiter.hit(f"key:{key.caller}", key.rate)
         return key
 
     def search(self, request: Request) -> Response:
@@ -206,12 +220,46 @@ class SearchApp:
             if exc.status != 400 or fresh == schema:
                 raise
             found = run(fq=replace(fields.parse(fresh, request.args, params.sort), scope=scope))
+        self._observe(params, found, key)
+        return self._cached(found)
+
+    def _observe(self, params: SearchParams, found: SearchResponse, key: SearchKey) -> None:
+        """A search done: counted when it found nothing, recorded for analytics."""
         if found["total"] == 0:
             self.counted.collectors().zero_results.inc()
         if self.analytics is not None:
             event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC), key.sub)
             self.analytics.record(event)
-        return self._cached(found)
+
+    def instantsearch(self, request: Request) -> Response:
+        answer = guarded(lambda: self._instantsearch(request), self.settings.retry_after_s, self._count_es_error)
+        return with_algolia_error(answer)
+
+    def _instantsearch(self, request: Request) -> Response:
+        settings, reader = self.settings, self.reader()
+        requests = algolia.read_body(request.stream.read(algolia.MAX_BODY_BYTES + 1))
+        key = self._key(
+            request, lambda: self.schemas.get(reader, settings.es_index), authorization(request), len(requests)
+        )
+        schema = self.schemas.get(reader, settings.es_index)
+        plans = [plan(schema, one, key, settings.es_index) for one in requests]  # every 400 before any search
+        results = []
+        for one, planned in zip(requests, plans, strict=True):
+            found = service.search(
+                reader,
+                settings.es_index,
+                planned.params,
+                settings.search_timeout_ms,
+                recency=settings.recency,
+                fq=planned.fq,
+                gate=self.gate,
+                correct=False,
+            )
+            if one.params.analytics and one.params.hits_per_page:  # not InstantSearch's facet-only queries
+                self._observe(planned.params, found, key)
+            results.append(answer(one, planned, found))
+        vary = {"Vary": "Authorization"} if self.keys is not None else None
+        return json_response({"results": results}, headers=vary)
 
     def suggest(self, request: Request) -> Response:
         settings, reader = self.settings, self.reader()
