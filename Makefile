@@ -41,6 +41,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv and install Hermes with its dev tools
 
+# The InstantSearch example's npm packages (exact versions, package-lock.json), for its browser test.
+NPM_EXAMPLE := examples/instantsearch
+$(NPM_EXAMPLE)/node_modules/.package-lock.json: $(NPM_EXAMPLE)/package.json $(NPM_EXAMPLE)/package-lock.json
+	cd $(NPM_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: npm-deps
+npm-deps: $(NPM_EXAMPLE)/node_modules/.package-lock.json ## Install the InstantSearch example's npm packages (npm ci)
+
 .PHONY: dev
 dev: install ## Run Hermes locally end to end: ES, demo cities (DEMO=library: books), the 3 functions, a PingSource
 	DEV_DEMO=$(DEMO) SEARCH_PORT=$(SEARCH_PORT) FULL_LOAD_PORT=$(FULL_LOAD_PORT) DELTA_LOAD_PORT=$(DELTA_LOAD_PORT) \
@@ -60,7 +68,7 @@ system-deps: ## Install the machine packages the tests need (as root, apt-get), 
 	bash scripts/system_deps.sh
 
 .PHONY: test
-test: install system-deps ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
+test: install system-deps npm-deps ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
 	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast
