@@ -137,8 +137,8 @@ def highlight(value: str, tokens: set[str], words: list[str], tags: tuple[str, s
 
 def _close(word: str, token: str) -> bool:
     """Whether a marked token is the query word, within the typos Elasticsearch's ``AUTO`` fuzziness allows."""
-    if word == token or token.startswith(word) or word.startswith(token):
-        return True
+    if word == token or (min(len(word), len(token)) >= 3 and (token.startswith(word) or word.startswith(token))):
+        return True  # a stem: whale, whales
     allowed = 0 if len(word) <= 2 else 1 if len(word) <= 5 else 2
     return allowed > 0 and _distance(word, token, allowed) <= allowed
 
