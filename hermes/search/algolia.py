@@ -72,10 +72,10 @@ def _flag(value: Any) -> Any:
 
 
 Names = Annotated[list[Annotated[str, Field(max_length=256)]], BeforeValidator(_list), Field(max_length=MAX_LIST)]
+_Filter = Annotated[str, Field(max_length=512)]
 Filters = Annotated[
-    str | list[Annotated[str, Field(max_length=512)] | list[Annotated[str, Field(max_length=512)]]],
+    Annotated[str, Field(max_length=4096)] | Annotated[list[_Filter | list[_Filter]], Field(max_length=MAX_LIST)],
     BeforeValidator(_filters),
-    Field(max_length=MAX_LIST * 10),
 ]
 
 

@@ -16,7 +16,9 @@ import html
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
+
+from typing_extensions import TypedDict
 
 from hermes.search.models import SearchResponse
 
@@ -24,6 +26,49 @@ MAX_WINDOW = 1000  # as /search: from + size
 _MARKED = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 _WORD = re.compile(r"\w+")
 _EXCLUDED = re.compile(r'(?:^|\s)-(?:"[^"]*"?|\S+)')
+
+
+class HighlightResult(TypedDict):
+    """Algolia's highlight of one value: the stored text with the matched words between the request's tags."""
+
+    value: str
+    matchLevel: Literal["none", "partial", "full"]
+    matchedWords: list[str]
+
+
+class Exhaustive(TypedDict):
+    """Whether the counts are exact."""
+
+    nbHits: bool
+    facetsCount: bool
+
+
+AlgoliaResult = TypedDict(  # noqa: UP013 - functional: Algolia's camelCase keys
+    "AlgoliaResult",
+    {
+        # Each hit: its stored fields, objectID and _highlightResult ({attribute: HighlightResult or a list of them}).
+        "hits": list[dict[str, Any]],
+        "nbHits": int,
+        "page": int,
+        "nbPages": int,
+        "hitsPerPage": int,
+        "facets": dict[str, dict[str, int]],
+        "facets_stats": dict[str, dict[str, float]],
+        "exhaustiveFacetsCount": bool,
+        "exhaustiveNbHits": bool,
+        "exhaustive": Exhaustive,
+        "query": str,
+        "params": str,
+        "index": str,
+        "processingTimeMS": int,
+    },
+)
+
+
+class MultiQueryResponse(TypedDict):
+    """``POST /1/indexes/*/queries``: one result per request, in their order."""
+
+    results: list[AlgoliaResult]
 
 
 def result(
@@ -37,7 +82,7 @@ def result(
     facets: Iterable[str],
     highlight: tuple[str, ...],
     tags: tuple[str, str],
-) -> dict[str, Any]:
+) -> AlgoliaResult:
     """One entry of ``results``."""
     total = found["total"]
     counts, stats = facet_counts(found["facets"], facets)
@@ -120,7 +165,7 @@ def query_words(query: str) -> list[str]:
     return list(dict.fromkeys(w.lower() for w in _WORD.findall(_EXCLUDED.sub(" ", query))))
 
 
-def highlight(value: str, tokens: set[str], words: list[str], tags: tuple[str, str]) -> dict[str, Any]:
+def highlight(value: str, tokens: set[str], words: list[str], tags: tuple[str, str]) -> HighlightResult:
     """Algolia's ``{value, matchLevel, matchedWords}`` for one stored value."""
     pre, post = tags
     present = [t for t in sorted(tokens, key=len, reverse=True) if t]
@@ -131,7 +176,9 @@ def highlight(value: str, tokens: set[str], words: list[str], tags: tuple[str, s
     else:
         found = set()
     matched = [w for w in words if any(_close(w, t) for t in found)]
-    level = "none" if not matched else "full" if len(matched) == len(words) else "partial"
+    level: Literal["none", "partial", "full"] = (
+        "none" if not matched else "full" if len(matched) == len(words) else "partial"
+    )
     return {"value": value, "matchLevel": level, "matchedWords": matched}
 
 

@@ -30,6 +30,7 @@ from hermes.errors import BadRequestError, MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.schema import Schema
 from hermes.search import algolia, fields, service
+from hermes.search.algolia_results import MultiQueryResponse
 from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
 from hermes.search.gate import CostGate
 from hermes.search.instantsearch import answer, authorization, plan, with_algolia_error
@@ -243,7 +244,7 @@ class SearchApp:
         )
         schema = self.schemas.get(reader, settings.es_index)
         plans = [plan(schema, one, key, settings.es_index) for one in requests]  # every 400 before any search
-        results = []
+        results: MultiQueryResponse = {"results": []}
         for one, planned in zip(requests, plans, strict=True):
             found = service.search(
                 reader,
@@ -257,9 +258,9 @@ class SearchApp:
             )
             if one.params.analytics and one.params.hits_per_page:  # not InstantSearch's facet-only queries
                 self._observe(planned.params, found, key)
-            results.append(answer(one, planned, found))
+            results["results"].append(answer(one, planned, found))
         vary = {"Vary": "Authorization"} if self.keys is not None else None
-        return json_response({"results": results}, headers=vary)
+        return json_response(results, headers=vary)
 
     def suggest(self, request: Request) -> Response:
         settings, reader = self.settings, self.reader()
@@ -290,7 +291,7 @@ class SearchApp:
             if translate(exc) is None:
                 raise
             schema = self.schemas.cached()
-        return json_response(openapi_document(schema))
+        return json_response(openapi_document(schema, self.settings.es_index))
 
     def metrics(self, _: Request) -> Response:
         body, ctype = self.counted.collectors().render()

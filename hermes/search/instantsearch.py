@@ -13,7 +13,6 @@ error shows what Hermes said.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from flask import Request, Response
@@ -24,7 +23,7 @@ from hermes.schema import Schema
 from hermes.search import algolia_filters, fields
 from hermes.search.algolia import AlgoliaRequest
 from hermes.search.algolia_filters import TAGS
-from hermes.search.algolia_results import MAX_WINDOW, result
+from hermes.search.algolia_results import MAX_WINDOW, AlgoliaResult, result
 from hermes.search.fields import FieldQuery
 from hermes.search.keys import SearchKey
 from hermes.search.models import SearchParams, SearchResponse
@@ -115,7 +114,7 @@ def highlighted(schema: Schema, wanted: list[str] | None) -> tuple[str, ...]:
     return tuple(name for name in dict.fromkeys(wanted) if name in searched)
 
 
-def answer(request: AlgoliaRequest, planned: Planned, found: SearchResponse) -> dict[str, Any]:
+def answer(request: AlgoliaRequest, planned: Planned, found: SearchResponse) -> AlgoliaResult:
     """One entry of ``results``."""
     p = request.params
     return result(
