@@ -14,9 +14,9 @@ MATRIX_REPORT ?= docs/compatibility.md
 # The matrix versions `make test` does not run (it runs HERMES_ES_VERSION, default 8.19.21): `make check` runs these.
 MATRIX_REST = $(filter-out $(shell $(PYTHON) -m scripts.local_es version),$(ES_MATRIX))
 # Each matrix leg skips what does not depend on the server's version: tests/deploy (manifests, images,
-# Knative's data plane), `make dev` and the browser test of the playground.
+# Knative's data plane), `make dev` and the browser tests (the playground, the InstantSearch page).
 MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/tooling/test_dev.py \
-  --ignore=tests/integration/search/test_playground.py
+  --ignore=tests/integration/search/test_playground.py --ignore=tests/integration/search/test_instantsearch_page.py
 SEARCH_PORT ?= 8080
 FULL_LOAD_PORT ?= 8081
 DELTA_LOAD_PORT ?= 8082
