@@ -33,7 +33,7 @@ from hermes.search import algolia, fields, service
 from hermes.search.algolia_results import MultiQueryResponse
 from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
 from hermes.search.gate import CostGate
-from hermes.search.instantsearch import answer, authorization, plan, with_algolia_error
+from hermes.search.instantsearch import authorization, multi_query, with_algolia_error
 from hermes.search.keys import OPEN, KeyVerifier, SearchKey
 from hermes.search.metrics import RequestMetrics
 from hermes.search.models import SearchParams, SearchResponse, SuggestParams
@@ -239,26 +239,20 @@ class SearchApp:
     def _instantsearch(self, request: Request) -> Response:
         settings, reader = self.settings, self.reader()
         requests = algolia.read_body(request.stream.read(algolia.MAX_BODY_BYTES + 1))
-        key = self._key(
-            request, lambda: self.schemas.get(reader, settings.es_index), authorization(request), len(requests)
-        )
-        schema = self.schemas.get(reader, settings.es_index)
-        plans = [plan(schema, one, key, settings.es_index) for one in requests]  # every 400 before any search
-        results: MultiQueryResponse = {"results": []}
-        for one, planned in zip(requests, plans, strict=True):
-            found = service.search(
-                reader,
-                settings.es_index,
-                planned.params,
-                settings.search_timeout_ms,
-                recency=settings.recency,
-                fq=planned.fq,
-                gate=self.gate,
-                correct=False,
+        served = functools.partial(self.schemas.get, reader, settings.es_index)
+        key = self._key(request, served, authorization(request), len(requests))
+
+        def search(params: SearchParams, fq: fields.FieldQuery) -> SearchResponse:
+            timeout, recency = settings.search_timeout_ms, settings.recency
+            return service.search(
+                reader, settings.es_index, params, timeout, recency=recency, fq=fq, gate=self.gate, correct=False
             )
+
+        done = multi_query(requests, key, settings.es_index, served=served, forget=self.schemas.forget, search=search)
+        for one, (params, found, _) in zip(requests, done, strict=True):
             if one.params.analytics and one.params.hits_per_page:  # not InstantSearch's facet-only queries
-                self._observe(planned.params, found, key)
-            results["results"].append(answer(one, planned, found))
+                self._observe(params, found, key)
+        results: MultiQueryResponse = {"results": [result for _, _, result in done]}
         vary = {"Vary": "Authorization"} if self.keys is not None else None
         return json_response(results, headers=vary)
 

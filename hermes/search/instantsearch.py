@@ -12,12 +12,14 @@ error shows what Hermes said.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 from flask import Request, Response
 from werkzeug.datastructures import MultiDict
 
+from hermes.client import ElasticsearchStatusError
 from hermes.errors import BadRequestError
 from hermes.schema import Schema
 from hermes.search import algolia_filters, fields
@@ -112,6 +114,46 @@ def highlighted(schema: Schema, wanted: list[str] | None) -> tuple[str, ...]:
     if wanted is None or "*" in wanted:
         return searched
     return tuple(name for name in dict.fromkeys(wanted) if name in searched)
+
+
+Search = Callable[[SearchParams, FieldQuery], SearchResponse]
+
+
+def multi_query(
+    requests: list[AlgoliaRequest],
+    key: SearchKey,
+    alias: str,
+    *,
+    served: Callable[[], Schema],
+    forget: Callable[[], None],
+    search: Search,
+) -> list[tuple[SearchParams, SearchResponse, AlgoliaResult]]:
+    """Every request planned (each 400 before any search), then run by ``search``, in order.
+
+    As for ``GET /search``: if Elasticsearch refuses a search because a declared field changed type in an index
+    swapped in within the schema refresh period, the served schema is read again and, if it changed, every
+    request is run once more with it.
+    """
+    schema = served()
+    try:
+        return _run(requests, key, alias, schema, search)
+    except ElasticsearchStatusError as exc:
+        forget()
+        fresh = served()
+        if exc.status != 400 or fresh == schema:
+            raise
+        return _run(requests, key, alias, fresh, search)
+
+
+def _run(
+    requests: list[AlgoliaRequest], key: SearchKey, alias: str, schema: Schema, search: Search
+) -> list[tuple[SearchParams, SearchResponse, AlgoliaResult]]:
+    plans = [plan(schema, one, key, alias) for one in requests]
+    out = []
+    for one, planned in zip(requests, plans, strict=True):
+        found = search(planned.params, planned.fq)
+        out.append((planned.params, found, answer(one, planned, found)))
+    return out
 
 
 def answer(request: AlgoliaRequest, planned: Planned, found: SearchResponse) -> AlgoliaResult:

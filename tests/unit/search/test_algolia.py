@@ -10,12 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hermes.client import ElasticsearchStatusError
 from hermes.errors import BadRequestError
 from hermes.schema import Schema
 from hermes.search import algolia_filters
 from hermes.search.algolia import MAX_BODY_BYTES, MAX_REQUESTS, read_body, read_request
 from hermes.search.algolia_filters import facet_filter, groups, numeric_filter, translate
-from hermes.search.instantsearch import facet_names, highlighted
+from hermes.search.instantsearch import facet_names, highlighted, multi_query
+from hermes.search.keys import OPEN
 
 SCHEMA = Schema.model_validate(
     {
@@ -230,3 +232,36 @@ def test_highlighted_attributes_are_the_searched_text_fields() -> None:
     assert highlighted(SCHEMA, None) == ("title", "content", "authors")
     assert highlighted(SCHEMA, ["*"]) == ("title", "content", "authors")
     assert highlighted(SCHEMA, ["title", "language"]) == ("title",)
+
+
+def test_a_refused_search_after_a_schema_change_runs_again_with_the_new_schema() -> None:
+    schemas = [Schema(), SCHEMA]  # the cached schema, then the one read again
+    seen: list[Schema] = []
+
+    def search(params: Any, fq: Any) -> Any:
+        seen.append(fq.schema)
+        if len(seen) == 1:
+            raise ElasticsearchStatusError(400, {"error": {"type": "search_phase_execution_exception"}})
+        return {
+            "query": "",
+            "total": 0,
+            "total_relation": "eq",
+            "took_ms": 1,
+            "from": 0,
+            "size": 20,
+            "hits": [],
+            "facets": {},
+        }
+
+    requests = read_body(_body({"query": "x"}))
+    done = multi_query(
+        requests, OPEN, "books", served=lambda: schemas[min(len(seen), 1)], forget=lambda: None, search=search
+    )
+    assert seen == [Schema(), SCHEMA]
+    assert done[0][2]["nbHits"] == 0
+    with pytest.raises(ElasticsearchStatusError):  # the same schema: the refusal stands
+        multi_query(requests, OPEN, "books", served=Schema, forget=lambda: None, search=_refuse)
+
+
+def _refuse(params: Any, fq: Any) -> Any:
+    raise ElasticsearchStatusError(400, {})
