@@ -14,9 +14,9 @@ MATRIX_REPORT ?= docs/compatibility.md
 # The matrix versions `make test` does not run (it runs HERMES_ES_VERSION, default 8.19.21): `make check` runs these.
 MATRIX_REST = $(filter-out $(shell $(PYTHON) -m scripts.local_es version),$(ES_MATRIX))
 # Each matrix leg skips what does not depend on the server's version: tests/deploy (manifests, images,
-# Knative's data plane), `make dev` and the browser test of the playground.
+# Knative's data plane), `make dev` and the browser tests (the playground, the InstantSearch page).
 MATRIX_PYTEST_ARGS ?= tests/unit tests/integration --ignore=tests/integration/tooling/test_dev.py \
-  --ignore=tests/integration/search/test_playground.py
+  --ignore=tests/integration/search/test_playground.py --ignore=tests/integration/search/test_instantsearch_page.py
 SEARCH_PORT ?= 8080
 FULL_LOAD_PORT ?= 8081
 DELTA_LOAD_PORT ?= 8082
@@ -41,6 +41,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv and install Hermes with its dev tools
 
+# The InstantSearch example's npm packages (exact versions, package-lock.json), for its browser test.
+NPM_EXAMPLE := examples/instantsearch
+$(NPM_EXAMPLE)/node_modules/.package-lock.json: $(NPM_EXAMPLE)/package.json $(NPM_EXAMPLE)/package-lock.json
+	cd $(NPM_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: npm-deps
+npm-deps: $(NPM_EXAMPLE)/node_modules/.package-lock.json ## Install the InstantSearch example's npm packages (npm ci)
+
 .PHONY: dev
 dev: install ## Run Hermes locally end to end: ES, demo cities (DEMO=library: books), the 3 functions, a PingSource
 	DEV_DEMO=$(DEMO) SEARCH_PORT=$(SEARCH_PORT) FULL_LOAD_PORT=$(FULL_LOAD_PORT) DELTA_LOAD_PORT=$(DELTA_LOAD_PORT) \
@@ -60,7 +68,7 @@ system-deps: ## Install the machine packages the tests need (as root, apt-get), 
 	bash scripts/system_deps.sh
 
 .PHONY: test
-test: install system-deps ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
+test: install system-deps npm-deps ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
 	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast

@@ -43,7 +43,9 @@ from hermes.search.served_rules import ServedRules
 
 if TYPE_CHECKING:
     from hermes.schema import Schema
+    from hermes.search.algolia_results import MultiQueryResponse
     from hermes.search.analytics import Recorder
+    from hermes.search.models import SearchParams, SearchResponse
     from hermes.settings import Settings
 
 
@@ -65,6 +67,8 @@ ROUTES = Map(
         Rule("/health/ready", endpoint="ready", methods=_READ),
         Rule("/openapi.json", endpoint="openapi", methods=_READ),
         Rule("/metrics", endpoint="metrics", methods=_READ),
+        # Algolia's multi-query, for InstantSearch.js (hermes.search.instantsearch)
+        Rule("/1/indexes/*/queries", endpoint="instantsearch", methods=["POST", "OPTIONS"]),
     ],
     merge_slashes=False,
     converters={"id": _DocumentId},
@@ -99,6 +103,7 @@ class SearchApp:
             "openapi": self.openapi,
             "metrics": self.metrics,
             "playground": self.playground,
+            "instantsearch": self.instantsearch,
         }
 
     def __call__(self, request: Request) -> Response:
@@ -151,9 +156,13 @@ class SearchApp:
             response.headers["Access-Control-Allow-Origin"] = origin
         else:
             return
+        # Algolia's clients may send their key in headers (authMode WithinHeaders); 429s carry Retry-After.
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+            response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET, HEAD, OPTIONS")
+            response.headers["Access-Control-Allow-Headers"] = (
+                "Content-Type, Authorization, X-Algolia-API-Key, X-Algolia-Application-Id"
+            )
             response.headers["Access-Control-Max-Age"] = "600"
 
     @staticmethod
@@ -170,16 +179,22 @@ class SearchApp:
 
     # --- endpoints -----------------------------------------------------------------------------
 
-    def _key(self, request: Request, schema: Callable[[], Schema]) -> SearchKey:
-        """The caller's search key (401 when one is required and bad), counted against its rate (429)."""
+    def _key(
+        self, request: Request, schema: Callable[[], Schema], authorization: str | None = None, searches: int = 1
+    ) -> SearchKey:
+        """The caller's search key (401 when one is required and bad), counted against its rate (429) once
+        per search; ``authorization`` stands for the ``Authorization`` header when given."""
         if self.keys is None:
             if self.limiter is not None and self.settings.rate_limit is not None:
                 forwarded = request.headers.get("X-Forwarded-For")
-                self.limiter.hit("addr:" + client_address(request.remote_addr, forwarded), self.settings.rate_limit)
+                for _ in range(searches):
+                    addr = "addr:" + client_address(request.remote_addr, forwarded)
+                    self.limiter.hit(addr, self.settings.rate_limit)
             return OPEN
-        key = self.keys.verify(request.headers.get("Authorization"), schema)
+        key = self.keys.verify(authorization or request.headers.get("Authorization"), schema)
         if key.rate is not None and self.limiter is not None:
-            self.limiter.hit(f"key:{key.caller}", key.rate)
+            for _ in range(searches):
+                self.limiter.hit(f"key:{key.caller}", key.rate)
         return key
 
     def search(self, request: Request) -> Response:
@@ -212,6 +227,11 @@ class SearchApp:
             if exc.status != 400 or fresh == schema:
                 raise
             found = run(fq=replace(fields.parse(fresh, request.args, params.sort), scope=scope))
+        self._observe(params, found, key)
+        return self._cached(found)
+
+    def _observe(self, params: SearchParams, found: SearchResponse, key: SearchKey) -> None:
+        """A search done: counted when it found nothing, recorded for analytics."""
         if found["total"] == 0:
             self.counted.update(lambda m: m.zero_results.inc())
         if self.analytics is not None:
@@ -219,7 +239,45 @@ class SearchApp:
 
             event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC), key.sub)
             self.analytics.record(event)
-        return self._cached(found)
+
+    def instantsearch(self, request: Request) -> Response:
+        # Imported on the first multi-query, not at start-up: it reads Algolia's parameters with pydantic.
+        from hermes.search.instantsearch import with_algolia_error  # noqa: PLC0415
+
+        answer = guarded(lambda: self._instantsearch(request), self.settings.retry_after_s, self._count_es_error)
+        return with_algolia_error(answer)
+
+    def _instantsearch(self, request: Request) -> Response:
+        from hermes.search import algolia  # noqa: PLC0415 - see instantsearch()
+        from hermes.search.instantsearch import authorization, multi_query  # noqa: PLC0415
+
+        settings, reader = self.settings, self.reader()
+        requests = algolia.read_body(request.stream.read(algolia.MAX_BODY_BYTES + 1))
+        served = functools.partial(self.schemas.get, reader, settings.es_index)
+        key = self._key(request, served, authorization(request), len(requests))
+
+        def search(params: SearchParams, fq: fields.FieldQuery) -> SearchResponse:
+            timeout, recency = settings.search_timeout_ms, settings.recency
+            rules = self.rules.get(reader, settings.rules_index)
+            return service.search(
+                reader,
+                settings.es_index,
+                params,
+                timeout,
+                recency=recency,
+                fq=fq,
+                gate=self.gate,
+                rules=rules,
+                correct=False,
+            )
+
+        done = multi_query(requests, key, settings.es_index, served=served, forget=self.schemas.forget, search=search)
+        for one, (params, found, _) in zip(requests, done, strict=True):
+            if one.params.analytics and one.params.hits_per_page:  # not InstantSearch's facet-only queries
+                self._observe(params, found, key)
+        results: MultiQueryResponse = {"results": [result for _, _, result in done]}
+        vary = {"Vary": "Authorization"} if self.keys is not None else None
+        return json_response(results, headers=vary)
 
     def suggest(self, request: Request) -> Response:
         settings, reader = self.settings, self.reader()
@@ -260,7 +318,7 @@ class SearchApp:
             if translate(exc) is None:
                 raise
             schema = self.schemas.cached()
-        return json_response(openapi_document(schema))
+        return json_response(openapi_document(schema, self.settings.es_index))
 
     def metrics(self, _: Request) -> Response:
         body, ctype = self.counted.collectors().render()

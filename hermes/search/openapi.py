@@ -12,6 +12,8 @@ from pydantic import BaseModel, TypeAdapter
 from hermes.errors import ErrorBody
 from hermes.responses import Health
 from hermes.schema import EMPTY, Schema
+from hermes.search.algolia import MAX_REQUESTS, QueryParams
+from hermes.search.algolia_results import MultiQueryResponse
 from hermes.search.fields import DEFAULT_RADIUS_KM, MAX_RADIUS_KM, MAX_VALUE_CHARS, MAX_VALUES, PUBLIC_CORE, sort_values
 from hermes.search.models import SearchParams, SearchResponse, SuggestParams, SuggestResponse
 
@@ -120,16 +122,61 @@ def declared_parameters(schema: Schema) -> list[dict[str, Any]]:
     return params
 
 
-def openapi_document(schema: Schema = EMPTY) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every route of the search function, for the served schema."""
-    return _document(orjson.dumps(schema.recorded(), option=orjson.OPT_SORT_KEYS).decode())
+def openapi_document(schema: Schema = EMPTY, alias: str = "documents") -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route of the search function, for the served schema and alias."""
+    return _document(orjson.dumps(schema.recorded(), option=orjson.OPT_SORT_KEYS).decode(), alias)
+
+
+def _multi_query(schemas: dict[str, Any], alias: str) -> dict[str, Any]:
+    """``POST /1/indexes/*/queries`` (docs/api.md § InstantSearch): Algolia's multi-query."""
+    params = QueryParams.model_json_schema(by_alias=True, ref_template=_REF)
+    schemas.update(params.pop("$defs", {}))
+    schemas["AlgoliaQueryParams"] = params
+    params_ref = {"$ref": _REF.format(model="AlgoliaQueryParams")}
+    request = {
+        "allOf": [params_ref],
+        "type": "object",
+        "required": ["indexName"],
+        "properties": {
+            "indexName": {"type": "string", "enum": [alias], "description": "The alias this deployment serves."},
+            "params": {
+                "description": "The parameters urlencoded (arrays as JSON), or as an object; or beside indexName.",
+                "oneOf": [{"type": "string", "maxLength": 4096}, params_ref],
+            },
+        },
+    }
+    schemas["MultiQuery"] = {
+        "type": "object",
+        "required": ["requests"],
+        "properties": {"requests": {"type": "array", "minItems": 1, "maxItems": MAX_REQUESTS, "items": request}},
+    }
+    schemas["AlgoliaErrorBody"] = {
+        "allOf": [{"$ref": _REF.format(model="ErrorBody")}],
+        "type": "object",
+        "required": ["message", "status"],
+        "properties": {"message": {"type": "string"}, "status": {"type": "integer"}},
+        "description": "Hermes's error with Algolia's message and status beside it, which Algolia's clients show.",
+    }
+    body = {"schema": {"$ref": _REF.format(model="MultiQuery")}}
+    errors = {"400": "Bad parameter", "503": "Elasticsearch unavailable", "504": "Elasticsearch timed out"}
+    return {
+        "post": {
+            "summary": "Algolia's multi-query, for InstantSearch.js and algoliasearch/lite",
+            "operationId": "algoliaMultiQuery",
+            "requestBody": {"required": True, "content": {"text/plain": body, "application/json": body}},
+            "responses": {
+                "200": _json("MultiQueryResponse", "One result per request"),
+                **{code: _json("AlgoliaErrorBody", text) for code, text in errors.items()},
+            },
+        }
+    }
 
 
 @functools.lru_cache(maxsize=8)
-def _document(recorded: str) -> dict[str, Any]:
+def _document(recorded: str, alias: str) -> dict[str, Any]:
     served = Schema.from_recorded(orjson.loads(recorded))
     schemas: dict[str, Any] = {}
-    for body in (SearchResponse, SuggestResponse, Health, ErrorBody):
+    for body in (SearchResponse, SuggestResponse, Health, ErrorBody, MultiQueryResponse):
         schema = TypeAdapter(body).json_schema(by_alias=True, ref_template=_REF, mode="serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[body.__name__] = schema
@@ -199,6 +246,7 @@ def _document(recorded: str) -> dict[str, Any]:
                 },
             }
         },
+        "/1/indexes/*/queries": _multi_query(schemas, alias),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",

@@ -39,8 +39,9 @@ def search(
     fq: FieldQuery = NO_FIELDS,
     gate: CostGate | None = None,
     rules: RuleSet = EMPTY_RULES,
+    correct: bool = True,
 ) -> SearchResponse:
-    """Run ``GET /search``; on zero hits, offer a corrected query that has hits.
+    """Run ``GET /search``; on zero hits, offer a corrected query that has hits (unless ``correct`` is False).
 
     With a ``gate``, a costly search (typo tolerance over many words, a correction) runs only in one
     of its slots; without a free slot the words are matched as typed and no correction is offered.
@@ -50,7 +51,7 @@ def search(
     with _slot(gate, COSTLY_WORDS <= words(params.q) <= FUZZY_MAX_TERMS) as fuzzy:
         body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy, rules=matched))
     response = to_search_response(params, body, fq)
-    if response["total"] == 0 and params.q.strip() != "*":
+    if correct and response["total"] == 0 and params.q.strip() != "*":
         with _slot(gate, costly=True) as admitted:
             correction = did_you_mean(reader, index, params, timeout_ms, fq, rules=rules) if admitted else None
         if correction is not None:

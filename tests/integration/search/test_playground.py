@@ -12,29 +12,24 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.support.browser import chromium
 from tests.support.corpus import corpus, stamp, write_ndjson
 from tests.support.site import search_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-APT = "apt-get install -y chromium chromium-driver"
 IMG_TITLE = "<img src=x onerror=alert(1)>"
 TYPED = "lighthouse kepers"  # "keepers", misspelt
 DASH = "\N{EN DASH}"  # the page writes ranges as "11<en dash>20"
@@ -101,24 +96,8 @@ def site(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     """Headless chromium; skipped without it, except on CI, which must run it."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        msg = f"{', '.join(missing)} missing: {APT}"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--window-size=1280,900", "--disable-dev-shm-usage"):
-        options.add_argument(arg)  # --no-sandbox: the tests run as root in containers
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SE_OFFLINE", "true")
-        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _wait(driver: WebDriver, until: Callable[[WebDriver], Any], what: str) -> Any:
