@@ -13,10 +13,15 @@ def _runs(values: list[float]) -> str:
 
 
 def _rss(values: list[float]) -> str:
-    return f"{min(values):.0f}–{max(values):.0f} MB" if values else "–"
+    if not values:
+        return "–"
+    low, high = round(min(values)), round(max(values))
+    return f"{low} MB" if low == high else f"{low}–{high} MB"
 
 
 def sliced_md(s: dict[str, Any]) -> str:
+    one, sliced = median(s["one-shot"]["wall_s"]), median(s["sliced"]["wall_s"])
+    cost = max(0.0, (sliced - one) / max(1.0, median(s["sliced"]["slices"]) - 1))
     rows = []
     for name in ("one-shot", "sliced"):
         side = s[name]
@@ -39,6 +44,13 @@ processes run for the whole section, after one untimed load; their loads alterna
 |---|---|---|---|---|---|---|
 {table}
 | **sliced / one-shot throughput** | | | **{s["ratio"]:.2f}×** (goal ≥ 0.95×) | | | |
+
+A hand-over costs about **{cost:.1f} s** here ((median sliced - median one-shot) ÷ hand-overs). In it the slice drains
+its bulk requests and checkpoints, the hand-over event is posted, and the next slice claims its partition,
+adopts the load's lock and refills the read-ahead and bulk pipeline (which of these dominates was not
+measured apart). It is
+paid once per slice whatever the slice's length, so at the default `HERMES_SLICE_S=300` the same cost projects
+to about {300 / (300 + cost):.3f}× of one-shot (a slice of 300 s for {cost:.1f} s), and at 10 s it is the figure above.
 """
 
 
@@ -67,19 +79,21 @@ per process" counts the start and every hand-over each process served.
 {rows}
 
 **What 2 shared cores allow.** Every process here — the full_load workers, Elasticsearch (indexing, merging),
-the generated source and the benchmark — shares two cores with the other sessions on this machine; one
-full_load worker already keeps most of one core busy parsing, validating and sending bulk requests while
-Elasticsearch uses the other. So more than about 2× cannot show here, whatever the fan-out does, and extra
-processes mostly compete with Elasticsearch for the same cores. What the rows do show: partitions split the
-work evenly (requests per process), the hand-overs reach whichever process is free, and the result is the same
-index (each load's count is checked).
+the generated source and the benchmark — shares two cores, with other sessions' work beside it. One worker
+already keeps most of one core busy parsing, validating and sending bulk requests while Elasticsearch uses the
+other (raw `streaming_bulk` of documents already in memory is no faster than a load on this machine: § Full
+load: throughput), so added processes only split the same CPU: read the speed-up column as "no loss", not as
+what fan-out gives. What the rows do show: partitions split the work evenly (requests per process), the
+hand-overs reach whichever process is free, and every load serves exactly the records of the source (each
+load's count is checked).
 
 **What the figures project for a cluster.** With each full_load pod on its own core and an Elasticsearch
-cluster sized to absorb the writes, the load's time is about records ÷ (pods × one worker's rate); one worker's
-rate here is {rate:,.0f} docs/s, so 10 million records take about {10_000_000 / rate / 60:.0f} min on one pod
+cluster that absorbs the writes, a load takes about records ÷ (pods × one worker's rate); one worker's rate
+here is {rate:,.0f} docs/s, so 10 million records take about {10_000_000 / rate / 60:.0f} min on one pod
 and {10_000_000 / rate / 4 / 60:.0f} min on 4; 100 million about {100_000_000 / rate / 3600:.1f} h on one pod,
-{100_000_000 / rate / 16 / 60:.0f} min on 16. The ceiling is then Elasticsearch's indexing rate (primary
-shards and their nodes), not the loader: see docs/loads.md § Sizing slices and partitions.
+{100_000_000 / rate / 16 / 60:.0f} min on 16. Those are the loader's figures: the ceiling is Elasticsearch's
+indexing rate, which while new indices have one primary shard (hermes/load/mappings.py) is what one shard on
+one node absorbs. docs/loads.md § Sizing slices and partitions does the arithmetic.
 """
 
 
@@ -89,10 +103,25 @@ def slices_md(r: dict[str, Any], rerun: str = "") -> str:
         parts.append(sliced_md(r["sliced"]))
     if "fan_out" in r:
         parts.append("\n" + fan_out_md(r["fan_out"]))
-    parts.append(
+    parts.append(_rss_md(r))
+    return "".join(parts)
+
+
+def _rss_md(r: dict[str, Any]) -> str:
+    text = (
         "\n### Peak RSS per worker\n\nThe last column of both tables: `VmHWM` of `/proc/<pid>/status` of each "
         "full_load process's gunicorn worker, read after its loads (the most memory it ever held). A worker "
-        "holds one slice's pages and bulk requests at a time, so its peak does not grow with the records it "
-        "loads, the number of slices, or the partitions beside it.\n"
+        "holds one slice's pages and bulk requests at a time, so its peak does not follow the records it loads"
     )
-    return "".join(parts)
+    if "sliced" in r and "fan_out" in r:
+        s, f = r["sliced"], r["fan_out"]
+        fan = [mb for row in f["rows"] for mb in row["peak_rss_mb"]]
+        text += (
+            f": one-shot {_rss(s['one-shot']['peak_rss_mb'])} and sliced {_rss(s['sliced']['peak_rss_mb'])} for "
+            f"{s['n']:,} records in one process, {_rss(fan)} for every worker of the fan-out rows "
+            f"({f['n']:,} records split 1, 2 or 4 ways). The sliced process's peak sits above the one-shot one: "
+            "each slice runs on whichever of gunicorn's threads takes its request, and glibc gives each thread "
+            "its own malloc arena, so a few arenas hold freed memory at once (a likely cause, not measured "
+            "apart here); it is bounded by the thread count, not by the records or the number of slices"
+        )
+    return text + ".\n"
