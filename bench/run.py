@@ -696,7 +696,7 @@ alternating, {len(dl["times_s"][sizes[0]])} generations each (each delta also re
 
 def sliced_loads(es_url: str, source: str, *, quick: bool) -> dict[str, Any]:
     """Sliced vs one-shot on 1M records, then fan-out over 1, 2, 4 partitions and processes (bench/slices.py)."""
-    n, fan_n, slice_s, reps = (20_000, 20_000, 2.0, 1) if quick else (1_000_000, 300_000, 10.0, 2)
+    n, fan_n, slice_s, reps = (20_000, 20_000, 2.0, 1) if quick else (1_000_000, 300_000, 10.0, 3)
     return {
         "sliced": slices_bench.sliced_vs_one_shot(es_url, source, n, slice_s, reps),
         "fan_out": slices_bench.fan_out(es_url, source, fan_n, slice_s, configs=[(1, 1), (2, 2), (4, 4)], reps=reps),

@@ -22,6 +22,7 @@ def _rss(values: list[float]) -> str:
 def sliced_md(s: dict[str, Any]) -> str:
     one, sliced = median(s["one-shot"]["wall_s"]), median(s["sliced"]["wall_s"])
     cost = max(0.0, (sliced - one) / max(1.0, median(s["sliced"]["slices"]) - 1))
+    spread = ", ".join(f"{one / run:.2f}×" for run in s["sliced"]["wall_s"])
     rows = []
     for name in ("one-shot", "sliced"):
         side = s[name]
@@ -44,6 +45,8 @@ processes run for the whole section, after one untimed load; their loads alterna
 |---|---|---|---|---|---|---|
 {table}
 | **sliced / one-shot throughput** | | | **{s["ratio"]:.2f}×** (goal ≥ 0.95×) | | | |
+
+Each sliced run over the one-shot median: {spread} (the machine is shared: single runs move by several seconds).
 
 A hand-over costs about **{cost:.1f} s** here ((median sliced - median one-shot) ÷ hand-overs). In it the slice drains
 its bulk requests and checkpoints, the hand-over event is posted, and the next slice claims its partition,
