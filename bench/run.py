@@ -31,10 +31,11 @@ import requests
 import urllib3
 from elasticsearch import helpers
 
-from bench import charts
+from bench import charts, slices_report
 from bench import features as features_bench
 from bench import lean as lean_bench
 from bench import rules as rules_bench
+from bench import slices as slices_bench
 from bench.checks import BenchmarkError, expect
 from bench.source_server import make_record, vocabulary_records
 from hermes.client import build_client
@@ -737,6 +738,7 @@ alternating, {len(dl["times_s"][sizes[0]])} generations each (each delta also re
 | **ratio** | **{dl["ratio"]:.2f}×** (goal ≤ 1.5×) | |
 """
         + ("\n" + rules_bench.markdown(r["rules"]) if "rules" in r else "")
+        + (slices_report.slices_md(r["slices"]) if "slices" in r else "")
         + (features_md(r["features"]) if "features" in r else "")
     )
 
@@ -766,6 +768,31 @@ def replace_only(only: str, out: Path, results: dict[str, Any]) -> None:
     say(f"{only} section replaced in {out}")
 
 
+def sliced_loads(es_url: str, source: str, *, quick: bool) -> dict[str, Any]:
+    """Sliced vs one-shot on 1M records, then fan-out over 1, 2, 4 partitions and processes (bench/slices.py)."""
+    n, fan_n, slice_s, reps = (20_000, 20_000, 2.0, 1) if quick else (1_000_000, 300_000, 10.0, 3)
+    return {
+        "sliced": slices_bench.sliced_vs_one_shot(es_url, source, n, slice_s, reps),
+        "fan_out": slices_bench.fan_out(es_url, source, fan_n, slice_s, configs=[(1, 1), (2, 2), (4, 4)], reps=reps),
+    }
+
+
+def replace_slices_section(out: Path, result: dict[str, Any], when: str) -> int:
+    """``--only slices``: this section replaced in place (or added before the last one) in ``out``."""
+    doc = out.read_text()
+    note = f"\nThis section alone was re-run with `python -m bench.run --only slices` on {when}.\n"
+    section = slices_report.slices_md(result, note)
+    if slices_report.HEADER in doc:
+        head, _, rest = doc.partition(slices_report.HEADER)
+        tail = rest[rest.index("\n## ") + 1 :] if "\n## " in rest else ""
+    else:
+        head, sep, tail = doc.partition(FEATURES_HEADER.lstrip("\n"))
+        tail = sep + tail
+    out.write_text(head + section + "\n" + tail)
+    say(f"slices section replaced in {out}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of the harness")
@@ -773,8 +800,8 @@ def main() -> int:
     parser.add_argument(
         "--only",
         help="comma-separated sections (debugging): memory,cold,overhead,lean,hostile,rules,features,delta,"
-        "throughput; `--only features`, `--only hostile` or `--only rules` re-runs that section and replaces it "
-        "in --out",
+        "throughput,slices; `--only` with one of features, hostile, rules, lean or slices re-runs that section and "
+        "replaces it in --out",
     )
     args = parser.parse_args()
     q = args.quick
@@ -829,8 +856,9 @@ def main() -> int:
                 ),
                 ("delta", lambda: delta(server.url, source, [small, large], 100 if q else 1_000, 2 if q else 5)),
                 ("throughput", lambda: throughput(server.url, source, 20_000 if q else 200_000, 2 if q else 3)),
+                ("slices", lambda: sliced_loads(server.url, source, quick=q)),
             ]
-            if only is not None and "memory" not in only:
+            if only is not None and "memory" not in only and only != {"slices"}:
                 memory(server.url, source, [small, large] if "delta" in only else [small])  # the indices needed
             for name, section in sections:
                 if only is None or name in only:
@@ -845,6 +873,8 @@ def main() -> int:
     if args.only in {"features", "hostile", "rules", "lean"} and Path(args.out).exists():
         replace_only(args.only, Path(args.out), results)
         return 0
+    if args.only == "slices" and Path(args.out).exists():
+        return replace_slices_section(Path(args.out), results["slices"], results["when"])
     if args.only:
         return 0
     cmd = "make bench" if not q else "python -m bench.run --quick"

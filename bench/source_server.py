@@ -5,6 +5,11 @@ The URL path chooses the data: ``/records/n=<N>/changed=<C>/gen=<G>``
 - ``C`` of them (``b0…b<C-1>``) changed in generation ``G`` (``updated_at = T1 + G days + i ms``).
 ``?since=`` is honoured by arithmetic, so a delta query costs what it returns.
 
+``?partition=<i>&partitions=<n>`` (CONTRACT.md § Documents) serves partition i only: a record ``b<k>`` is in
+partition ``CRC-32("b<k>") mod n`` (scripts/demo_source.py's rule). The body is NDJSON, one page; with a
+path segment ``page=<P>`` it is JSON pages of P records, ``{"items": [...], "next": "...?start=<k>..."}``,
+``next`` keeping the partition (whole listings only: no ``since`` with pages).
+
     python -m bench.source_server PORT
 """
 
@@ -17,11 +22,14 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from scripts.demo_source import partition_of, partition_query
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -51,7 +59,15 @@ def make_record(i: int, updated: datetime, gen: int = 0) -> dict[str, object]:
     }
 
 
-def records(n: int, changed: int, gen: int, since: datetime | None) -> Iterator[dict[str, object]]:
+def records(
+    n: int, changed: int, gen: int, since: datetime | None, part: tuple[int, int] | None = None
+) -> Iterator[dict[str, object]]:
+    if part is not None:
+        index, count = part
+        for record in records(n, changed, gen, since):
+            if partition_of(str(record["id"]), count) == index:
+                yield record
+        return
     first = 0
     if since is not None:
         first = max(0, -(-int((since - T0).total_seconds()) // 1))
@@ -102,15 +118,49 @@ def render(stream: Iterator[dict[str, object]]) -> Iterator[bytes]:
         yield b"".join(buf)
 
 
-def rendered(n: int, changed: int, gen: int) -> Path:
-    path = CACHE / f"{n}-{changed}-{gen}.ndjson"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as out:
-            for block in render(records(n, changed, gen, None)):
-                out.write(block)
-        tmp.rename(path)
+_RENDERING = threading.Lock()
+_PAGES: dict[tuple[Path, int], list[int]] = {}
+
+
+def rendered(n: int, changed: int, gen: int, part: tuple[int, int] | None = None) -> Path:
+    name = f"{n}-{changed}-{gen}" + (f"-p{part[0]}of{part[1]}" if part else "")
+    path = CACHE / f"{name}.ndjson"
+    with _RENDERING:  # two partitions' first requests may arrive together
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as out:
+                for block in render(records(n, changed, gen, None, part)):
+                    out.write(block)
+            tmp.rename(path)
     return path
+
+
+def page_starts(path: Path, size: int) -> list[int]:
+    """Byte offsets of every page of ``size`` lines in the rendered listing, and its end."""
+    with _RENDERING:
+        if (path, size) not in _PAGES:
+            starts, offset = [], 0
+            with path.open("rb") as body:
+                for number, line in enumerate(body):
+                    if number % size == 0:
+                        starts.append(offset)
+                    offset += len(line)
+            _PAGES[path, size] = [*starts, offset]
+        return _PAGES[path, size]
+
+
+def page_body(path: Path, size: int, start: int, following: dict[str, str], route: str) -> bytes:
+    """Page ``start // size`` of the listing as ``{"items": [...], "next": ...}``; the records are its lines."""
+    starts = page_starts(path, size)
+    number = start // size
+    if number >= len(starts) - 1:
+        return b'{"items": [], "next": null}'
+    with path.open("rb") as body:
+        body.seek(starts[number])
+        lines = body.read(starts[number + 1] - starts[number])
+    more = number + 2 < len(starts)
+    link = json.dumps(f"{route}?{urlencode({**following, 'start': str(start + size)})}") if more else "null"
+    return b'{"items": [' + lines.rstrip(b"\n").replace(b"\n", b",") + b'], "next": ' + link.encode() + b"}"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -122,9 +172,20 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         parts = dict(p.split("=", 1) for p in url.path.split("/") if "=" in p)
-        since_raw = parse_qs(url.query).get("since", [None])[0]
+        query = parse_qs(url.query)
+        since_raw = query.get("since", [None])[0]
         since = datetime.fromisoformat(since_raw.replace("Z", "+00:00")) if since_raw else None
         args = (int(parts.get("n", "0")), int(parts.get("changed", "0")), int(parts.get("gen", "0")))
+        try:
+            part = partition_query(query)
+        except ValueError as exc:
+            self._whole(400, json.dumps({"error": {"type": "invalid_parameter", "message": str(exc)}}).encode())
+            return
+        if "page" in parts:
+            following = {"partition": str(part[0]), "partitions": str(part[1])} if part else {}
+            start = int(query.get("start", ["0"])[0])
+            self._whole(200, page_body(rendered(*args, part), int(parts["page"]), start, following, url.path))
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
@@ -132,13 +193,20 @@ class Handler(BaseHTTPRequestHandler):
         if since is None:
             # Whole listings are rendered once and then served from disk: the source's own CPU
             # (a separate machine in real life) stays out of the loader's measurements.
-            with rendered(*args).open("rb") as body:
+            with rendered(*args, part).open("rb") as body:
                 while block := body.read(1 << 20):
                     self._chunk(block)
         else:
-            for block in render(records(*args, since)):
+            for block in render(records(*args, since, part)):
                 self._chunk(block)
         self.wfile.write(b"0\r\n\r\n")
+
+    def _whole(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

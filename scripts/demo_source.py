@@ -2,6 +2,7 @@
 the contract's protocol — `since`, pages with `next`, tombstones — plus ways to change records while it runs.
 
     GET    /records[?since=<RFC 3339>]   pages of 1,000 records: {"items": [...], "next": "...|null"}
+           [&partition=<i>&partitions=<n>]  partition i of n only (CRC-32 of the id mod n); `next` keeps them
     POST   /change                       update 3 cities, insert one, tombstone one; answers what changed
     PUT    /records/<id>                 upsert this JSON record (updated_at set to now)
     DELETE /records/<id>                 tombstone it (deleted: true, updated_at now)
@@ -16,6 +17,7 @@ import json
 import random
 import sys
 import threading
+import zlib
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +27,40 @@ from hermes.timestamps import parse_rfc3339
 
 PAGE = 1000
 FIRST_VERSION = datetime(2025, 1, 1, tzinfo=UTC)  # cities' first versions: one every 15 minutes from here
+MAX_PARTITIONS = 1024
+
+
+def partition_of(record_id: str, partitions: int) -> int:
+    """The partition a record belongs to: CRC-32 of its id mod ``partitions``.
+
+    Stable across processes and restarts (Python's ``hash()`` of a str is salted per process), and an
+    id never changes, so an edited record stays in its partition while a load reads it.
+    """
+    return zlib.crc32(record_id.encode()) % partitions
+
+
+def partition_query(query: dict[str, list[str]]) -> tuple[int, int] | None:
+    """``(partition, partitions)`` from ``?partition=<i>&partitions=<n>``, None without them; ValueError
+    naming the parameter when they are not both given, not integers, or not 0 ≤ i < n ≤ MAX_PARTITIONS."""
+    given = {name: query[name][0] for name in ("partition", "partitions") if name in query}
+    if not given:
+        return None
+    if len(given) == 1:
+        missing = ({"partition", "partitions"} - set(given)).pop()
+        msg = f"{missing}: partition and partitions go together"
+        raise ValueError(msg)
+    try:
+        index, count = int(given["partition"]), int(given["partitions"])
+    except ValueError:
+        msg = "partition and partitions must be integers"
+        raise ValueError(msg) from None
+    if not 1 <= count <= MAX_PARTITIONS:
+        msg = f"partitions must be between 1 and {MAX_PARTITIONS}"
+        raise ValueError(msg)
+    if not 0 <= index < count:
+        msg = "partition must be at least 0 and below partitions"
+        raise ValueError(msg)
+    return index, count
 
 
 def stamp(moment: datetime) -> str:
@@ -75,14 +111,19 @@ class DemoSource:
         self.random = random.Random(7)  # noqa: S311 -- demo data, not security
         self.inserted = 0
 
-    def page(self, since: str | None, after: tuple[str, str] | None) -> list[dict[str, Any]]:
-        """Up to PAGE records by (updated_at, id), from `since` on and past the cursor `after`: a record
-        edited meanwhile moves to the end, so a load reading the pages never skips one."""
+    def page(
+        self, since: str | None, after: tuple[str, str] | None, partition: tuple[int, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to PAGE records by (updated_at, id), from `since` on and past the cursor `after`, of
+        `partition` (index, count) only when given: a record edited meanwhile moves to the end, so a load
+        reading the pages never skips one."""
         with self.lock:
             chosen = [
                 r
                 for r in self.records.values()
-                if (since is None or r["updated_at"] >= since) and (after is None or (r["updated_at"], r["id"]) > after)
+                if (since is None or r["updated_at"] >= since)
+                and (after is None or (r["updated_at"], r["id"]) > after)
+                and (partition is None or partition_of(r["id"], partition[1]) == partition[0])
             ]
         chosen.sort(key=lambda r: (r["updated_at"], r["id"]))
         return chosen[:PAGE]
@@ -157,11 +198,14 @@ def handler(source: DemoSource) -> type[BaseHTTPRequestHandler]:
                 if cursor:
                     updated_at, _, record_id = cursor.partition("|")
                     after = (stamp(parse_rfc3339(updated_at)), record_id)
+                partition = partition_query(query)
             except ValueError as exc:
                 self._json(400, {"error": {"type": "invalid_parameter", "message": str(exc)}})
                 return
-            items = source.page(since, after)
+            items = source.page(since, after, partition)
             following = {"since": given} if given else {}
+            if partition is not None:
+                following |= {"partition": str(partition[0]), "partitions": str(partition[1])}
             if len(items) == PAGE:
                 following["after"] = f"{items[-1]['updated_at']}|{items[-1]['id']}"
             more = "after" in following
