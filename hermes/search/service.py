@@ -20,9 +20,10 @@ from hermes.search.query import (
     count_body,
     search_body,
     suggest_body,
-    words,
 )
 from hermes.search.reader import Reader
+from hermes.search.syntax import parse
+from hermes.search.text import fuzzy_terms
 
 
 def search(
@@ -40,10 +41,11 @@ def search(
     With a ``gate``, a costly search (typo tolerance over many words, a correction) runs only in one
     of its slots; without a free slot the words are matched as typed and no correction is offered.
     """
-    with _slot(gate, COSTLY_WORDS <= words(params.q) <= FUZZY_MAX_TERMS) as fuzzy:
+    costly = COSTLY_WORDS <= fuzzy_terms(parse(params.q)) <= FUZZY_MAX_TERMS  # phrases, exclusions: never fuzzy
+    with _slot(gate, costly) as fuzzy:
         body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy))
     response = to_search_response(params, body, fq)
-    if response["total"] == 0 and params.q.strip() != "*":
+    if response["total"] == 0 and parse(params.q).words not in ((), ("*",)):
         with _slot(gate, costly=True) as admitted:
             correction = did_you_mean(reader, index, params, timeout_ms, fq) if admitted else None
         if correction is not None:
