@@ -17,6 +17,8 @@ from typing_extensions import TypedDict
 from hermes.timestamps import parse_rfc3339
 
 MAX_WINDOW = 1000
+# explain=true makes Elasticsearch explain every returned hit: at most this many.
+EXPLAIN_MAX_SIZE = 10
 
 Timestamp = Annotated[datetime, BeforeValidator(parse_rfc3339)]
 
@@ -26,7 +28,12 @@ class SearchParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)  # by name: SearchParams(q=..., from_=...) in code
 
-    q: str = Field(min_length=1, max_length=256, description="Query text; `*` matches all.")
+    q: str = Field(
+        min_length=1,
+        max_length=256,
+        description='Query text; `*` matches all. `"two words"`: a phrase (no typos); `-word`, `-"two words"`: '
+        "exclude documents containing it; a quote left open runs to the end; only exclusions: everything else.",
+    )
     size: int = Field(10, ge=1, le=100, description="Hits per page.")
     from_: int = Field(0, ge=0, alias="from", description="Offset of the first hit.")
     tag: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
@@ -40,6 +47,20 @@ class SearchParams(BaseModel):
         description="Order of hits: `relevance`, `updated_at`, `-updated_at`, a declared sort field "
         "(`-` first: descending) or `distance` (with `near`).",
     )
+
+    explain: bool = Field(
+        False,
+        description=f"Per hit, why it scored as it did (`explanation`); with `size` at most {EXPLAIN_MAX_SIZE}.",
+    )
+
+    @field_validator("explain")
+    @classmethod
+    def _explain_bounded(cls, value: bool, info: ValidationInfo) -> bool:
+        size = info.data.get("size")
+        if value and isinstance(size, int) and size > EXPLAIN_MAX_SIZE:
+            msg = f"explain=true takes size of at most {EXPLAIN_MAX_SIZE} (an explanation per hit costs)"
+            raise ValueError(msg)
+        return value
 
     @field_validator("from_")
     @classmethod
@@ -69,6 +90,30 @@ class SuggestParams(BaseModel):
     size: int = Field(5, ge=1, le=20, description="Number of suggestions.")
 
 
+class ScoredMatch(TypedDict):
+    """A word or phrase that scored in one field of a hit (``explain=true``)."""
+
+    field: str
+    text: str
+    score: float
+
+
+class ExplanationNode(TypedDict):
+    """One step of Elasticsearch's score computation, trimmed."""
+
+    value: float
+    description: str
+    details: NotRequired[list[ExplanationNode]]
+
+
+class Explanation(TypedDict):
+    """Why a hit scored as it did: what matched where, and the outline of the computation."""
+
+    score: float
+    matches: list[ScoredMatch]
+    details: ExplanationNode
+
+
 class Hit(TypedDict):
     """One result: the stored document (tombstone flag removed) and its highlights."""
 
@@ -78,6 +123,8 @@ class Hit(TypedDict):
     highlight: dict[str, list[str]]
     # With sort=distance: kilometres from `near`.
     distance_km: NotRequired[float]
+    # With explain=true.
+    explanation: NotRequired[Explanation]
 
 
 class FacetValue(TypedDict):

@@ -91,6 +91,8 @@ def search_body(
     }
     if faceted:
         body["post_filter"] = {"bool": {"filter": [c for cs in faceted.values() for c in cs]}}
+    if params.explain:
+        body["explain"] = True
     if fq.fields is not None:
         body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:

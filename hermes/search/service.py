@@ -9,6 +9,7 @@ from typing import Any
 from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
 from hermes.search import fields
+from hermes.search.explain import readable
 from hermes.search.fields import NO_FIELDS, FieldQuery
 from hermes.search.gate import COSTLY_WORDS, CostGate
 from hermes.search.keys import OPEN, SearchKey
@@ -97,6 +98,8 @@ def _hit(hit: dict[str, Any], distance: bool) -> Hit:
         "document": public(hit["_source"]),
         "highlight": hit.get("highlight", {}),
     }
+    if "_explanation" in hit:
+        out["explanation"] = readable(hit["_explanation"])
     km = hit.get("sort", [None])[0] if distance else None
     if isinstance(km, float | int) and math.isfinite(km):
         out["distance_km"] = round(float(km), 3)
