@@ -158,11 +158,12 @@ _TERM_SUGGEST = {"suggest_mode": "popular", "max_edits": 2, "prefix_length": 0, 
 
 def correction_body(q: str, timeout_ms: int) -> dict[str, Any]:
     """The ``_search`` body asking the term suggester for corrections of ``q``'s free words (no hits
-    fetched); phrases and exclusions are blanked out, offsets stay those of ``q``."""
+    fetched); phrases, exclusions and number-like words (1328 is no typo of 1327) are blanked out, offsets
+    stay those of ``q``."""
     return {
         "size": 0,
         "suggest": {
-            "text": free_words_only(q),
+            "text": free_words_only(q, numbers=False),
             **{f: {"term": {"field": f, **_TERM_SUGGEST}} for f in _CORRECTED_FIELDS},
         },
         "timeout": f"{timeout_ms}ms",

@@ -78,12 +78,13 @@ def parse(q: str) -> ParsedQuery:
     return ParsedQuery(*(tuple(found[kind]) for kind in _KINDS))
 
 
-def free_words_only(q: str) -> str:
-    """``q`` with everything but its free words blanked out, character for character: offsets in it are
-    offsets in ``q``, so a correction of a free word can be put back into ``q`` as typed."""
+def free_words_only(q: str, *, numbers: bool = True) -> str:
+    """``q`` with everything but its free words (and, with ``numbers=False``, number-like ones too) blanked
+    out, character for character: offsets in it are offsets in ``q``, so a correction of a free word can be
+    put back into ``q`` as typed."""
     out = [" "] * len(q)
-    for kind, _, start, end in _terms(q):
-        if kind == "words":
+    for kind, text, start, end in _terms(q):
+        if kind == "words" and (numbers or not number_like(text)):
             out[start:end] = q[start:end]
     return "".join(out)
 

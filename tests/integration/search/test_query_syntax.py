@@ -116,7 +116,9 @@ def test_an_isbn_in_a_searched_keyword_field_matches_exactly(client: Any) -> Non
 
 def test_a_year_is_never_fuzzy(client: Any) -> None:
     assert _ids(_search(client, "1327")) == {"name-of-the-rose"}
-    assert _search(client, "1328")["total"] == 0
+    neighbour = _search(client, "1328")
+    assert neighbour["total"] == 0
+    assert "did_you_mean" not in neighbour  # nor is it corrected to 1327
     assert "name-of-the-rose" in _ids(_search(client, "abbey 1328"))  # the other words still match
 
 
@@ -136,6 +138,13 @@ def test_explain_says_why_each_hit_scored(client: Any) -> None:
     assert outline["description"] == "sum of:"
     assert [d["description"] for d in outline["details"]] == ['content:"white whale"', "content:hunt"]
     assert len(json.dumps(why)) < 4000  # trimmed: a person reads it
+
+
+def test_explain_names_the_word_a_typo_matched(client: Any) -> None:
+    hits = {h["id"]: h for h in _search(client, "whale", size=5, explain="true")["hits"]}
+    assert {"field": "content", "text": "while"} in [
+        {k: m[k] for k in ("field", "text")} for m in hits["les-miserables"]["explanation"]["matches"]
+    ]
 
 
 def test_explain_shows_an_exact_field_match(client: Any) -> None:

@@ -87,6 +87,7 @@ def test_did_you_mean_sees_only_free_words() -> None:
     masked = free_words_only(q)
     assert masked.split() == ["mobby", "dik"]
     assert masked.index("dik") == q.index("dik")
+    assert free_words_only("abbey 1328", numbers=False) == "abbey     "  # a year is no typo
 
 
 @pytest.mark.parametrize("word", ["2019", "1327", "978-0-14-243724-7", "0-14-243724-X", "3.5", "(1851),", "12:30"])
