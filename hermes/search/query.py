@@ -96,11 +96,11 @@ def search_body(
     if fq.fields is not None:
         body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:
-        body["highlight"] = _highlight(parsed, params.size, schema, fuzzy=fuzzy)
+        body["highlight"] = _highlight(parsed, params.size, schema, fields_, fuzzy=fuzzy)
     return body
 
 
-def _highlight(parsed: ParsedQuery, size: int, schema: Schema, *, fuzzy: bool) -> dict[str, Any]:
+def _highlight(parsed: ParsedQuery, size: int, schema: Schema, matched: Searched, *, fuzzy: bool) -> dict[str, Any]:
     """What to highlight, at a cost bounded whatever the query (see FUZZY_HIGHLIGHT_BUDGET): the free words
     and phrases (never an exclusion: no hit has one)."""
     declared = [name for name, spec in schema.fields.items() if spec.search]
@@ -111,7 +111,7 @@ def _highlight(parsed: ParsedQuery, size: int, schema: Schema, *, fuzzy: bool) -
         for name in _HIGHLIGHT_FIELDS:  # the core text fields: a typo is highlighted where it matched
             one = Searched(typos=(name,), exact=(), keywords=())
             fields_[name] = {**fields_[name], "highlight_query": positive_query(parsed, one)}
-    as_typed = positive_query(parsed, searched(schema), fuzzy=False)
+    as_typed = positive_query(parsed, matched, fuzzy=False)
     return {**HIGHLIGHT, "highlight_query": as_typed, "fields": fields_}
 
 

@@ -14,6 +14,7 @@ query shapes (never ``query_string``), so no input can become query DSL.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class ParsedQuery:
         return ParsedQuery(words, self.phrases, self.excluded_words, self.excluded_phrases)
 
 
+@functools.lru_cache(maxsize=1024)  # a search parses its q twice (the cost gate, the query): pure, so cached
 def parse(q: str) -> ParsedQuery:
     """The parts of ``q``; never raises."""
     found: dict[str, list[str]] = {kind: [] for kind in _KINDS}
@@ -123,4 +125,5 @@ def _find_quote(q: str, start: int) -> int:
 
 def number_like(word: str) -> bool:
     """Whether a free word is a number, year, ISBN or the like (``2019``, ``978-0-14-243724-7``, ``3.5``)."""
-    return _NUMBER_LIKE.fullmatch(word.strip(_EDGE_PUNCTUATION)) is not None
+    bare = word.strip(_EDGE_PUNCTUATION)
+    return bare[:1].isdigit() and _NUMBER_LIKE.fullmatch(bare) is not None

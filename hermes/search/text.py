@@ -15,6 +15,7 @@ Pure; user text only fills ``query`` and ``value`` slots of fixed clauses (``mul
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ def words(q: str) -> int:
 
 def fuzzy_terms(parsed: ParsedQuery) -> int:
     """How many terms typo tolerance would expand: those of the free words that are not number-like."""
-    return sum(words(w) for w in parsed.words if not number_like(w))
+    return _partition(parsed.words)[2]
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,10 @@ def _free(words_: tuple[str, ...], fields: Searched, *, fuzzy: bool, every_word:
         every = _multi_match(" ".join(words_), fields.text)
         every["multi_match"]["operator"] = "and"
         return every
-    plain = [w for w in words_ if not number_like(w)]
-    numbers = [w for w in words_ if number_like(w)]
+    text, numbers, terms = _partition(words_)
     clauses: list[dict[str, Any]] = []
-    if plain:
-        typos = fuzzy and sum(words(w) for w in plain) <= FUZZY_MAX_TERMS and bool(fields.typos)
-        text = " ".join(plain)
+    if text:
+        typos = fuzzy and bool(fields.typos) and terms <= FUZZY_MAX_TERMS
         if typos:
             clauses.append(_multi_match(text, list(fields.typos), fuzzy=True))
             if fields.exact:
@@ -135,6 +134,14 @@ def _free(words_: tuple[str, ...], fields: Searched, *, fuzzy: bool, every_word:
     for word in dict.fromkeys(words_[:KEYWORD_MAX_WORDS]):
         clauses += _keyword_terms(word, fields)
     return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses}}
+
+
+@functools.lru_cache(maxsize=256)
+def _partition(words_: tuple[str, ...]) -> tuple[str, tuple[str, ...], int]:
+    """The free words that may take typos (as one text, and its term count) and the number-like ones; cached:
+    one search builds its query and up to three highlight queries from the same words."""
+    plain = " ".join(w for w in words_ if not number_like(w))
+    return plain, tuple(w for w in words_ if number_like(w)), words(plain)
 
 
 def _phrase(phrase: str, fields: Searched) -> dict[str, Any]:
