@@ -8,6 +8,7 @@ import pytest
 
 from hermes.search.explain import MAX_CHILDREN, MAX_DEPTH, MAX_MATCHES, readable
 from hermes.search.models import SearchParams
+from hermes.search.openapi import openapi_document
 
 
 def _node(value: float, description: str, *details: dict[str, Any]) -> dict[str, Any]:
@@ -84,3 +85,14 @@ def test_explain_needs_a_small_page() -> None:
     assert SearchParams.model_validate({"q": "x", "explain": "true"}).explain
     with pytest.raises(ValueError, match="explain=true takes size of at most 10"):
         SearchParams.model_validate({"q": "x", "size": 11, "explain": "true"})
+
+
+def test_openapi_describes_explain_and_the_explanation() -> None:
+    doc = openapi_document()
+    params = {p["name"]: p for p in doc["paths"]["/search"]["get"]["parameters"]}
+    assert params["explain"]["schema"]["type"] == "boolean"
+    assert "size` at most 10" in params["explain"]["description"]
+    assert '"two words"' in params["q"]["description"]
+    schemas = doc["components"]["schemas"]
+    assert "explanation" in schemas["Hit"]["properties"]
+    assert set(schemas["Explanation"]["required"]) == {"score", "matches", "details"}
