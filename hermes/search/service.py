@@ -23,7 +23,7 @@ from hermes.search.query import (
     suggest_body,
 )
 from hermes.search.reader import Reader
-from hermes.search.syntax import parse
+from hermes.search.syntax import free_words_only, parse
 from hermes.search.text import fuzzy_terms
 
 
@@ -46,7 +46,7 @@ def search(
     with _slot(gate, costly) as fuzzy:
         body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy))
     response = to_search_response(params, body, fq)
-    if response["total"] == 0 and parse(params.q).words not in ((), ("*",)):
+    if response["total"] == 0 and free_words_only(params.q, numbers=False).strip() not in ("", "*"):
         with _slot(gate, costly=True) as admitted:
             correction = did_you_mean(reader, index, params, timeout_ms, fq) if admitted else None
         if correction is not None:
