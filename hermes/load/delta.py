@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from hermes.errors import LoadInProgressError, NoFullLoadError
 from hermes.load import indices, reports
-from hermes.load.full import stored_watermark
+from hermes.load.finish import stored_watermark
 from hermes.load.lock import Lease
 from hermes.load.pipeline import load_lock, loader_client, stream
 from hermes.load.reports import DeltaLoadReport

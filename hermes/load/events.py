@@ -10,9 +10,12 @@ from typing import Any
 from flask import Request
 
 from hermes.errors import BadEventError, PayloadTooLargeError, UnsupportedEventTypeError
+from hermes.load.slices import SliceRef
 from hermes.load.state import Undelivered
 
 FULL_LOAD = "dev.hermes.load.full"
+CONTINUE = "dev.hermes.load.full.continue"
+CANCEL = "dev.hermes.load.full.cancel"
 DELTA_LOAD = "dev.hermes.load.delta"
 PING = "dev.knative.sources.ping"
 
@@ -83,14 +86,29 @@ def parse_undelivered(request: Request, max_bytes: int) -> Undelivered:
         msg = f"the request is not a valid CloudEvent: {type(exc).__name__}"
         raise BadEventError(msg) from None
     data = event.get("knativeerrordata")
+    kind = str(event.get("type"))
+    ref = _dead_ref(kind, event.data)
     return Undelivered(
-        str(event.get("type")),
+        kind,
         str(event.get("source")),
         str(event.get("id")),
         _text(event.get("knativeerrorcode")),
         _text(event.get("knativeerrordest")),
         _decoded(data) if isinstance(data, str) else None,
+        ref.load if ref else None,
+        ref.partition if ref else 0,
+        ref.slice if ref else None,
     )
+
+
+def _dead_ref(kind: str, data: Any) -> SliceRef | None:
+    """The slice a dead-lettered hand-over asked for (None for other events, or data not ours)."""
+    if kind != CONTINUE:
+        return None
+    try:
+        return slice_ref(data)
+    except BadEventError:
+        return None
 
 
 def _text(value: object) -> str | None:
@@ -127,3 +145,25 @@ def full_load_options(data: Any) -> bool:
         msg = "force must be true or false"
         raise BadEventError(msg, parameter="force")
     return force
+
+
+def slice_ref(data: Any, *, required: bool = True) -> SliceRef:
+    """The slice a ``dev.hermes.load.full.continue`` event asks for: ``{"load", "partition"?, "slice"?}``.
+
+    Only ``load`` is required (CONTRACT.md § Long loads); without ``slice`` the partition's due slice
+    runs, so an operator can nudge a load on by hand. ``required=False`` (a cancel event) accepts no data.
+    """
+    if data in (None, b"", "") and not required:
+        return SliceRef("")
+    if not isinstance(data, dict):
+        msg = 'the event data must be a JSON object like {"load": "<load id>"}'
+        raise BadEventError(msg)
+    load, partition, number = data.get("load"), data.get("partition", 0), data.get("slice")
+    if not isinstance(load, str) or not re.fullmatch(r"[0-9]{1,40}", load):
+        msg = "load must be the id of a full load (digits, as its reports give it)"
+        raise BadEventError(msg, parameter="load")
+    for name, value in (("partition", partition), ("slice", number)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**9):
+            msg = f"{name} must be a whole number from 0"
+            raise BadEventError(msg, parameter=name)
+    return SliceRef(load, partition, number)

@@ -62,6 +62,7 @@ class Lease:
         self.primary_term = primary_term
         self.valid_until = valid_until  # time.monotonic() past which another run may break the lock
         self.lost = threading.Event()
+        self.keep = False  # leave the lock held when the block ends (a sliced load between slices)
 
     def check(self) -> None:
         """Raise :class:`LockLostError` unless the lock is provably still ours.
@@ -79,16 +80,30 @@ class LoadLock:
 
     lost_total: ClassVar[int] = 0  # leases lost in this process (logged as they happen)
 
-    def __init__(self, client: Elasticsearch, index: str, ttl_s: float, *, renew_every_s: float | None = None) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        index: str,
+        ttl_s: float,
+        *,
+        renew_every_s: float | None = None,
+        lock_id: str = LOCK_ID,
+    ) -> None:
         self.client = client
         self.index = index
         self.ttl_s = ttl_s
         self.renew_every_s = renew_every_s if renew_every_s is not None else ttl_s / 3
+        self.lock_id = lock_id
 
     @contextmanager
-    def held(self, kind: str) -> Iterator[Lease]:
-        """Hold the lock for the block; raise :class:`LoadInProgressError` if another run holds it."""
-        lease = self._acquire(kind)
+    def held(self, kind: str, *, owner: str | None = None) -> Iterator[Lease]:
+        """Hold the lock for the block; raise :class:`LoadInProgressError` if another run holds it.
+
+        With ``owner`` the lock belongs to that name rather than to this run: a lock stored under the
+        same owner is adopted (a sliced full load's requests, one after another or side by side, share
+        the load's lock), and ``lease.keep = True`` leaves it held after the block for the next slice.
+        """
+        lease = self._acquire(kind, owner)
         stop = threading.Event()
         heartbeat = threading.Thread(
             target=self._heartbeat, args=(lease, stop), name="hermes-lock-heartbeat", daemon=True
@@ -99,11 +114,12 @@ class LoadLock:
         finally:
             stop.set()
             heartbeat.join()
-            self._release_quietly(lease)
+            if not lease.keep:
+                self._release_quietly(lease)
 
     def current(self) -> LockInfo | None:
         """The lock as stored (expired or not), or None."""
-        doc = read_doc(self.client, self.index, LOCK_ID)
+        doc = read_doc(self.client, self.index, self.lock_id)
         if doc is None:
             return None
         src = doc["_source"]
@@ -119,24 +135,52 @@ class LoadLock:
         """A write sent at ``sent_at`` keeps the lock ours until then (a quarter of the TTL spare for clock skew)."""
         return sent_at + self.ttl_s * 0.75
 
-    def _acquire(self, kind: str) -> Lease:
-        owner = f"{socket.gethostname()}/{uuid.uuid4().hex}"
+    def _acquire(self, kind: str, owner: str | None) -> Lease:
+        shared = owner is not None
+        owner = owner or f"{socket.gethostname()}/{uuid.uuid4().hex}"
         for _ in range(2):
             sent_at = time.monotonic()
             resp = self.client.options(ignore_status=409).create(
-                index=self.index, id=LOCK_ID, document=self._body(owner, kind), refresh=True
+                index=self.index, id=self.lock_id, document=self._body(owner, kind), refresh=True
             )
             if resp.meta.status != 409:
                 seq_no, term = int(resp["_seq_no"]), int(resp["_primary_term"])
                 return Lease(owner, kind, seq_no, term, self._valid_until(sent_at))
+            if shared and (lease := self._adopt(owner, kind)) is not None:
+                return lease
             if not self._break_if_expired():
                 break
         held = self.current()
         msg = f"a {held.kind if held else 'load'} is already running"
         raise LoadInProgressError(msg)
 
+    def _adopt(self, owner: str, kind: str) -> Lease | None:
+        """The stored lock as our lease when ``owner`` holds it (renewed at once), else None."""
+        doc = read_doc(self.client, self.index, self.lock_id)
+        if doc is None or doc["_source"].get("owner") != owner:
+            return None
+        lease = Lease(owner, kind, int(doc["_seq_no"]), int(doc["_primary_term"]), time.monotonic())
+        return lease if self._renew(lease) else None
+
+    def release(self, owner: str) -> bool:
+        """Delete the lock if ``owner`` holds it (compare-and-delete); whether it was deleted."""
+        for _ in range(3):
+            doc = read_doc(self.client, self.index, self.lock_id)
+            if doc is None or doc["_source"].get("owner") != owner:
+                return False
+            resp = self.client.options(ignore_status=(404, 409)).delete(
+                index=self.index,
+                id=self.lock_id,
+                if_seq_no=doc["_seq_no"],
+                if_primary_term=doc["_primary_term"],
+                refresh=True,
+            )
+            if resp.meta.status == 200:
+                return True
+        return False
+
     def _break_if_expired(self) -> bool:
-        doc = read_doc(self.client, self.index, LOCK_ID)
+        doc = read_doc(self.client, self.index, self.lock_id)
         if doc is None:
             return True
         if parse_rfc3339(doc["_source"]["expires_at"]) > datetime.now(UTC):
@@ -144,7 +188,7 @@ class LoadLock:
         log.warning("breaking expired lock", extra={"owner": doc["_source"]["owner"]})
         self.client.options(ignore_status=(404, 409)).delete(
             index=self.index,
-            id=LOCK_ID,
+            id=self.lock_id,
             if_seq_no=doc["_seq_no"],
             if_primary_term=doc["_primary_term"],
             refresh=True,
@@ -163,7 +207,7 @@ class LoadLock:
         try:
             resp = self.client.options(ignore_status=(404, 409)).delete(
                 index=self.index,
-                id=LOCK_ID,
+                id=self.lock_id,
                 if_seq_no=lease.seq_no,
                 if_primary_term=lease.primary_term,
                 refresh=True,
@@ -211,14 +255,14 @@ class LoadLock:
         timeout = max(0.2, self.ttl_s / 6)
         resp = self.client.options(ignore_status=(404, 409), request_timeout=timeout, max_retries=0).index(
             index=self.index,
-            id=LOCK_ID,
+            id=self.lock_id,
             document=self._body(lease.owner, lease.kind),
             if_seq_no=lease.seq_no,
             if_primary_term=lease.primary_term,
             refresh=True,
         )
         if resp.meta.status in (404, 409):
-            doc = read_doc(self.client, self.index, LOCK_ID)
+            doc = read_doc(self.client, self.index, self.lock_id)
             if doc is None or doc["_source"].get("owner") != lease.owner:
                 return False
             lease.seq_no, lease.primary_term = int(doc["_seq_no"]), int(doc["_primary_term"])

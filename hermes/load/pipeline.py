@@ -67,7 +67,12 @@ def stream(
     """Source → prefetch → sink into ``index``, whose declared fields are ``schema``'s; source and threads
     are closed on every exit."""
     records = read_records(SourceConfig.from_settings(settings), since)
+    return write(Sink(client, index, settings), records, settings, schema)
+
+
+def write(sink: Sink, records: Iterator[object], settings: Settings, schema: Schema = EMPTY) -> Outcome:
+    """Raw records → validated operations → prefetch → ``sink``; the records are closed on every exit."""
     # A record larger than a bulk chunk would be sent alone, and refused alone if still too big.
     max_bytes = min(settings.max_record_bytes, settings.bulk_chunk_bytes)
     with Prefetch(operations(records, max_bytes, schema)) as items:
-        return Sink(client, index, settings).write(items)
+        return sink.write(items)

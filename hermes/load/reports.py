@@ -39,6 +39,20 @@ class FullLoadReport(Counts):
     pruned: list[str]
 
 
+class ProgressReport(Counts):
+    """A full load that goes on in later requests: ``continuing``; a hand-over already taken: ``duplicate``;
+    a hand-over for a load that ended without completing: ``failed`` or ``cancelled``, with its ``error``."""
+
+    status: Literal["continuing", "duplicate", "failed", "cancelled"]
+    load: str
+    index: str
+    partitions: int
+    partitions_done: int
+    slices: int
+    duration_s: float
+    error: str | None
+
+
 class DeltaLoadReport(Counts):
     """A delta load: ``applied``, or ``deferred`` (all counts 0) while a full load runs."""
 

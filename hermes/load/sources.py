@@ -24,6 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 from hermes.errors import ConfigurationError, SourceError
+from hermes.load.cursor import PAGE_END, Cursor, Partition, with_query
 from hermes.load.records import Rejected
 from hermes.load.wide_integers import WideIntegerGuard
 from hermes.settings import Settings
@@ -63,11 +64,30 @@ class SourceConfig:
 
 def read_records(config: SourceConfig, since: datetime | None = None) -> Iterator[object]:
     """Yield every raw record (``since``: only those updated at or after it)."""
+    if config.url.startswith("file://"):
+        return _guarded(_read_file(_path(config), since), config)
+    return _guarded(_read_http(config, since), config)
+
+
+def read_from(config: SourceConfig, cursor: Cursor, partition: Partition | None = None) -> Iterator[object]:
+    """Every raw record of ``partition`` from ``cursor`` on, :data:`PAGE_END` between pages; moves ``cursor``.
+
+    A sliced full load reads this way (hermes/load/cursor.py says what the cursor means).
+    """
+    partition = partition or Partition()
+    if config.url.startswith("file://"):
+        return _guarded(_file_from(_path(config), cursor, partition), config)
+    return _guarded(_http_from(config, cursor), config)
+
+
+def _path(config: SourceConfig) -> Path:
+    return Path(unquote(urlsplit(config.url).path))
+
+
+def _guarded(records: Iterator[object], config: SourceConfig) -> Iterator[object]:
+    """The records, every failure of the source turned into a :class:`SourceError` an operator can read."""
     try:
-        if config.url.startswith("file://"):
-            yield from _read_file(Path(unquote(urlsplit(config.url).path)), since)
-        else:
-            yield from _read_http(config, since)
+        yield from records
     except SourceError:
         raise
     except (requests.RequestException, Urllib3Error, ijson.JSONError, ValueError, OSError) as exc:
@@ -116,6 +136,21 @@ def _read_file(path: Path, since: datetime | None) -> Iterator[object]:
                 yield record
 
 
+def _file_from(path: Path, cursor: Cursor, partition: Partition) -> Iterator[object]:
+    """A file is one page: skip what ``cursor`` says was loaded, take this partition's share (round-robin)."""
+    with path.open("rb") as body:
+        records = _ndjson(body) if path.suffix in (".ndjson", ".jsonl") else _json_body(body, lambda _next: None)
+        taken = 0
+        for position, record in enumerate(records):
+            if not partition.holds(position):
+                continue
+            taken += 1
+            if taken > cursor.offset:
+                cursor.offset = taken
+                yield record
+    cursor.url, cursor.offset = None, 0
+
+
 def _updated_since(record: object, since: datetime) -> bool:
     """Files have no server to filter: do it here. Unparseable → keep (validation reports it)."""
     if not isinstance(record, dict):
@@ -161,24 +196,36 @@ def _session(config: SourceConfig) -> requests.Session:
 
 
 def _read_http(config: SourceConfig, since: datetime | None) -> Iterator[object]:
-    params = {"since": format_rfc3339(since)} if since is not None else None
-    url: str | None = config.url
+    first = config.url if since is None else with_query(config.url, since=format_rfc3339(since))
+    cursor = Cursor(first)
+    for record in _http_from(config, cursor):
+        if record is not PAGE_END:
+            yield record
+    log.debug("source read", extra={"pages": cursor.pages})
+
+
+def _http_from(config: SourceConfig, cursor: Cursor) -> Iterator[object]:
+    """Pages from ``cursor.url`` on; the records of its first page that ``cursor.offset`` counts are skipped."""
     origin = urlsplit(config.url)[:2]
     seen: set[str] = set()
-    pages = 0
     with _session(config) as session:
-        while url is not None:
-            pages += 1
-            with session.get(url, params=params, stream=True, timeout=config.timeout_s) as resp:
+        while cursor.url is not None:
+            cursor.pages += 1
+            with session.get(cursor.url, stream=True, timeout=config.timeout_s) as resp:
                 if resp.status_code != 200:
-                    msg = f"data source answered HTTP {resp.status_code} (page {pages})"
+                    msg = f"data source answered HTTP {resp.status_code} (page {cursor.pages} of this slice)"
                     raise SourceError(msg)
                 seen.add(resp.url)
                 links = _Collect()
-                yield from _http_body(resp, on_next=links.send, deadline=_Deadline(config.deadline_s, pages))
-                url = _next_url(resp.url, links[0] if links else None, origin, seen)
-            params = None  # a `next` link carries its own query
-    log.debug("source read", extra={"pages": pages})
+                skip = cursor.offset
+                body = _http_body(resp, links.send, _Deadline(config.deadline_s, cursor.pages))
+                for taken, record in enumerate(body, start=1):
+                    if taken > skip:
+                        cursor.offset = taken
+                        yield record
+                following = _next_url(resp.url, links[0] if links else None, origin, seen)
+            cursor.url, cursor.offset = following, 0
+            yield PAGE_END
 
 
 def _next_url(current: str, link: object, origin: tuple[str, str], seen: set[str]) -> str | None:

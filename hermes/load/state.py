@@ -42,6 +42,9 @@ class Undelivered:
     error_code: str | None
     error_dest: str | None
     error_data: str | None
+    load: str | None = None  # the full load a dead-lettered hand-over belonged to, its partition and slice
+    partition: int = 0
+    slice: int | None = None
 
 
 class State:
@@ -94,21 +97,26 @@ class State:
     def completed_event(self, source: str, event_id: str) -> dict[str, Any] | None:
         """The report of an event that already completed, or None."""
         doc = self._get(self.event_key(source, event_id))
-        return None if doc is None else dict(doc["_source"]["report"])
+        report = None if doc is None else doc["_source"].get("report")
+        return dict(report) if report else None
+
+    def event_load(self, source: str, event_id: str) -> str | None:
+        """The id of the load this event started, or None."""
+        doc = self._get(self.event_key(source, event_id))
+        return None if doc is None else doc["_source"].get("load")
+
+    def remember_load(self, source: str, event_id: str, load: str) -> None:
+        """Note which load this event started: a redelivery while it runs answers for that load."""
+        self._remember(source, event_id, {"load": load, "report": None})
 
     def remember_event(self, source: str, event_id: str, report: Mapping[str, object]) -> None:
-        self.client.index(
-            index=self.index,
-            id=self.event_key(source, event_id),
-            document={
-                "kind": "event",
-                "source": source,
-                "event_id": event_id,
-                "report": report,
-                "updated_at": format_rfc3339(datetime.now(UTC)),
-            },
-            refresh=True,
-        )
+        """Keep the report of a completed event: a redelivery answers it as a duplicate."""
+        self._remember(source, event_id, {"report": report})
+
+    def _remember(self, source: str, event_id: str, fields: Mapping[str, object]) -> None:
+        document = {"kind": "event", "source": source, "event_id": event_id, **fields}
+        document["updated_at"] = format_rfc3339(datetime.now(UTC))
+        self.client.index(index=self.index, id=self.event_key(source, event_id), document=document, refresh=True)
 
     # --- dead letters --------------------------------------------------------------------------
 

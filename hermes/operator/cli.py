@@ -2,8 +2,10 @@
 
 python -m hermes status | full-load [--force] | delta-load | rollback
 python -m hermes dead-letters [--clear]
+python -m hermes load cancel [--load ID]
 python -m hermes analytics [--since 7d] [--size 20]
 python -m hermes key create [--sub NAME] [--ttl 30d] [--filter FIELD=V1,V2] [--max-size N] [--rate N]
+python -m hermes rules list | set ID … | delete ID | import FILE [--replace] | export FILE
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import jwt
 from pydantic import SecretStr
 
 from hermes.client import get_client, translate
+from hermes.config import get_settings
 from hermes.errors import ConfigurationError, HermesError, error_body
 from hermes.load.delta import delta_load
-from hermes.load.full import full_load
+from hermes.load.full import cancel, full_load
 from hermes.logs import configure_logging
-from hermes.operator import analytics
+from hermes.operator import analytics, rules
 from hermes.operator.loads import dead_letters, rollback, status
 from hermes.search.keys import mint
-from hermes.settings import get_settings
 
 
 def _run(args: argparse.Namespace) -> Mapping[str, object]:
@@ -38,10 +40,14 @@ def _run(args: argparse.Namespace) -> Mapping[str, object]:
         return full_load(client, settings, force=args.force)
     if args.command == "delta-load":
         return delta_load(client, settings)
+    if args.command == "load":
+        return cancel(client, settings, args.load)
     if args.command == "rollback":
         return rollback(client, settings)
     if args.command == "analytics":
         return analytics.report(client, settings.analytics_prefix, args.since, args.size)
+    if args.command == "rules":
+        return rules.run(client, settings.rules_index, args)
     if args.command == "dead-letters":
         return dead_letters(client, settings, clear=args.clear)
     return status(client, settings)
@@ -140,12 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     full.add_argument("--force", action="store_true", help="swap even if the new index is much smaller")
     sub.add_parser("delta-load", help="apply changes since the watermark")
     sub.add_parser("rollback", help="point the alias back at the previous index")
+    load = sub.add_parser("load", help="control a running full load").add_subparsers(dest="action", required=True)
+    stop = load.add_parser("cancel", help="cancel the running full load: nothing served changes")
+    stop.add_argument("--load", help="the load's id (default: the one running)")
     dead = sub.add_parser("dead-letters", help="list rejected records")
     dead.add_argument("--clear", action="store_true", help="forget them")
     stats = sub.add_parser("analytics", help="top queries and top zero-result queries (HERMES_ANALYTICS=true)")
     stats.add_argument("--since", default="7d", type=_age, help="how far back: 30m, 12h, 7d (default 7d)")
     stats.add_argument("--size", default=20, type=_count, metavar="N", help="queries per list, 1 to 1000 (default 20)")
     _key_parser(sub)
+    rules.add_parser(sub)
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
     result: Mapping[str, object]

@@ -14,9 +14,12 @@ Cost: Elasticsearch computes an explanation per returned hit, so ``explain=true`
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hermes.search.models import EXPLAIN_MAX_SIZE, Explanation, ExplanationNode, ScoredMatch
+from hermes.search.checks import EXPLAIN_MAX_SIZE
+
+if TYPE_CHECKING:
+    from hermes.search.models import Explanation, ExplanationNode, ScoredMatch
 
 __all__ = ["EXPLAIN_MAX_SIZE", "readable"]
 MAX_MATCHES = 10

@@ -6,13 +6,12 @@ names, query DSL or scripts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes.documents import TOMBSTONES
-from hermes.schema import Schema
-from hermes.search import fields
+from hermes.search import curation, fields
 from hermes.search.fields import FACET_SIZE, NO_FIELDS, FieldQuery
-from hermes.search.models import SearchParams, SuggestParams
+from hermes.search.rules import NOTHING, Matched
 from hermes.search.syntax import ParsedQuery, free_words_only, parse
 from hermes.search.text import (
     FUZZY_MAX_TERMS,
@@ -24,6 +23,10 @@ from hermes.search.text import (
     words,
 )
 from hermes.timestamps import format_rfc3339
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
+    from hermes.search.models import SearchParams, SuggestParams
 
 __all__ = ["FUZZY_MAX_TERMS", "corrected", "correction_body", "count_body", "search_body", "suggest_body", "words"]
 
@@ -62,10 +65,12 @@ def search_body(
     *,
     fuzzy: bool = True,
     every_word: bool = False,
+    rules: Matched = NOTHING,
 ) -> dict[str, Any]:
     """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``), ``fq``
     the search's declared-field parameters with the served index's schema; ``fuzzy=False`` matches
-    the words as typed (the cheap form, see :mod:`hermes.search.gate`); ``every_word``, see count_body."""
+    the words as typed (the cheap form, see :mod:`hermes.search.gate`); ``every_word``, see count_body;
+    ``rules``, the relevance rules matching ``q`` (:mod:`hermes.search.curation`)."""
     schema = fq.schema
     parsed = parse(params.q)
     fields_ = searched(schema)
@@ -97,6 +102,15 @@ def search_body(
         body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:
         body["highlight"] = _highlight(parsed, params.size, schema, fields_, fuzzy=fuzzy)
+    if rules:
+        relevance = params.sort == "relevance" and not fq.sort
+
+        def variant(q: str) -> dict[str, Any]:
+            return search_body(
+                params.model_copy(update={"q": q}), timeout_ms, recency, fq, fuzzy=fuzzy, every_word=every_word
+            )
+
+        body = curation.apply(body, rules, variant, relevance=relevance)
     return body
 
 
@@ -188,7 +202,9 @@ def corrected(q: str, suggest: dict[str, Any]) -> str | None:
     return "".join(out) + q[end:]
 
 
-def count_body(params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS) -> dict[str, Any]:
+def count_body(
+    params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS, rules: Matched = NOTHING
+) -> dict[str, Any]:
     """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations.
 
     Under a search key's filter (``fq.scope``) every word must be found as it is, in one field: the
@@ -196,7 +212,13 @@ def count_body(params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS
     is a typo away from one of this tenant's.
     """
     scoped = bool(fq.scope)
-    body = search_body(params, timeout_ms, fq=fq, fuzzy=not scoped, every_word=scoped)
+
+    def build(p: SearchParams) -> dict[str, Any]:
+        return search_body(p, timeout_ms, fq=fq, fuzzy=not scoped, every_word=scoped)
+
+    body = build(params)
+    if rules:  # hides and synonyms count; pins do not make a correction worth offering
+        body = curation.apply(body, rules, lambda q: build(params.model_copy(update={"q": q})), relevance=False)
     query = body["query"]
     if "post_filter" in body:
         query = {"bool": {"must": [query], "filter": [body["post_filter"]]}}

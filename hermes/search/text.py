@@ -18,10 +18,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hermes.schema import Schema
 from hermes.search.syntax import ParsedQuery, number_like
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
 
 # Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
 # field. A longer query is pasted text, matched word for word.
