@@ -47,17 +47,26 @@ class DeclaredField(_Strict):
     facet: bool = False
     sort: bool = False
     analyzer: str | None = None
+    # False: the field matches the words as typed (names, codes, part numbers in prose).
+    typos: bool = True
 
     _check_analyzer = field_validator("analyzer")(_analyzer_name)
 
     @model_validator(mode="after")
     def _flags_apply(self) -> DeclaredField:
-        text_only = [name for name in ("search", "boost", "analyzer") if getattr(self, name) not in (None, False)]
+        searchable = ("text", "keyword")
+        text_only = [name for name in ("analyzer",) if getattr(self, name) is not None]
+        text_only += ["typos"] if not self.typos else []
         if self.type != "text" and text_only:
             msg = f"{', '.join(text_only)}: for text fields only, not {self.type}"
             raise ValueError(msg)
-        if self.boost is not None and not self.search:
-            msg = "boost: needs search: true"
+        searched = [name for name in ("search", "boost") if getattr(self, name) not in (None, False)]
+        if self.type not in searchable and searched:
+            msg = f"{', '.join(searched)}: for text and keyword fields only, not {self.type}"
+            raise ValueError(msg)
+        needs_search = [name for name in ("boost", "typos") if getattr(self, name) not in (None, True)]
+        if needs_search and not self.search:
+            msg = f"{', '.join(needs_search)}: needs search: true"
             raise ValueError(msg)
         if self.type == "geo_point" and (self.filter or self.facet or self.sort):
             msg = "geo_point takes no filter, facet or sort flag: near= and radius= filter by it, sort=distance sorts"

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 MAX_WINDOW = 1000
+# explain=true makes Elasticsearch explain every returned hit: at most this many.
+EXPLAIN_MAX_SIZE = 10
 
 
 class _Info(Protocol):
@@ -33,5 +35,14 @@ def ordered(value: datetime | None, info: _Info) -> datetime | None:
     after = info.data.get("updated_after")
     if value is not None and after is not None and after > value:
         msg = "must not be earlier than updated_after"
+        raise ValueError(msg)
+    return value
+
+
+def explain_bounded(value: bool, info: _Info) -> bool:
+    """``explain``, checked with ``size``: an explanation per hit costs, so at most ``EXPLAIN_MAX_SIZE`` hits."""
+    size = info.data.get("size")
+    if value and isinstance(size, int) and size > EXPLAIN_MAX_SIZE:
+        msg = f"explain=true takes size of at most {EXPLAIN_MAX_SIZE} (an explanation per hit costs)"
         raise ValueError(msg)
     return value

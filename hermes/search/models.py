@@ -15,10 +15,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from typing_extensions import TypedDict
 
 from hermes.search import checks
-from hermes.search.checks import MAX_WINDOW
+from hermes.search.checks import EXPLAIN_MAX_SIZE, MAX_WINDOW
 from hermes.timestamps import parse_rfc3339
 
-__all__ = ["MAX_WINDOW", "SearchParams", "SuggestParams"]
+__all__ = ["EXPLAIN_MAX_SIZE", "MAX_WINDOW", "SearchParams", "SuggestParams"]
 
 Timestamp = Annotated[datetime, BeforeValidator(parse_rfc3339)]
 
@@ -28,7 +28,12 @@ class SearchParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)  # by name: SearchParams(q=..., from_=...) in code
 
-    q: str = Field(min_length=1, max_length=256, description="Query text; `*` matches all.")
+    q: str = Field(
+        min_length=1,
+        max_length=256,
+        description='Query text; `*` matches all. `"two words"`: a phrase (no typos); `-word`, `-"two words"`: '
+        "exclude documents containing it; a quote left open runs to the end; only exclusions: everything else.",
+    )
     size: int = Field(10, ge=1, le=100, description="Hits per page.")
     from_: int = Field(0, ge=0, alias="from", description="Offset of the first hit.")
     tag: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
@@ -43,6 +48,12 @@ class SearchParams(BaseModel):
         "(`-` first: descending) or `distance` (with `near`).",
     )
 
+    explain: bool = Field(
+        False,
+        description=f"Per hit, why it scored as it did (`explanation`); with `size` at most {EXPLAIN_MAX_SIZE}.",
+    )
+
+    _explain = field_validator("explain")(checks.explain_bounded)
     _window = field_validator("from_")(checks.window)
     _range = field_validator("updated_before")(checks.ordered)
 
@@ -56,6 +67,30 @@ class SuggestParams(BaseModel):
     size: int = Field(5, ge=1, le=20, description="Number of suggestions.")
 
 
+class ScoredMatch(TypedDict):
+    """A word or phrase that scored in one field of a hit (``explain=true``)."""
+
+    field: str
+    text: str
+    score: float
+
+
+class ExplanationNode(TypedDict):
+    """One step of Elasticsearch's score computation, trimmed."""
+
+    value: float
+    description: str
+    details: NotRequired[list[ExplanationNode]]
+
+
+class Explanation(TypedDict):
+    """Why a hit scored as it did: what matched where, and the outline of the computation."""
+
+    score: float
+    matches: list[ScoredMatch]
+    details: ExplanationNode
+
+
 class Hit(TypedDict):
     """One result: the stored document (tombstone flag removed) and its highlights."""
 
@@ -65,6 +100,8 @@ class Hit(TypedDict):
     highlight: dict[str, list[str]]
     # With sort=distance: kilometres from `near`.
     distance_km: NotRequired[float]
+    # With explain=true.
+    explanation: NotRequired[Explanation]
 
 
 class FacetValue(TypedDict):

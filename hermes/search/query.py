@@ -6,29 +6,29 @@ names, query DSL or scripts.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from hermes.documents import TOMBSTONES
 from hermes.search import curation, fields
 from hermes.search.fields import FACET_SIZE, NO_FIELDS, FieldQuery
 from hermes.search.rules import NOTHING, Matched
+from hermes.search.syntax import ParsedQuery, free_words_only, parse
+from hermes.search.text import (
+    FUZZY_MAX_TERMS,
+    Searched,
+    fuzzy_terms,
+    positive_query,
+    searched,
+    text_query,
+    words,
+)
 from hermes.timestamps import format_rfc3339
 
 if TYPE_CHECKING:
     from hermes.schema import Schema
     from hermes.search.models import SearchParams, SuggestParams
 
-# Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
-# field. A longer query is pasted text, matched word for word.
-FUZZY_MAX_TERMS = 6
-_WORD = re.compile(r"\w+")
-
-
-def words(q: str) -> int:
-    """How many terms the standard analyzer makes of ``q``: ``a-b-c`` is three, as typo tolerance sees it."""
-    return len(_WORD.findall(q))
-
+__all__ = ["FUZZY_MAX_TERMS", "corrected", "correction_body", "count_body", "search_body", "suggest_body", "words"]
 
 # Highlighting is not covered by the search `timeout`, and the plain highlighter re-runs every fuzzy
 # expansion on every hit and field: six misspelled words with size=100 cost Elasticsearch 15-18 s on a
@@ -64,15 +64,18 @@ def search_body(
     fq: FieldQuery = NO_FIELDS,
     *,
     fuzzy: bool = True,
+    every_word: bool = False,
     rules: Matched = NOTHING,
 ) -> dict[str, Any]:
     """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``), ``fq``
     the search's declared-field parameters with the served index's schema; ``fuzzy=False`` matches
-    the words as typed (the cheap form, see :mod:`hermes.search.gate`); ``rules``, the relevance rules
-    matching ``q`` (:mod:`hermes.search.curation`)."""
+    the words as typed (the cheap form, see :mod:`hermes.search.gate`); ``every_word``, see count_body;
+    ``rules``, the relevance rules matching ``q`` (:mod:`hermes.search.curation`)."""
     schema = fq.schema
-    match_all = params.q.strip() == "*"
-    text = {"match_all": {}} if match_all else _text_query(params.q, schema, fuzzy=fuzzy)
+    parsed = parse(params.q)
+    fields_ = searched(schema)
+    match_all = parsed.match_all or parsed.exclusions_only or parsed.empty
+    text = text_query(parsed, fields_, fuzzy=fuzzy, every_word=every_word)
     if recency and not match_all and params.sort == "relevance":
         text = _decayed(text, recency)
     query_filters, faceted = fields.clauses(fq)
@@ -93,31 +96,36 @@ def search_body(
     }
     if faceted:
         body["post_filter"] = {"bool": {"filter": [c for cs in faceted.values() for c in cs]}}
+    if params.explain:
+        body["explain"] = True
     if fq.fields is not None:
         body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:
-        body["highlight"] = _highlight(params, schema, fuzzy=fuzzy)
+        body["highlight"] = _highlight(parsed, params.size, schema, fields_, fuzzy=fuzzy)
     if rules:
         relevance = params.sort == "relevance" and not fq.sort
 
         def variant(q: str) -> dict[str, Any]:
-            return search_body(params.model_copy(update={"q": q}), timeout_ms, recency, fq, fuzzy=fuzzy)
+            return search_body(
+                params.model_copy(update={"q": q}), timeout_ms, recency, fq, fuzzy=fuzzy, every_word=every_word
+            )
 
         body = curation.apply(body, rules, variant, relevance=relevance)
     return body
 
 
-def _highlight(params: SearchParams, schema: Schema, *, fuzzy: bool) -> dict[str, Any]:
-    """What to highlight, at a cost bounded whatever the query (see FUZZY_HIGHLIGHT_BUDGET)."""
-    searched = [name for name, spec in schema.fields.items() if spec.search]
-    extra = {name: {"fragment_size": 150, "number_of_fragments": 3} for name in searched}
+def _highlight(parsed: ParsedQuery, size: int, schema: Schema, matched: Searched, *, fuzzy: bool) -> dict[str, Any]:
+    """What to highlight, at a cost bounded whatever the query (see FUZZY_HIGHLIGHT_BUDGET): the free words
+    and phrases (never an exclusion: no hit has one)."""
+    declared = [name for name, spec in schema.fields.items() if spec.search]
+    extra = {name: {"fragment_size": 150, "number_of_fragments": 3} for name in declared}
     fields_ = {**_HIGHLIGHT_FIELDS, **extra}
-    n = words(params.q)
-    if fuzzy and n <= FUZZY_MAX_TERMS and n * params.size <= FUZZY_HIGHLIGHT_BUDGET:
+    n = fuzzy_terms(parsed)
+    if fuzzy and n <= FUZZY_MAX_TERMS and n * size <= FUZZY_HIGHLIGHT_BUDGET:
         for name in _HIGHLIGHT_FIELDS:  # the core text fields: a typo is highlighted where it matched
-            typo = _text_query(params.q, schema)["multi_match"] | {"fields": [name]}
-            fields_[name] = {**fields_[name], "highlight_query": {"multi_match": typo}}
-    as_typed = {"multi_match": {"query": params.q, "fields": search_fields(schema), "type": "best_fields"}}
+            one = Searched(typos=(name,), exact=(), keywords=())
+            fields_[name] = {**fields_[name], "highlight_query": positive_query(parsed, one)}
+    as_typed = positive_query(parsed, matched, fuzzy=False)
     return {**HIGHLIGHT, "highlight_query": as_typed, "fields": fields_}
 
 
@@ -125,21 +133,6 @@ def _decayed(query: dict[str, Any], half_life: str) -> dict[str, Any]:
     """``query``'s score times 0.5 ** (age of updated_at / half_life)."""
     decay = {"exp": {"updated_at": {"origin": "now", "scale": half_life, "decay": 0.5}}}
     return {"function_score": {"query": query, "functions": [decay], "boost_mode": "multiply"}}
-
-
-def search_fields(schema: Schema) -> list[str]:
-    """The fields text matches, with their boosts: the core ones, then the declared ``search`` fields."""
-    core = schema.core
-    boosts = {"title": core.title.boost or 3, "content": core.content.boost, "tags": core.tags.boost}
-    declared = {name: spec.boost for name, spec in schema.fields.items() if spec.search}
-    return [f"{name}^{boost:g}" if boost else name for name, boost in {**boosts, **declared}.items()]
-
-
-def _text_query(q: str, schema: Schema, *, fuzzy: bool = True) -> dict[str, Any]:
-    match: dict[str, Any] = {"query": q, "fields": search_fields(schema), "type": "best_fields"}
-    if fuzzy and words(q) <= FUZZY_MAX_TERMS:
-        match |= {"fuzziness": "AUTO", "max_expansions": 50}
-    return {"multi_match": match}
 
 
 def _filters(params: SearchParams) -> list[dict[str, Any]]:
@@ -178,10 +171,15 @@ _TERM_SUGGEST = {"suggest_mode": "popular", "max_edits": 2, "prefix_length": 0, 
 
 
 def correction_body(q: str, timeout_ms: int) -> dict[str, Any]:
-    """The ``_search`` body asking the term suggester for corrections of ``q`` (no hits fetched)."""
+    """The ``_search`` body asking the term suggester for corrections of ``q``'s free words (no hits
+    fetched); phrases, exclusions and number-like words (1328 is no typo of 1327) are blanked out, offsets
+    stay those of ``q``."""
     return {
         "size": 0,
-        "suggest": {"text": q, **{f: {"term": {"field": f, **_TERM_SUGGEST}} for f in _CORRECTED_FIELDS}},
+        "suggest": {
+            "text": free_words_only(q, numbers=False),
+            **{f: {"term": {"field": f, **_TERM_SUGGEST}} for f in _CORRECTED_FIELDS},
+        },
         "timeout": f"{timeout_ms}ms",
     }
 
@@ -216,10 +214,7 @@ def count_body(
     scoped = bool(fq.scope)
 
     def build(p: SearchParams) -> dict[str, Any]:
-        body = search_body(p, timeout_ms, fq=fq, fuzzy=not scoped)
-        if scoped and "multi_match" in body["query"]["bool"]["must"][0]:
-            body["query"]["bool"]["must"][0]["multi_match"]["operator"] = "and"
-        return body
+        return search_body(p, timeout_ms, fq=fq, fuzzy=not scoped, every_word=scoped)
 
     body = build(params)
     if rules:  # hides and synonyms count; pins do not make a correction worth offering

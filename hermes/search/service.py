@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
 from hermes.search import curation, fields
+from hermes.search.explain import readable
 from hermes.search.fields import NO_FIELDS, FieldQuery
 from hermes.search.gate import COSTLY_WORDS, CostGate
 from hermes.search.keys import OPEN, SearchKey
@@ -20,10 +21,11 @@ from hermes.search.query import (
     count_body,
     search_body,
     suggest_body,
-    words,
 )
 from hermes.search.reader import Reader
 from hermes.search.rules import EMPTY_RULES, RuleSet
+from hermes.search.syntax import free_words_only, parse
+from hermes.search.text import fuzzy_terms
 
 if TYPE_CHECKING:
     from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
@@ -48,10 +50,11 @@ def search(
     ``rules``: the relevance rules (synonyms, pins, hides) of the served alias.
     """
     matched = rules.match(params.q)
-    with _slot(gate, COSTLY_WORDS <= words(params.q) <= FUZZY_MAX_TERMS) as fuzzy:
+    costly = COSTLY_WORDS <= fuzzy_terms(parse(params.q)) <= FUZZY_MAX_TERMS  # phrases, exclusions: never fuzzy
+    with _slot(gate, costly) as fuzzy:
         body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy, rules=matched))
     response = to_search_response(params, body, fq)
-    if correct and response["total"] == 0 and params.q.strip() != "*":
+    if correct and response["total"] == 0 and free_words_only(params.q, numbers=False).strip() not in ("", "*"):
         with _slot(gate, costly=True) as admitted:
             correction = did_you_mean(reader, index, params, timeout_ms, fq, rules=rules) if admitted else None
         if correction is not None:
@@ -107,6 +110,8 @@ def _hit(hit: dict[str, Any], distance: bool) -> Hit:
         "document": public(hit["_source"]),
         "highlight": hit.get("highlight", {}),
     }
+    if "_explanation" in hit:
+        out["explanation"] = readable(hit["_explanation"])
     km = hit.get("sort", [None])[0] if distance else None
     if isinstance(km, float | int) and math.isfinite(km):
         out["distance_km"] = round(float(km), 3)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hermes.lightmodel import Spec
-from hermes.search.checks import window
+from hermes.search.checks import explain_bounded, window
 
 
 def _never(_: object) -> object:
@@ -31,9 +31,10 @@ SEARCH_PARAMS = (
     Spec(name="updated_after", key="updated_after", kind="other", default=None),
     Spec(name="updated_before", key="updated_before", kind="other", default=None),
     Spec(name="sort", key="sort", kind="str", bounds={"pattern": "^-?[a-z][a-z0-9_]{0,63}$"}, default="relevance"),
+    Spec(name="explain", key="explain", kind="bool", checks=((explain_bounded, True),), default=False),
 )
 SEARCH_PARAMS_MODEL_CHECKS: tuple[Callable[[Any], Any], ...] = ()
-SEARCH_PARAMS_VARIABLES = frozenset({"q", "size", "from", "tag", "updated_after", "updated_before", "sort"})
+SEARCH_PARAMS_VARIABLES = frozenset({"q", "size", "from", "tag", "updated_after", "updated_before", "sort", "explain"})
 
 
 # hermes.search.models.SuggestParams

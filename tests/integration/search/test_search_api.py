@@ -226,7 +226,8 @@ def test_openapi_describes_every_route(client: Any) -> None:
         "/1/indexes/*/queries",
     }
     names = {p["name"] for p in doc["paths"]["/search"]["get"]["parameters"]}
-    assert names == {"q", "size", "from", "tag", "updated_after", "updated_before", "sort", "fields"}  # no schema
+    core = {"q", "size", "from", "tag", "updated_after", "updated_before", "sort", "explain", "fields"}
+    assert names == core  # no schema
 
 
 def test_metrics_count_requests_by_route_and_status(client: Any) -> None:

@@ -34,7 +34,7 @@ def test_star_matches_all_without_highlight() -> None:
 
 
 def test_user_input_only_fills_values() -> None:
-    hostile = '{"script": {"source": "boom"}} title:*'
+    hostile = "{script: {source: boom}} title:*"
     body = search_body(_params(q=hostile, tag=['"}, {"match_all": {}}']), 1000)
     assert body["query"]["bool"]["must"][0]["multi_match"]["query"] == hostile
     assert body["query"]["bool"]["filter"] == [{"term": {"tags": '"}, {"match_all": {}}'}}]
