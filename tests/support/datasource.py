@@ -38,6 +38,7 @@ class SourceBehaviour:
     raw_type: str = "application/json"
     retry_after: str | None = None  # sent with the fail_next 503s
     trickle_s: float = 0.0  # send the body a byte at a time, this far apart
+    page_delay_s: float = 0.0  # fmt "pages": wait this long before answering each page (a slow paged API)
     pause_after: int | None = None  # requests past this many close the gate and wait there (mid-stream)
     reset_after: int | None = None  # send this many records, then reset the connection (TCP RST)
     # A load stays in its source read while the gate is closed: tests close it, check what
@@ -125,6 +126,7 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
                 self._send(200, json.dumps(items).encode())
 
         def _page(self, items: list[Any], offset: int, since: str | None) -> None:
+            time.sleep(state.page_delay_s)
             chunk = items[offset : offset + state.page_size]
             more = offset + state.page_size < len(items)
             # A relative `next`, as the contract allows.
