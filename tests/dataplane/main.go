@@ -10,7 +10,8 @@
 // The first form sends one event and reports when every dispatch it caused has ended. The second
 // serves the broker ingress on ADDR as well (for functions given K_SINK: events they send go through the
 // Broker like any other), writes FILE once ready — {"ingress": "http://ADDR", "bindings": {SERVICE:
-// [env Knative's SinkBinding.Do gives its containers]}} — and reports on SIGTERM/SIGINT (exit 0).
+// [env Knative's SinkBinding.Do gives its containers]}} — and on SIGTERM/SIGINT waits (up to 60 s) for
+// the dispatches under way, then reports (exit 0).
 //
 // The event path is the one of a multi-tenant channel-based Broker (eventing's stock MTChannelBasedBroker
 // with an InMemoryChannel), every hop on its own local HTTP server, the cluster host names mapped onto
@@ -182,6 +183,14 @@ func serveUntilStopped(dp *dataplane, opts options, stop <-chan os.Signal) error
 	}
 	dp.rec.begin()
 	<-stop
+	// Events posted just before the signal are still being dispatched (async channels): let them end.
+	ended := make(chan struct{})
+	go func() { dp.inflight.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(60 * time.Second):
+		fmt.Fprintln(os.Stderr, "hermes-dataplane: dispatches still under way after 60 s: reporting anyway")
+	}
 	return nil
 }
 

@@ -72,6 +72,12 @@ class Scene:
     es_url: str
     settings: Settings
     tmp: Path
+    sink_port: int  # where the harness serves the broker ingress
+
+    @property
+    def k_sink(self) -> str:
+        """The K_SINK the full load gets: Knative's (checked in :func:`broker`), its host the harness."""
+        return f"http://127.0.0.1:{self.sink_port}{BROKER_PATH}"
 
     def env(self, source_url: str, **extra: str) -> dict[str, str]:
         return environ(
@@ -79,13 +85,14 @@ class Scene:
             ES_INDEX=self.settings.es_index,
             DATA_SOURCE_URL=source_url,
             HERMES_FULL_PING_SOURCE="hermes-full",
+            K_SINK=self.k_sink,
             **{**self.sliced, **extra},
         )
 
 
 @pytest.fixture
 def scene(tools: Path, rendered: tuple[Path, dict[str, str]], es_url: str, make_settings: Any, tmp_path: Path) -> Scene:
-    return Scene(tools, rendered[0], rendered[1], es_url, make_settings(), tmp_path)
+    return Scene(tools, rendered[0], rendered[1], es_url, make_settings(), tmp_path, free_port())
 
 
 @dataclass
@@ -93,7 +100,6 @@ class Broker:
     """The harness while it serves: where to post events and the sink the full load gets."""
 
     url: str
-    k_sink: str
     report: dict[str, Any] = field(default_factory=dict)
 
     def post(self, type_: str, data: dict[str, Any], *, source: str = "curl", id_: str | None = None) -> str:
@@ -113,12 +119,15 @@ class Broker:
 
 @contextmanager
 def broker(scene: Scene, services: dict[str, str]) -> Iterator[Broker]:
-    """Run the data plane until the block ends; then its report of everything that happened is read."""
+    """Run the data plane until the block ends; then its report of everything that happened is read.
+
+    Enter it after the functions start and leave it before they stop: on leaving, it lets the
+    deliveries under way end."""
     ready, out, err = scene.tmp / "ready.json", scene.tmp / "report.json", scene.tmp / "dataplane.log"
     argv = [str(scene.tools / "hermes-dataplane"), "--manifests", str(scene.manifests), "--namespace", "hermes"]
     for name, url in services.items():
         argv += ["--service", f"{name}={url}"]
-    argv += ["--listen", "127.0.0.1:0", "--ready", str(ready)]
+    argv += ["--listen", f"127.0.0.1:{scene.sink_port}", "--ready", str(ready)]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
     try:
@@ -128,11 +137,12 @@ def broker(scene: Scene, services: dict[str, str]) -> Iterator[Broker]:
         env = {e["name"]: e.get("value", "") for e in info["bindings"]["hermes-full-load"]}
         # Knative's SinkBinding gives the full-load Service the Broker's address as K_SINK.
         assert env["K_SINK"] == f"http://broker-ingress.knative-eventing.svc.cluster.local{BROKER_PATH}"
-        found = Broker(url=info["ingress"] + BROKER_PATH, k_sink=info["ingress"] + urlsplit(env["K_SINK"]).path)
+        assert info["ingress"] + urlsplit(env["K_SINK"]).path == scene.k_sink
+        found = Broker(url=scene.k_sink)
         yield found
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        proc.wait(timeout=90)
     found.report = json.loads(out.read_text())
 
 
@@ -180,15 +190,13 @@ def test_a_long_load_completes_by_itself_and_equals_a_one_shot_load(scene: Scene
         one_shot_reads = len(src.requests)
         assert one_shot_reads == PAGES  # one request per page: PAGES x PAGE_DELAY_S >= 5 x SLICE_S
         env = scene.env(source_url)
-        port = free_port()
-        with running("delta_load", "delta_load", env) as delta:
-            services = {"hermes-full-load": f"http://127.0.0.1:{port}", "hermes-delta-load": delta}
-            with (
-                broker(scene, services) as kn,
-                running("full_load", "full_load", {**env, "K_SINK": kn.k_sink}, port=port),
-            ):
-                event_id = kn.post(FULL_LOAD, {"force": False})
-                load = _ended(settings, event_id)
+        with (
+            running("delta_load", "delta_load", env) as delta,
+            running("full_load", "full_load", env) as full,
+            broker(scene, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
+        ):
+            event_id = kn.post(FULL_LOAD, {"force": False})
+            load = _ended(settings, event_id)
     assert load.status == "completed", load.error
     assert _served(settings) == load.index != one_shot["index"]
     # Every record, version and field as the one-shot load wrote them.
@@ -229,7 +237,7 @@ def test_a_slice_killed_mid_way_resumes_from_its_checkpoint_when_knative_redeliv
         with running("delta_load", "delta_load", env) as delta:
             services = {"hermes-full-load": f"http://127.0.0.1:{port}", "hermes-delta-load": delta}
             with broker(scene, services) as kn:
-                with started("full_load", "full_load", {**env, "K_SINK": kn.k_sink}, port=port) as (_, proc):
+                with started("full_load", "full_load", env, port=port) as (_, proc):
                     event_id = kn.post(FULL_LOAD, {})
 
                     def two_slices_done() -> Any:
@@ -249,8 +257,7 @@ def test_a_slice_killed_mid_way_resumes_from_its_checkpoint_when_knative_redeliv
                     reads_before = len(src.requests)
                 src.pause_after = None
                 src.release()
-                env_again = {**env, "K_SINK": kn.k_sink}
-                with started("full_load", "full_load", env_again, port=port):
+                with started("full_load", "full_load", env, port=port):
                     ended = _ended(settings, event_id)
     assert ended.status == "completed", ended.error
     assert len(documents(settings, ended.index)) == PAGES * PAGE_SIZE
@@ -268,3 +275,48 @@ def test_a_slice_killed_mid_way_resumes_from_its_checkpoint_when_knative_redeliv
     (killed,) = [d for d in kn.dispatches("hermes-full-load-continue") if d["attempts"] > 1]
     assert killed["status"] == 200 and not killed["dead_lettered"]
     assert any(d["status"] == 502 for d in kn.deliveries("hermes-full-load-continue"))
+
+
+def test_duplicate_deliveries_change_nothing(scene: Scene) -> None:
+    settings = scene.settings
+    client = build_client(settings)
+    books = Checkpoints(client, settings.state_index)
+    with serve(_paged_source(pages=12)) as (source_url, _):
+        env = scene.env(source_url)
+        with (
+            running("delta_load", "delta_load", env) as delta,
+            running("full_load", "full_load", env) as full,
+            broker(scene, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
+        ):
+            event_id = kn.post(FULL_LOAD, {}, id_="first-load")
+            assert eventually(lambda: (load := _load(settings, event_id)) and books.partitions(load)[0].slice >= 2)
+            load = _load(settings, event_id)
+            assert load is not None
+            # While the load runs: the first event again, and a hand-over of a slice already done.
+            done_slice = {"load": load.id, "partition": 0, "slice": 1}
+            kn.post(FULL_LOAD, {}, id_="first-load")
+            kn.post(CONTINUE, done_slice, source="/hermes/full_load", id_=f"{load.id}-p0-s1")
+            ended = _ended(settings, event_id)
+            served, docs = _served(settings), documents(settings, ended.index)
+            indices = sorted(client.indices.get(index=f"{settings.es_index}-*"))
+            # After it: every event of the load again, the last hand-over included.
+            (part,) = books.partitions(ended)
+            last = {"load": load.id, "partition": 0, "slice": part.slice - 1}
+            kn.post(FULL_LOAD, {}, id_="first-load")
+            kn.post(CONTINUE, done_slice, source="/hermes/full_load", id_=f"{load.id}-p0-s1")
+            kn.post(CONTINUE, last, source="/hermes/full_load", id_=f"{load.id}-p0-s{part.slice - 1}")
+    assert ended.status == "completed", ended.error
+    assert [load.id for load in books.recent()] == [ended.id]  # no second load
+    assert _served(settings) == served
+    assert sorted(client.indices.get(index=f"{settings.es_index}-*")) == indices
+    assert documents(settings, ended.index) == docs
+    assert len(docs) == 12 * PAGE_SIZE
+    (after,) = books.partitions(ended)
+    assert (after.slice, after.tally.created, after.tally.stale) == (part.slice, 12 * PAGE_SIZE, 0)
+    # Each duplicate was answered (a 409 while its slice ran, retried), none dead-lettered.
+    first = kn.deliveries("hermes-full-load")
+    assert len(first) >= 3
+    assert first[-1]["status"] == 200
+    assert {d["status"] for d in first} <= {200, 409}
+    assert all(d["status"] == 200 for d in kn.dispatches("hermes-full-load"))
+    assert not any(d["dead_lettered"] for d in kn.report["dispatches"])
