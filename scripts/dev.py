@@ -48,6 +48,8 @@ def start_function(name: str, port: int, env: dict[str, str]) -> subprocess.Pope
     """The function in debug mode (``python -m scripts.function_server``), in its own process group: its reloader
     forks a child, and Ctrl-C must stop both."""
     argv = [sys.executable, "-m", "scripts.function_server", name, str(port)]
+    # PORT as Knative sets it: a full load without K_SINK hands its next slice over to itself there.
+    env = {**env, "PORT": str(port)}
     return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
 
 

@@ -37,7 +37,7 @@ from hermes.load.events import (
     parse_undelivered,
     slice_ref,
 )
-from hermes.load.full import EventKey, cancel, resume, start
+from hermes.load.full import EventKey, cancel, give_up, resume, start
 from hermes.load.handover import hand_over_for
 from hermes.load.state import State
 from hermes.responses import error_response, guarded, health_response, json_response
@@ -130,6 +130,8 @@ def handle_delta_load(request: Request) -> Response:
         state = State(get_client(), get_settings().state_index)
         state.ensure()
         state.record_undelivered(event)
+        if event.load is not None:  # the Broker gave up on a slice: the load cannot complete
+            give_up(get_client(), get_settings(), event.load, f"a slice was dead-lettered (HTTP {event.error_code})")
 
     return _route(request, run, undelivered)
 

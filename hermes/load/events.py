@@ -86,13 +86,17 @@ def parse_undelivered(request: Request, max_bytes: int) -> Undelivered:
         msg = f"the request is not a valid CloudEvent: {type(exc).__name__}"
         raise BadEventError(msg) from None
     data = event.get("knativeerrordata")
+    kind = str(event.get("type"))
+    payload = event.data
+    load = payload.get("load") if kind == CONTINUE and isinstance(payload, dict) else None
     return Undelivered(
-        str(event.get("type")),
+        kind,
         str(event.get("source")),
         str(event.get("id")),
         _text(event.get("knativeerrorcode")),
         _text(event.get("knativeerrordest")),
         _decoded(data) if isinstance(data, str) else None,
+        load if isinstance(load, str) else None,
     )
 
 

@@ -71,7 +71,7 @@ def finish(
         "watermark": format_rfc3339(watermark),
         "pruned": _prune(client, settings),
     }
-    _settle(books, load, "completed", report=dict(report))
+    settle(books, load, "completed", report=dict(report))
     if load.event_source and load.event_id:
         state.remember_event(load.event_source, load.event_id, report)
     log.info("full load completed", extra={k: v for k, v in report.items() if k != "status"})
@@ -113,7 +113,7 @@ def end(
     client: Elasticsearch, settings: Settings, books: Checkpoints, load: LoadRecord, *, status: LoadStatus, error: str
 ) -> None:
     """End a load that will not complete: its building index deleted (never a served one), its lock freed."""
-    _settle(books, load, status, error=error)
+    settle(books, load, status, error=error)
     # A swap request that failed may still have been applied (a timeout after Elasticsearch moved the
     # alias): never delete what the alias serves.
     if not indices.serves(client, settings.es_index, load.index):
@@ -122,7 +122,7 @@ def end(
     log.warning("full load ended", extra={"load": load.id, "status": status, "error": error})
 
 
-def _settle(
+def settle(
     books: Checkpoints,
     load: LoadRecord,
     status: LoadStatus,
@@ -130,6 +130,7 @@ def _settle(
     report: dict[str, object] | None = None,
     error: str | None = None,
 ) -> None:
+    """Store the load's final status (compare-and-set, re-read on a conflict)."""
     current: LoadRecord | None = load
     while current is not None:
         current.status, current.report, current.error = status, report, error

@@ -28,6 +28,7 @@ from hermes.errors import (
     ErrorBudgetExceededError,
     HermesError,
     IndexRejectedError,
+    LoadInProgressError,
     NotFoundError,
     UnavailableError,
     VerificationError,
@@ -35,7 +36,7 @@ from hermes.errors import (
 from hermes.load import indices, reports
 from hermes.load.checkpoints import Checkpoints, LoadRecord, PartitionRecord, claim_id
 from hermes.load.cursor import Cursor, Partition
-from hermes.load.finish import end, finish, join_finished, progress, stored_watermark
+from hermes.load.finish import end, finish, join_finished, progress, settle, stored_watermark
 from hermes.load.handover import HandOver
 from hermes.load.lock import LoadLock
 from hermes.load.pipeline import load_lock, loader_client
@@ -74,13 +75,15 @@ def full_load(
     index are left exactly as they were.
     """
     client, books = _books(client, settings)
-    if event is not None and (known := _known(client, settings, books, event)) is not None:
-        return known  # type: ignore[return-value]
-    load = _begin(client, settings, books, force=force, event=event)
-    due = deque(SliceRef(load.id, partition, 0) for partition in range(load.partitions))
+    known = _event_load(client, settings, books, event) if event is not None else None
+    if isinstance(known, dict):
+        return known
+    load = known or _begin(client, settings, books, force=force, event=event)
+    due = deque(SliceRef(load.id, part.partition) for part in books.partitions(load) if not part.done)
     try:
-        while due:
-            report = resume(client, settings, due.popleft(), due.append)
+        report = _drive(client, settings, due)
+    except LoadInProgressError:
+        raise  # another process runs this load (or another one): not ours to end
     except BaseException as exc:
         if (current := books.load(load.id)) is not None and current.status == "running":
             end(client, settings, books, current, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
@@ -91,6 +94,16 @@ def full_load(
     return report  # type: ignore[return-value]
 
 
+def _drive(client: Elasticsearch, settings: Settings, due: deque[SliceRef]) -> FullLoadReport | ProgressReport:
+    report: FullLoadReport | ProgressReport | None = None
+    while due:
+        report = resume(client, settings, due.popleft(), due.append)
+    if report is None:
+        msg = "the load had no partition left to run"
+        raise UnavailableError(msg)
+    return report
+
+
 def start(
     client: Elasticsearch,
     settings: Settings,
@@ -99,10 +112,17 @@ def start(
     force: bool = False,
     event: EventKey | None = None,
 ) -> FullLoadReport | ProgressReport:
-    """Start a load (or answer for the one this event started) and run its first slice."""
+    """Start a load and run its first slice; for an event seen before, answer for the load it started.
+
+    A redelivered first event whose load still runs resumes that load's first partition (its first
+    delivery was running it when it died, or it is running still: then the partition's claim answers 409).
+    """
     client, books = _books(client, settings)
-    if event is not None and (known := _known(client, settings, books, event)) is not None:
+    known = _event_load(client, settings, books, event) if event is not None else None
+    if isinstance(known, dict):
         return known
+    if known is not None:
+        return resume(client, settings, SliceRef(known.id, 0), hand_over)
     load = _begin(client, settings, books, force=force, event=event)
     for partition in range(1, load.partitions):
         hand_over(SliceRef(load.id, partition, 0))
@@ -116,16 +136,16 @@ def _books(client: Elasticsearch, settings: Settings) -> tuple[Elasticsearch, Ch
     return client, Checkpoints(client, settings.state_index)
 
 
-def _known(
+def _event_load(
     client: Elasticsearch, settings: Settings, books: Checkpoints, event: EventKey
-) -> FullLoadReport | ProgressReport | None:
-    """The answer for an event already seen: its completed report, or where the load it started stands."""
+) -> FullLoadReport | LoadRecord | None:
+    """For an event seen before: its completed report, or the load it started if that still runs."""
     state = State(client, settings.state_index)
     if done := state.completed_event(event.source, event.id):
         return reports.duplicate(done)
     load_id = state.event_load(event.source, event.id)
     load = books.load(load_id) if load_id else None
-    return progress(books, load, "duplicate") if load is not None and load.status == "running" else None
+    return load if load is not None and load.status == "running" else None
 
 
 def resume(
@@ -250,10 +270,22 @@ def _first(settings: Settings, load: LoadRecord, partition: int) -> PartitionRec
 
 
 def _abandon_others(client: Elasticsearch, settings: Settings, books: Checkpoints) -> None:
-    """Loads still marked running when a new one takes the lock lost theirs long ago: end them."""
+    """Loads still marked running when a new one takes the lock lost theirs long ago: mark them failed.
+
+    Their building indices are orphans, which this load prunes when it completes.
+    """
     for old in books.recent():
         if old.status == "running":
-            end(client, settings, books, old, status="failed", error="abandoned: its lock expired before it completed")
+            settle(books, old, "failed", error="abandoned: its lock expired before it completed")
+
+
+def give_up(client: Elasticsearch, settings: Settings, load_id: str, reason: str) -> None:
+    """End a running load that cannot complete (the Broker dead-lettered one of its slices)."""
+    client = loader_client(client, settings)
+    books = Checkpoints(client, settings.state_index)
+    load = books.load(load_id)
+    if load is not None and load.status == "running":
+        end(client, settings, books, load, status="failed", error=reason)
 
 
 def cancel(client: Elasticsearch, settings: Settings, load_id: str | None = None) -> ProgressReport:

@@ -50,12 +50,14 @@ class SliceRef:
 
 
 class SliceClock:
-    """A slice's time: due after ``seconds`` (stop at the next page end), overdue ``grace`` later (stop now)."""
+    """A slice's time: due after ``seconds`` (stop at the next page end), overdue a grace later (stop mid-page:
+    a source answering in one body, or in huge pages, has no page end soon). The grace is a tenth of the
+    slice, within 1 to 30 s."""
 
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.due_at = clock() + seconds
-        self.overdue_at = self.due_at + min(30.0, seconds / 10)
+        self.overdue_at = self.due_at + min(30.0, max(1.0, seconds / 10))
 
     def due(self) -> bool:
         return self._clock() >= self.due_at

@@ -42,6 +42,7 @@ class Undelivered:
     error_code: str | None
     error_dest: str | None
     error_data: str | None
+    load: str | None = None  # the full load a dead-lettered hand-over belonged to
 
 
 class State:

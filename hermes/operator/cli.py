@@ -2,6 +2,7 @@
 
 python -m hermes status | full-load [--force] | delta-load | rollback
 python -m hermes dead-letters [--clear]
+python -m hermes load cancel [--load ID]
 python -m hermes analytics [--since 7d] [--size 20]
 python -m hermes key create [--sub NAME] [--ttl 30d] [--filter FIELD=V1,V2] [--max-size N] [--rate N]
 """
@@ -21,7 +22,7 @@ from pydantic import SecretStr
 from hermes.client import get_client, translate
 from hermes.errors import ConfigurationError, HermesError, error_body
 from hermes.load.delta import delta_load
-from hermes.load.full import full_load
+from hermes.load.full import cancel, full_load
 from hermes.logs import configure_logging
 from hermes.operator import analytics
 from hermes.operator.loads import dead_letters, rollback, status
@@ -38,6 +39,8 @@ def _run(args: argparse.Namespace) -> Mapping[str, object]:
         return full_load(client, settings, force=args.force)
     if args.command == "delta-load":
         return delta_load(client, settings)
+    if args.command == "load":
+        return cancel(client, settings, args.load)
     if args.command == "rollback":
         return rollback(client, settings)
     if args.command == "analytics":
@@ -140,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     full.add_argument("--force", action="store_true", help="swap even if the new index is much smaller")
     sub.add_parser("delta-load", help="apply changes since the watermark")
     sub.add_parser("rollback", help="point the alias back at the previous index")
+    load = sub.add_parser("load", help="control a running full load").add_subparsers(dest="action", required=True)
+    stop = load.add_parser("cancel", help="cancel the running full load: nothing served changes")
+    stop.add_argument("--load", help="the load's id (default: the one running)")
     dead = sub.add_parser("dead-letters", help="list rejected records")
     dead.add_argument("--clear", action="store_true", help="forget them")
     stats = sub.add_parser("analytics", help="top queries and top zero-result queries (HERMES_ANALYTICS=true)")

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from hermes.errors import VerificationError
 from hermes.load import indices
-from hermes.load.finish import stored_watermark
+from hermes.load.checkpoints import Checkpoints
+from hermes.load.finish import progress, stored_watermark
 from hermes.load.pipeline import load_lock, loader_client
 from hermes.load.reports import RollbackReport
 from hermes.load.state import State
@@ -69,7 +70,34 @@ def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
         "dead_letters": dead,
         "undelivered_events": {"total": undelivered, "newest": newest},
         "schema": schema_status(client, settings),
+        "loads": loads_status(client, settings),
     }
+
+
+def loads_status(client: Elasticsearch, settings: Settings, limit: int = 3) -> list[dict[str, Any]]:
+    """The newest full loads; a running one with its progress, rate and an estimate of the time left.
+
+    The estimate assumes the source holds about as many records as the served index: the only size
+    known before a load has read everything.
+    """
+    books = Checkpoints(client, settings.state_index)
+    rows: list[dict[str, Any]] = []
+    for load in books.recent(limit):
+        row: dict[str, Any] = dict(progress(books, load, load.status))
+        row["started_at"] = load.started_at
+        if load.status == "running":
+            row.update(_pace(client, settings, row))
+        rows.append(row)
+    return rows
+
+
+def _pace(client: Elasticsearch, settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
+    so_far = int(row["indexed"]) + int(row["deleted"]) + int(row["skipped"])
+    rate = so_far / row["duration_s"] if row["duration_s"] > 0 else 0.0
+    served = indices.indices_behind(client, settings.es_index)
+    expected = indices.live_count(client, settings.es_index) if served else None
+    left = None if not expected or rate <= 0 else max(0.0, (expected - so_far) / rate)
+    return {"records_so_far": so_far, "records_per_s": round(rate, 1), "estimated_s_left": left and round(left)}
 
 
 def schema_status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:

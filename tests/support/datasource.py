@@ -5,6 +5,7 @@ Runs ``http.server`` on a free loopback port in a thread.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import struct
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from hermes.timestamps import parse_rfc3339
 
@@ -38,9 +39,10 @@ class SourceBehaviour:
     raw_type: str = "application/json"
     retry_after: str | None = None  # sent with the fail_next 503s
     trickle_s: float = 0.0  # send the body a byte at a time, this far apart
-    page_delay_s: float = 0.0  # fmt "pages": wait this long before answering each page (a slow paged API)
     pause_after: int | None = None  # requests past this many close the gate and wait there (mid-stream)
     reset_after: int | None = None  # send this many records, then reset the connection (TCP RST)
+    honour_partitions: bool = True  # answer ?partition=i&partitions=n with partition i only
+    page_delay_s: float = 0.0  # a slow source: wait this long before each page
     # A load stays in its source read while the gate is closed: tests close it, check what
     # happens meanwhile, and open it (no sleeps). `arrived` is set by every request.
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
@@ -113,6 +115,9 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
                 return
             query = parse_qs(urlsplit(self.path).query)
             items = state.current(query.get("since", [None])[0])
+            if state.honour_partitions and "partitions" in query:
+                items = in_partition(items, int(query["partition"][0]), int(query["partitions"][0]))
+            time.sleep(state.page_delay_s)
             if state.reset_after is not None:
                 self._die(items[: state.reset_after], reset=True)
             elif state.die_after is not None:
@@ -121,16 +126,16 @@ def _handler(state: SourceBehaviour) -> type[BaseHTTPRequestHandler]:
                 body = b"".join(json.dumps(r).encode() + b"\n" for r in items)
                 self._send(200, body, "application/x-ndjson")
             elif state.fmt == "pages":
-                self._page(items, int(query.get("offset", ["0"])[0]), query.get("since", [None])[0])
+                self._page(items, int(query.get("offset", ["0"])[0]), query)
             else:
                 self._send(200, json.dumps(items).encode())
 
-        def _page(self, items: list[Any], offset: int, since: str | None) -> None:
-            time.sleep(state.page_delay_s)
+        def _page(self, items: list[Any], offset: int, query: dict[str, list[str]]) -> None:
             chunk = items[offset : offset + state.page_size]
             more = offset + state.page_size < len(items)
-            # A relative `next`, as the contract allows.
-            nxt = f"?offset={offset + state.page_size}" + (f"&since={since}" if since else "")
+            # A relative `next`, as the contract allows, keeping `since` and the partition.
+            kept = {k: v[0] for k, v in query.items() if k in ("since", "partition", "partitions")}
+            nxt = "?" + urlencode({"offset": offset + state.page_size, **kept})
             self._send(200, json.dumps({"items": chunk, "next": nxt if more else None}).encode())
 
         def _die(self, items: list[Any], *, reset: bool = False) -> None:
@@ -181,6 +186,16 @@ def serve(state: SourceBehaviour | None = None) -> Iterator[tuple[str, SourceBeh
     finally:
         server.shutdown()
         server.server_close()
+
+
+def in_partition(items: list[Any], partition: int, partitions: int) -> list[Any]:
+    """The items of one partition: a stable hash of the id, so every record is in exactly one."""
+    return [r for r in items if _bucket(r, partitions) == partition]
+
+
+def _bucket(item: Any, partitions: int) -> int:
+    rid = str(item.get("id")) if isinstance(item, dict) else json.dumps(item)
+    return int.from_bytes(hashlib.sha256(rid.encode()).digest()[:8], "big") % partitions
 
 
 def _opened(event: threading.Event) -> threading.Event:

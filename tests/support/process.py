@@ -102,7 +102,12 @@ def started(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "DATA_SOURCE_", "HERMES_"))}
     log = tempfile.NamedTemporaryFile(prefix=f"{name}-{port}-", suffix=".log", dir=KEEP_LOGS, delete=not KEEP_LOGS)  # noqa: SIM115
     proc = subprocess.Popen(
-        command(name, target, port), cwd=cwd, env={**full_env, **env}, stdout=log, stderr=subprocess.STDOUT
+        # PORT as Knative sets it, whatever the settings say: a full load hands its next slice over to itself there.
+        command(name, target, port),
+        cwd=cwd,
+        env={**full_env, **env, "PORT": str(port)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
