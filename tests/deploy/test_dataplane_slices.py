@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,7 +31,7 @@ from hermes.load.checkpoints import Checkpoints, LoadRecord
 from hermes.load.events import CONTINUE, FULL_LOAD
 from hermes.load.full import full_load
 from hermes.settings import Settings
-from tests.deploy.manifests import CHART, run
+from tests.deploy.manifests import CHART, ROOT, run
 from tests.support.datasource import SourceBehaviour, record, serve
 from tests.support.process import eventually, free_port, kill_tree, running, started
 from tests.support.settings import environ
@@ -44,7 +45,7 @@ PAGES, PAGE_SIZE, PAGE_DELAY_S = 24, 10, 0.25
 VALUES = [
     "--set", f"load.sliceSeconds={SLICE_S}",
     "--set", "broker.backoffDelay=PT0.1S",
-    "--set", "broker.fullLoadBackoffDelay=PT0.1S",
+    "--set", "broker.fullLoadBackoffDelay=PT0.5S",
     "--set", "broker.sliceBackoffDelay=PT0.5S",
 ]  # fmt: skip
 BROKER_PATH = "/hermes/hermes"  # the Broker's address on the ingress: /<namespace>/<broker>
@@ -52,10 +53,14 @@ BROKER_PATH = "/hermes/hermes"  # the Broker's address on the ingress: /<namespa
 
 @pytest.fixture(scope="module")
 def rendered(tools: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    return render(tools, tmp_path_factory.mktemp("slices"))
+
+
+def render(tools: Path, folder: Path, *values: str) -> tuple[Path, dict[str, str]]:
     """The chart rendered for short slices; its manifests file and the settings its ConfigMap gives."""
-    out = run([str(tools / "helm"), "template", "hermes", str(CHART), "--namespace", "hermes", *VALUES])
+    out = run([str(tools / "helm"), "template", "hermes", str(CHART), "--namespace", "hermes", *VALUES, *values])
     assert out.returncode == 0, out.stderr
-    path = tmp_path_factory.mktemp("slices") / "rendered.yaml"
+    path = folder / "rendered.yaml"
     path.write_text(out.stdout)
     config = next(d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "ConfigMap")["data"]
     keys = ("HERMES_SLICE_S", "HERMES_LOAD_PARTITIONS", "HERMES_GREEN_TIMEOUT_S")
@@ -319,4 +324,97 @@ def test_duplicate_deliveries_change_nothing(scene: Scene) -> None:
     assert first[-1]["status"] == 200
     assert {d["status"] for d in first} <= {200, 409}
     assert all(d["status"] == 200 for d in kn.dispatches("hermes-full-load"))
+    assert not any(d["dead_lettered"] for d in kn.report["dispatches"])
+
+
+def _status(scene: Scene, source_url: str) -> dict[str, Any]:
+    """What `python -m hermes status` prints, run as an operator would with the functions' settings."""
+    out = subprocess.run(
+        [sys.executable, "-m", "hermes", "status"],
+        env={**scene.env(source_url), "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return dict(json.loads(out.stdout))
+
+
+def test_a_slice_failing_for_good_is_dead_lettered_and_the_load_ends_cleanly(scene: Scene, make_settings: Any) -> None:
+    settings = scene.settings
+    client = build_client(settings)
+    books = Checkpoints(client, settings.state_index)
+    src = _paged_source(pages=12)
+    with serve(src) as (source_url, _):
+        served = full_load(client, make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))["index"]
+        docs = documents(settings, served)
+        # Knative gives up before the function would (HERMES_SLICE_ATTEMPTS), on a source that stays down.
+        env = scene.env(source_url, HERMES_SLICE_ATTEMPTS="50", HERMES_SOURCE_RETRIES="0")
+        with (
+            running("delta_load", "delta_load", env) as delta,
+            running("full_load", "full_load", env) as full,
+            broker(scene, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
+        ):
+            event_id = kn.post(FULL_LOAD, {}, id_="doomed")
+            assert eventually(lambda: (load := _load(settings, event_id)) and books.partitions(load)[0].slice >= 1)
+            src.status = 500  # from the next slice on, for good
+            ended = _ended(settings, event_id)
+            shown = _status(scene, source_url)
+    assert ended.status == "failed"
+    assert "dead-lettered" in (ended.error or "")
+    # Nothing served changed; the building index is gone; the lock is free.
+    assert _served(settings) == served
+    assert documents(settings, served) == docs
+    assert not client.indices.exists(index=ended.index)
+    assert shown["lock"] is None
+    assert shown["serving"] == [served]
+    assert shown["loads"][0]["load"] == ended.id
+    assert shown["loads"][0]["status"] == "failed"
+    assert shown["undelivered_events"]["total"] == 1
+    (kept,) = shown["undelivered_events"]["newest"]
+    assert kept["event_type"] == CONTINUE
+    # Knative tried the slice 1 + broker.sliceRetry (6) times, then sent it to the dead-letter Broker.
+    (dead,) = [d for d in kn.dispatches("hermes-full-load-continue") if d["dead_lettered"]]
+    assert dead["attempts"] == 7
+    assert dead["status"] >= 500
+    assert [d["status"] for d in kn.deliveries("hermes-undelivered")] == [204]
+
+
+def test_four_partitions_through_the_broker_build_the_index_one_partition_builds(
+    scene: Scene, make_settings: Any
+) -> None:
+    manifests, sliced = render(
+        scene.tools, scene.tmp, "--set", "load.partitions=4", "--set", "functions.fullLoad.scaling.maxScale=4"
+    )
+    assert sliced["HERMES_LOAD_PARTITIONS"] == "4"
+    fanned = replace(scene, manifests=manifests, sliced=sliced)
+    settings = scene.settings
+    books = Checkpoints(build_client(settings), settings.state_index)
+    with serve(_paged_source()) as (source_url, src):
+        one = full_load(build_client(settings), make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))
+        reference = documents(settings, one["index"])
+        env = fanned.env(source_url)
+        with (
+            running("delta_load", "delta_load", env) as delta,
+            running("full_load", "full_load", env) as full,
+            broker(fanned, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
+        ):
+            event_id = kn.post(FULL_LOAD, {})
+            load = _ended(settings, event_id)
+    assert load.status == "completed", load.error
+    assert load.partitions == 4
+    assert _served(settings) == load.index
+    assert documents(settings, load.index) == reference
+    parts = books.partitions(load)
+    assert [p.partition for p in parts] == [0, 1, 2, 3]
+    assert sum(p.tally.created for p in parts) == len(reference)
+    assert all(p.tally.created > 0 for p in parts)
+    # Each partition read its own pages: ?partition=<i>&partitions=4 on every request of the load.
+    asked = {parse_qs(urlsplit(path).query).get("partition", ["-"])[0] for path in src.requests[PAGES:]}
+    assert asked == {"0", "1", "2", "3"}
+    # Partitions 1-3 started from hand-overs through the Broker, like every later slice.
+    handed = kn.deliveries("hermes-full-load-continue")
+    assert {d["status"] for d in handed} <= {200, 409}
     assert not any(d["dead_lettered"] for d in kn.report["dispatches"])

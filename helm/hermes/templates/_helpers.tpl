@@ -39,7 +39,8 @@ ref:
 The full-load Triggers' delivery. Knative uses a Trigger's delivery spec whole, instead of the Broker's
 (knative/eventing pkg/reconciler/broker/trigger/trigger.go, subscribeToBrokerChannel): without its own
 deadLetterSink a full load that fails past its retries would vanish, so it names the dead-letter Broker.
-A full load that fails before its swap changes nothing: retry it, but not for long.
+A redelivered first event resumes its load's first partition: its retries outlast the claim a killed or
+running first slice holds (values.yaml, broker.fullLoadRetry).
 */}}
 {{- define "hermes.fullLoadDelivery" -}}
 delivery:
