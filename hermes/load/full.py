@@ -167,6 +167,10 @@ def resume(
         msg = f"load {load.id} has no partition {ref.partition}"
         raise BadEventError(msg, parameter="partition")
     if part.done or (ref.slice is not None and ref.slice < part.slice):
+        if not part.done and part.running is None and ref.slice == part.slice - 1:
+            # This slice's work is checkpointed but the next never started: its hand-over may be lost (a sink
+            # that refused it made this slice answer 503, and Knative redelivered it). Ask again: harmless if not.
+            hand_over(SliceRef(load.id, ref.partition, part.slice))
         return progress(books, load, "duplicate")
     if ref.slice is not None and ref.slice > part.slice:
         msg = f"slice {ref.slice} of partition {ref.partition} is not due: the next is {part.slice}"
