@@ -108,8 +108,9 @@ check: lint typecheck test ## Everything CI runs: lint, types, every test, then 
 ##@ Documentation
 
 .PHONY: docs
-docs: install ## Regenerate docs/configuration.md from hermes/settings.py
+docs: install ## Regenerate docs/configuration.md and the light readers' specs from the pydantic models
 	$(PY) -m scripts.configuration_doc --write
+	$(PY) -m scripts.light_specs --write
 
 .PHONY: docs-check
 docs-check: install ## Check every command the docs show: make targets, python -m modules, curl markers

@@ -11,9 +11,9 @@ import sys
 import time
 
 from hermes.client import get_client
+from hermes.config import get_settings
 from hermes.load.delta import delta_load
 from hermes.load.full import full_load
-from hermes.settings import get_settings
 
 if __name__ == "__main__":
     started = time.perf_counter()

@@ -34,6 +34,7 @@ from elasticsearch import helpers
 from bench import charts
 from bench import features as features_bench
 from bench import lean as lean_bench
+from bench import rules as rules_bench
 from bench.checks import BenchmarkError, expect
 from bench.source_server import make_record, vocabulary_records
 from hermes.client import build_client
@@ -287,9 +288,17 @@ def lean_path(
         with started("search", "search", env, cwd=cwd) as (url, proc):
             yield url, proc.pid
 
-    with features_bench.before_tree(lean_bench.BEFORE_REF) as tree:
-        expect(features_bench.python_path_check(tree).startswith(str(tree)), "the before tree is not the one imported")
-        sides = {"before": (tree, {**base, "PYTHONPATH": str(tree)}), "now": (ROOT, base)}
+    with (
+        features_bench.before_tree(lean_bench.BEFORE_REF) as tree,
+        features_bench.before_tree(lean_bench.PYDANTIC_REF) as older,
+    ):
+        for path in (tree, older):
+            expect(features_bench.python_path_check(path).startswith(str(path)), "a worktree is not the one imported")
+        sides = {
+            "before": (tree, {**base, "PYTHONPATH": str(tree)}),
+            "with pydantic": (older, {**base, "PYTHONPATH": str(older)}),
+            "now": (ROOT, base),
+        }
         cold = lean_bench.cold_starts(first_200, bare, sides, reps)
         load = lean_bench.cpu_and_latency(
             side,
@@ -305,6 +314,7 @@ def lean_path(
         )
     return {
         "before_ref": lean_bench.BEFORE_REF,
+        "pydantic_ref": lean_bench.PYDANTIC_REF,
         "index": alias,
         "cold_s": cold,
         **load,
@@ -314,6 +324,35 @@ def lean_path(
         "p50_requests": p50_requests,
         "rounds": rounds,
     }
+
+
+def rules_cost(
+    server: local_es.Server, alias: str, *, cpu_requests: int, p50_requests: int, rounds: int
+) -> dict[str, Any]:
+    """Searches with no rules and with 100 rules loaded, side by side (bench/rules.py)."""
+    client = build_client(Settings(ES_URL=server.url, HERMES_ES_TIMEOUT_S=30))
+    body = search_body(SearchParams(q=rules_bench.QUERY), Settings().search_timeout_ms)
+
+    def direct() -> None:
+        client.search(index=alias, body=body)
+
+    @contextmanager
+    def side(cwd: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+        with started("search", "search", env, cwd=cwd) as (url, proc):
+            yield url, proc.pid
+
+    return rules_bench.measure(
+        rules_bench.prepare(client, alias),
+        server.url,
+        running=side,
+        tree_of=lambda pid: [pid, *descendants(pid)],
+        es_pids=lambda: [server.pid, *descendants(server.pid)],
+        hammer=hammer,
+        direct=direct,
+        cpu_requests=cpu_requests,
+        p50_requests=p50_requests,
+        rounds=rounds,
+    )
 
 
 def hostile_query() -> str:
@@ -610,12 +649,21 @@ collectors (~20 ms), now built on a thread once the first answer is sent, the ob
 queued and replayed, so none is lost. And no garbage collection while the function's modules load, the
 transport included, then `gc.freeze()` before gunicorn forks (`hermes.coldstart`, as Python's documentation
 advises for a parent that forks): 2.12× → 1.75× of the bare function in a `--only lean` run while
-developing (before: 2.32×, 2.24×). Left on it: `pydantic` (~90 ms: its import, then building the settings,
-schema and parameter models; `python -X importtime`, `hermes.settings` cumulative) and `asyncio` (~18 ms,
-imported by elastic_transport for its async transport). Reaching 1.5× needs pydantic off the search process's
-cold path: a light settings reader derived from `Settings` (the one declaration), light validators of the
-query parameters and of the recorded schema, each proven equal to pydantic's result by a property test, and
-pydantic called for the message whenever a value is invalid. Tried and not kept: building the transport on
+developing (before: 2.32×, 2.24×). Then `pydantic` left the cold path (~90 ms: its import, then building the
+settings, schema and parameter models; `python -X importtime`, `hermes.settings` cumulative): the models stay
+the one declaration, `make docs` derives from them what light readers need (`hermes/specs.py`,
+`hermes/search/specs.py`: names, types, defaults, bounds, the validators as plain functions), and the light
+readers answer only what they recognise — anything else, invalid values first, goes to pydantic, which names the
+variable or parameter. Property tests hold the readers to pydantic's answers; a test proves start-up and a
+valid search import no pydantic. Worth ~100–130 ms of spawn → first answer: in three `--only lean` runs
+(20:13, 20:25, 20:37 UTC; the section above is the last) the "with pydantic" tree (the commit just before) took
+0.488, 0.413 and 0.351 s, now 0.358, 0.291 and 0.254 s, i.e. 1.96× → 1.44×, 2.13× → 1.50× and 2.14× → 1.55× of
+the bare function (0.249, 0.194, 0.164 s): at the goal, not safely under it; the quieter the machine, the larger
+the ratio. A first search that finds nothing no longer builds the Prometheus
+collectors in its answer (~17 ms, profiled in-process): its count is queued like the others. Still
+paid on the cold path: `asyncio` (~10–20 ms, imported unconditionally by elastic_transport for its async
+transport), `urllib3` and `orjson`, which the first answer needs; and pydantic itself when `HERMES_SCHEMA` or
+`HERMES_ANALYSIS` is set or the served index declares fields. Tried and not kept: building the transport on
 a background thread during start-up, joined before gunicorn forks — no gain (imports are CPU-bound under one
 GIL: 0.709 s vs 0.702 s median of 7 while developing).
 
@@ -688,8 +736,34 @@ alternating, {len(dl["times_s"][sizes[0]])} generations each (each delta also re
         + f"""
 | **ratio** | **{dl["ratio"]:.2f}×** (goal ≤ 1.5×) | |
 """
+        + ("\n" + rules_bench.markdown(r["rules"]) if "rules" in r else "")
         + (features_md(r["features"]) if "features" in r else "")
     )
+
+
+def replace_section(out: Path, header: str, body: str) -> None:
+    """Put ``body`` in place of the section of ``out`` that starts with ``header`` (up to the next one)."""
+    head, _, rest = out.read_text().partition(header)
+    tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
+    out.write_text(head + header + body + tail)
+    say(f"section {header.strip()!r} replaced in {out}")
+
+
+def replace_only(only: str, out: Path, results: dict[str, Any]) -> None:
+    """One section re-run alone (``--only``): replace it in ``out``, the rest of the page as it was."""
+    doc = out.read_text()
+    note = f"\nThis section alone was re-run with `python -m bench.run --only {only}` on {results['when']}.\n"
+    if only == "features":  # the last section
+        note = note.replace(".\n", ", after the rest of the page.\n")
+        out.write_text(doc.split(FEATURES_HEADER)[0] + features_md(results["features"], note))
+    elif only == "hostile":
+        replace_section(out, HOSTILE_HEADER, hostile_md(results["hostile"], note).removeprefix(HOSTILE_HEADER))
+    elif only == "lean":
+        lean_md = lean_bench.markdown(results["lean"]).rstrip("\n") + "\n" + note
+        replace_section(out, lean_bench.HEADER, lean_md.removeprefix(lean_bench.HEADER))
+    else:
+        out.write_text(rules_bench.replace_section(doc, rules_bench.markdown(results["rules"], note), FEATURES_HEADER))
+    say(f"{only} section replaced in {out}")
 
 
 def main() -> int:
@@ -698,8 +772,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--only",
-        help="comma-separated sections (debugging): memory,cold,overhead,lean,hostile,features,delta,throughput; "
-        "`--only features` re-runs the last section and replaces it in --out",
+        help="comma-separated sections (debugging): memory,cold,overhead,lean,hostile,rules,features,delta,"
+        "throughput; `--only features`, `--only hostile` or `--only rules` re-runs that section and replaces it "
+        "in --out",
     )
     args = parser.parse_args()
     q = args.quick
@@ -737,6 +812,16 @@ def main() -> int:
                 ),
                 ("hostile", lambda: hostile(server.url, 3_000 if q else 30_000, 30 if q else 100)),
                 (
+                    "rules",
+                    lambda: rules_cost(
+                        server,
+                        f"bench-{small}",
+                        cpu_requests=400 if q else 2000,
+                        p50_requests=100 if q else 200,
+                        rounds=1 if q else 3,
+                    ),
+                ),
+                (
                     "features",
                     lambda: features(
                         server.url, source, small, reps=3 if q else 9, per_client=50 if q else 150, rounds=1 if q else 6
@@ -757,22 +842,8 @@ def main() -> int:
         server.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
     say(json.dumps(results, indent=1, default=str))
-    if args.only == "features" and Path(args.out).exists():  # the last section, re-run alone: replace it
-        doc = Path(args.out).read_text().split(FEATURES_HEADER)[0]
-        note = (
-            f"\nThis section alone was re-run with `python -m bench.run --only features` on {results['when']}, "
-            "after the rest of the page.\n"
-        )
-        Path(args.out).write_text(doc + features_md(results["features"], note))
-        say(f"features section replaced in {args.out}")
-        return 0
-    if args.only == "hostile" and Path(args.out).exists():  # re-run alone: replace the section in place
-        doc = Path(args.out).read_text()
-        head, _, rest = doc.partition(HOSTILE_HEADER)
-        tail = rest[rest.index("\n## ") :] if "\n## " in rest else ""
-        note = f"\nThis section alone was re-run with `python -m bench.run --only hostile` on {results['when']}.\n"
-        Path(args.out).write_text(head + hostile_md(results["hostile"], note) + tail)
-        say(f"hostile section replaced in {args.out}")
+    if args.only in {"features", "hostile", "rules", "lean"} and Path(args.out).exists():
+        replace_only(args.only, Path(args.out), results)
         return 0
     if args.only:
         return 0

@@ -22,12 +22,14 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from hermes.config import get_settings
 from hermes.errors import BadRequestError, HermesError, UnavailableError, UpstreamTimeoutError
-from hermes.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from elastic_transport import Transport
     from elasticsearch import Elasticsearch
+
+    from hermes.settings import Settings
 
 # Never hold a Knative request for long on a dead node: fail fast, answer 503.
 _DEAD_NODE_BACKOFF_FACTOR = 0.5

@@ -35,6 +35,13 @@ class BadRequestError(HermesError):
     type = "invalid_parameter"
 
 
+class InvalidRuleError(HermesError):
+    """A relevance rule (synonyms, pins, hides) or a rules file is invalid; the message names the rule and field."""
+
+    status = 400
+    type = "invalid_rule"
+
+
 class BadEventError(HermesError):
     """The body is not a valid CloudEvent or its data is invalid."""
 
@@ -92,6 +99,12 @@ class ConflictError(HermesError):
 
     status = 409
     type = "conflict"
+
+
+class LoadEndedError(ConflictError):
+    """The load was cancelled or failed while this request worked on it; nothing more happens."""
+
+    type = "load_ended"
 
 
 class LoadInProgressError(ConflictError):

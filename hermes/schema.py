@@ -11,15 +11,14 @@ Besides the contract's ``fields``, a schema may tune the core text fields under 
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CORE_FIELDS = frozenset({"id", "updated_at", "title", "content", "tags", "created_at", "deleted"})
-# Values of `sort` that are not field names.
-RESERVED = frozenset({"relevance", "distance"})
+from hermes.schema_light import CORE_FIELDS, RESERVED, is_lat_lon, is_number
+
+__all__ = ["CORE_FIELDS", "EMPTY", "RESERVED", "CoreTuning", "DeclaredField", "Schema", "is_lat_lon", "is_number"]
 FieldType = Literal["text", "keyword", "number", "date", "boolean", "geo_point"]
 MAX_FIELDS = 100
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -140,13 +139,3 @@ class Schema(_Strict):
 
 
 EMPTY = Schema()
-
-
-def is_number(value: object) -> bool:
-    """A JSON number a ``number`` field takes: finite, not a boolean."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_lat_lon(lat: object, lon: object) -> bool:
-    """Degrees of latitude and longitude on the globe."""
-    return is_number(lat) and is_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180  # type: ignore[operator]

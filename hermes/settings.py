@@ -4,30 +4,33 @@ A plain pydantic model fed from ``os.environ`` rather than ``pydantic-settings``
 package cost the search function 35-65 ms of imports at every cold start (measured with
 ``python -X importtime``, docs/benchmarks.md) for one feature, reading variables by name,
 which :func:`load_settings` does in three lines.
+
+The one declaration of every setting. The search function does not import this module to start:
+``hermes.config.get_settings`` reads the environment with a light reader derived from this model
+(``scripts/light_specs.py`` → ``hermes/specs.py``) and comes here only when it is unsure. The model's
+validators are therefore plain functions of ``hermes.checks``, which both paths run.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from hermes import checks
+from hermes.config import Derived, get_settings, pick
 from hermes.errors import ConfigurationError
 from hermes.schema import EMPTY, Schema
 
-_INDEX_NAME_FORBIDDEN = set(' "*\\<|,>/?#:')
-MIN_KEY_SECRET_BYTES = 32
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_MAX_RECENCY_MS = 36_500 * _UNIT_MS["d"]
+# get_settings lives in hermes.config (no pydantic); re-exported for the callers that import it from here.
+__all__ = ["Settings", "get_settings", "load_settings", "read_json_setting", "to_environ", "variables"]
 
 
-class Settings(BaseModel):
+class Settings(Derived, BaseModel):
     """Every setting Hermes reads, by environment variable name. Nothing else looks at ``os.environ``."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -101,6 +104,13 @@ class Settings(BaseModel):
         description="How long the search function trusts the served index's schema before reading it again.",
     )
 
+    rules_refresh_s: Annotated[float, Field(ge=0)] = Field(
+        10.0,
+        validation_alias="HERMES_RULES_REFRESH_S",
+        description="How long the search function keeps the relevance rules (synonyms, pins, hides) before "
+        "reading them again: a rule change shows in search within this period.",
+    )
+
     # Search analytics (hermes.search.analytics): off unless HERMES_ANALYTICS=true.
     analytics: bool = Field(
         False,
@@ -117,6 +127,30 @@ class Settings(BaseModel):
     )
     analytics_flush_s: Annotated[float, Field(gt=0)] = Field(
         5.0, validation_alias="HERMES_ANALYTICS_FLUSH_S", description="Seconds between analytics writes."
+    )
+
+    # Query suggestions from the analytics (hermes.search.popular): off unless HERMES_SUGGEST_QUERIES=true.
+    suggest_queries: bool = Field(
+        False,
+        validation_alias="HERMES_SUGGEST_QUERIES",
+        description="/suggest also completes from popular past queries that found something, read from the "
+        "search analytics (HERMES_ANALYTICS).",
+    )
+    suggest_min_count: Annotated[int, Field(ge=2, le=1_000_000)] = Field(
+        5,
+        validation_alias="HERMES_SUGGEST_MIN_COUNT",
+        description="A past query is suggested once this many callers searched it: distinct search keys when "
+        "keys are on, else searches.",
+    )
+    suggest_window: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}[mhd]$")] = Field(
+        "30d",
+        validation_alias="HERMES_SUGGEST_WINDOW",
+        description="How far back query suggestions count searches: 30m, 12h, 30d.",
+    )
+    suggest_refresh_s: Annotated[float, Field(ge=0)] = Field(
+        60.0,
+        validation_alias="HERMES_SUGGEST_REFRESH_S",
+        description="How long the search function keeps the popular queries before counting them again.",
     )
 
     costly_searches: Annotated[int, Field(ge=1, le=64)] = Field(
@@ -218,6 +252,24 @@ class Settings(BaseModel):
         validation_alias="HERMES_PRUNE_GRACE_S",
         description="An unserved index is deleted no sooner than this after it stopped being served.",
     )
+    index_shards: Annotated[int, Field(ge=1, le=1024)] = Field(
+        1,
+        validation_alias="HERMES_INDEX_SHARDS",
+        description="Primary shards of every new data index, fixed for its life: a change takes effect at the "
+        "next full load (docs/loads.md § Index shape: aim at 10-50 GB a shard).",
+    )
+    index_replicas: Annotated[int | None, Field(ge=0, le=16)] = Field(
+        None,
+        validation_alias="HERMES_INDEX_REPLICAS",
+        description="Replicas of every served data index; unset: 0 on one node, 1 on more "
+        "(auto_expand_replicas 0-1). A full load builds with 0 and sets this before the swap.",
+    )
+    shard_wait_s: Annotated[float, Field(gt=0)] = Field(
+        120.0,
+        validation_alias="HERMES_SHARD_WAIT_S",
+        description="How long a load waits for a shard whose node left (its writes retried, then its "
+        "primary awaited before the verification) before failing with nothing served changed.",
+    )
     green_timeout_s: Annotated[float, Field(gt=0)] = Field(
         120.0,
         validation_alias="HERMES_GREEN_TIMEOUT_S",
@@ -275,13 +327,17 @@ class Settings(BaseModel):
 
     log_level: str = Field("INFO", validation_alias="HERMES_LOG_LEVEL", description="Level of the JSON logs.")
 
-    @field_validator("es_url", "data_source_url", "k_sink")
+    @field_validator("index_replicas", mode="before")
     @classmethod
-    def _url_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://", "file:///")):
-            msg = "must start with http://, https:// or file:///"
-            raise ValueError(msg)
-        return value.rstrip("/") if value and not value.startswith("file:") else value
+    def _unset_replicas(cls, value: object) -> object:
+        """An empty HERMES_INDEX_REPLICAS (a chart value left blank) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    _url_scheme = field_validator("es_url", "data_source_url", "k_sink")(checks.url_scheme)
+    _index_name = field_validator("es_index")(checks.index_name)
+    _recency_in_range = field_validator("recency")(checks.recency_in_range)
+    _secret_length = field_validator("search_key_secret", "search_key_previous_secret")(checks.secret_length)
+    _credentials_pair = model_validator(mode="after")(checks.credentials_pair)
 
     @field_validator("field_schema", "analysis", mode="before")
     @classmethod
@@ -296,54 +352,6 @@ class Settings(BaseModel):
             msg = f"the index analysis settings: an object of {', '.join(sorted(kinds))}"
             raise ValueError(msg)
         return value
-
-    @field_validator("es_index")
-    @classmethod
-    def _index_name(cls, value: str) -> str:
-        bad = value != value.lower() or value.startswith(("-", "_", "+", "."))
-        if not value or bad or _INDEX_NAME_FORBIDDEN & set(value) or len(value) > 200:
-            msg = "must be a lowercase Elasticsearch alias name without special characters"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("recency")
-    @classmethod
-    def _recency_in_range(cls, value: str | None) -> str | None:
-        # The pattern admits any digits; Elasticsearch's decay scale is a Java long of milliseconds, and a
-        # half-life beyond a century decays nothing measurable, so longer ones are refused at start-up.
-        parts = re.fullmatch(r"(\d+)(\D+)", value or "")
-        if parts and int(parts[1]) * _UNIT_MS[parts[2]] > _MAX_RECENCY_MS:
-            msg = "must be at most 36500d (a century)"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("search_key_secret", "search_key_previous_secret")
-    @classmethod
-    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().encode()) < MIN_KEY_SECRET_BYTES:
-            msg = f"must be at least {MIN_KEY_SECRET_BYTES} bytes (an HS256 key as long as its hash, RFC 7518 § 3.2)"
-            raise ValueError(msg)
-        return value
-
-    @model_validator(mode="after")
-    def _credentials_pair(self) -> Settings:
-        if (self.es_username is None) != (self.es_password is None):
-            msg = "ES_USERNAME and ES_PASSWORD must be set together"
-            raise ValueError(msg)
-        if self.search_key_previous_secret is not None and self.search_key_secret is None:
-            msg = "HERMES_SEARCH_KEY_PREVIOUS_SECRET needs HERMES_SEARCH_KEY_SECRET"
-            raise ValueError(msg)
-        return self
-
-    @property
-    def analytics_prefix(self) -> str:
-        """Search analytics live in ``<prefix>-<YYYY.MM>``, beside the alias; no ``<alias>-*`` pattern matches."""
-        return f"{self.es_index}.hermes-analytics"
-
-    @property
-    def state_index(self) -> str:
-        """The loaders' bookkeeping index; no ``<alias>-*`` pattern can match it."""
-        return f"{self.es_index}.hermes-state"
 
 
 def read_json_setting(value: str) -> object:
@@ -371,11 +379,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     A validation error becomes a :class:`ConfigurationError` naming the variable.
     """
-    env = os.environ if environ is None else environ
-    names = _variables()
-    # Names match case-insensitively, as pydantic-settings did; the exact spelling wins.
-    values = {k.upper(): v for k, v in env.items() if k.upper() in names and k not in names}
-    values.update({k: v for k, v in env.items() if k in names})
+    values = pick(os.environ if environ is None else environ, _variables())
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
@@ -385,12 +389,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
         msg = f"invalid configuration: {problems}"
         raise ConfigurationError(msg) from None
-
-
-@functools.cache
-def get_settings() -> Settings:
-    """The process's settings, read on first use."""
-    return load_settings()
 
 
 def variables() -> frozenset[str]:
@@ -413,8 +411,8 @@ def to_environ(settings: Settings) -> dict[str, str]:
 
 
 def _environ_value(value: object) -> str:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
+    if isinstance(value, SecretStr) or hasattr(value, "get_secret_value"):  # also the light reader's Secret
+        return str(value.get_secret_value())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, BaseModel):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
+from hermes.config import get_settings
 from hermes.errors import ConfigurationError
 from hermes.logs import configure_logging
-from hermes.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from hermes.settings import Settings
 
 
 def boot(*, needs_source: bool = False) -> Settings:

@@ -29,10 +29,12 @@ _HEADER = """\
 # Configuration
 
 Every setting Hermes reads, by environment variable. Each process reads them once, at start-up, into
-`hermes.settings.Settings`; nothing else looks at the environment. A missing or invalid value stops the
-process at start-up with a message naming the variable (`hermes: invalid configuration: ES_URL: …`), so
-Knative marks the revision not ready instead of serving errors. Names match case-insensitively.
-Secrets (`secret` below) are held as pydantic `SecretStr`, which prints as `**********`.
+`hermes.settings.Settings` (the search function through a light reader derived from it, `hermes.config`,
+which leaves to the model whatever it is unsure of); nothing else looks at the environment. A missing or
+invalid value stops the process at start-up with a message naming the variable (`hermes: invalid
+configuration: ES_URL: …`), so Knative marks the revision not ready instead of serving errors. Names match
+case-insensitively. Secrets (`secret` below) are held as pydantic `SecretStr` (or its light equivalent),
+which prints as `**********`.
 
 `HERMES_SCHEMA` and `HERMES_ANALYSIS` are described in [api.md](api.md#declared-fields-hermes_schema) and
 [api.md](api.md#bring-your-own-analysis-hermes_analysis).

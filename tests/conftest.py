@@ -23,11 +23,11 @@ _PREFIXES = ("ES_", "DATA_SOURCE_", "HERMES_")
 
 def clear_caches() -> None:
     """Forget every per-process singleton (settings, client, apps, metrics)."""
-    from hermes import client, settings
+    from hermes import client, config
     from hermes.search import app, metrics, openapi
 
     for fn in (
-        settings.get_settings,
+        config.get_settings,
         client.get_client,
         client._cached_transport,
         app.get_search_app,
@@ -93,13 +93,13 @@ def es_url(record_testsuite_property: Callable[[str, object], None]) -> Iterator
 
 
 def _owned_alias(es_url: str) -> Iterator[str]:
-    """A unique alias; its indices and state index are deleted afterwards."""
+    """A unique alias; its indices and the indices beside it (state, rules, analytics) are deleted afterwards."""
     import requests
 
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
     # Deleting by wildcard is refused (action.destructive_requires_name): resolve names first.
-    found = requests.get(f"{es_url}/{name}-*,{name}.hermes-state?filter_path=*.aliases", timeout=30)
+    found = requests.get(f"{es_url}/{name}-*,{name}.hermes-*?filter_path=*.aliases", timeout=30)
     names = ",".join(found.json()) if found.status_code == 200 else ""
     if names:
         requests.delete(f"{es_url}/{names}", timeout=30).raise_for_status()

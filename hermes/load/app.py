@@ -23,6 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from hermes.client import get_client
+from hermes.config import get_settings
 from hermes.errors import MethodNotAllowedError, NotFoundError, UnsupportedEventTypeError
 from hermes.load.delta import delta_load
 from hermes.load.events import (
@@ -39,9 +40,10 @@ from hermes.load.events import (
 )
 from hermes.load.full import EventKey, cancel, give_up, resume, start
 from hermes.load.handover import hand_over_for
+from hermes.load.slices import SliceRef
 from hermes.load.state import State
 from hermes.responses import error_response, guarded, health_response, json_response
-from hermes.settings import get_settings
+from hermes.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def handle_full_load(request: Request) -> Response:
         settings = get_settings()
         event = parse_event(request, frozenset({FULL_LOAD, PING, CONTINUE, CANCEL}), settings.max_event_bytes)
         if event.type == CONTINUE:
-            return resume(get_client(), settings, slice_ref(event.data), hand_over_for(settings))
+            return resume(get_client(), settings, slice_ref(event.data), hand_over_for(settings, _giving_up(settings)))
         if event.type == CANCEL:
             return cancel(get_client(), settings, slice_ref(event.data, required=False).load or None)
         if event.type == PING and not is_from_pingsource(event, settings.full_ping_source):
@@ -103,9 +105,18 @@ def handle_full_load(request: Request) -> Response:
             raise UnsupportedEventTypeError(msg)
         force = full_load_options(event.data) if event.type == FULL_LOAD else False
         key = EventKey(event.source, event.id)
-        return start(get_client(), settings, hand_over_for(settings), force=force, event=key)
+        return start(get_client(), settings, hand_over_for(settings, _giving_up(settings)), force=force, event=key)
 
     return _route(request, run)
+
+
+def _giving_up(settings: Settings) -> Callable[[SliceRef], None]:
+    """What the self hand-over does when its retries run out: end the load, as a dead letter would."""
+
+    def end_load(ref: SliceRef) -> None:
+        give_up(get_client(), settings, ref, "the hand-over to this function was not taken")
+
+    return end_load
 
 
 def handle_delta_load(request: Request) -> Response:
@@ -130,8 +141,13 @@ def handle_delta_load(request: Request) -> Response:
         state = State(get_client(), get_settings().state_index)
         state.ensure()
         state.record_undelivered(event)
-        if event.load is not None:  # the Broker gave up on a slice: the load cannot complete
-            give_up(get_client(), get_settings(), event.load, f"a slice was dead-lettered (HTTP {event.error_code})")
+        # The Broker gave up on a slice (a hand-over, or the first event, which runs partition 0's first slice).
+        ref = SliceRef(event.load, event.partition, event.slice) if event.load else None
+        if ref is None and event.type in (FULL_LOAD, PING):
+            started = state.event_load(event.source, event.id)
+            ref = SliceRef(started, 0, None) if started else None
+        if ref is not None:
+            give_up(get_client(), get_settings(), ref, f"a slice was dead-lettered (HTTP {event.error_code})")
 
     return _route(request, run, undelivered)
 

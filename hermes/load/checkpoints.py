@@ -5,6 +5,7 @@
     load-<id>            status, building index, partitions, which are done, first event, report or error
     load-<id>-p<i>       the partition's cursor, next slice, counts so far, the slice running now (if any)
     claim-<id>-p<i>      the partition's claim (a hermes.load.lock.LoadLock: one slice at a time)
+    claim-<id>-pfinish   the finish's claim (one request verifies and swaps, also when a finish is retried)
 
 A partition document has one writer at a time, the slice holding the partition's claim. The load
 document is written by every partition's last slice: each adds itself to ``done`` with a
@@ -26,7 +27,7 @@ from hermes.timestamps import format_rfc3339, parse_rfc3339
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
-LoadStatus = Literal["running", "completed", "failed", "cancelled"]
+LoadStatus = Literal["running", "finishing", "completed", "failed", "cancelled"]
 
 
 @dataclass
@@ -144,7 +145,7 @@ def partition_doc_id(load: str, partition: int) -> str:
     return f"load-{load}-p{partition}"
 
 
-def claim_id(load: str, partition: int) -> str:
+def claim_id(load: str, partition: int | str) -> str:
     return f"claim-{load}-p{partition}"
 
 

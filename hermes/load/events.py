@@ -87,8 +87,7 @@ def parse_undelivered(request: Request, max_bytes: int) -> Undelivered:
         raise BadEventError(msg) from None
     data = event.get("knativeerrordata")
     kind = str(event.get("type"))
-    payload = event.data
-    load = payload.get("load") if kind == CONTINUE and isinstance(payload, dict) else None
+    ref = _dead_ref(kind, event.data)
     return Undelivered(
         kind,
         str(event.get("source")),
@@ -96,8 +95,20 @@ def parse_undelivered(request: Request, max_bytes: int) -> Undelivered:
         _text(event.get("knativeerrorcode")),
         _text(event.get("knativeerrordest")),
         _decoded(data) if isinstance(data, str) else None,
-        load if isinstance(load, str) else None,
+        ref.load if ref else None,
+        ref.partition if ref else 0,
+        ref.slice if ref else None,
     )
+
+
+def _dead_ref(kind: str, data: Any) -> SliceRef | None:
+    """The slice a dead-lettered hand-over asked for (None for other events, or data not ours)."""
+    if kind != CONTINUE:
+        return None
+    try:
+        return slice_ref(data)
+    except BadEventError:
+        return None
 
 
 def _text(value: object) -> str | None:

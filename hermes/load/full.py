@@ -18,6 +18,7 @@ claimed by one slice at a time (a second delivery meanwhile gets 409 and is retr
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from hermes.errors import (
     ErrorBudgetExceededError,
     HermesError,
     IndexRejectedError,
+    LoadFailedError,
     LoadInProgressError,
     NotFoundError,
     UnavailableError,
@@ -38,7 +40,8 @@ from hermes.load.checkpoints import Checkpoints, LoadRecord, PartitionRecord, cl
 from hermes.load.cursor import Cursor, Partition
 from hermes.load.finish import end, finish, join_finished, progress, settle, stored_watermark
 from hermes.load.handover import HandOver
-from hermes.load.lock import LoadLock
+from hermes.load.lock import Lease, LoadLock
+from hermes.load.mappings import IndexShape
 from hermes.load.pipeline import load_lock, loader_client
 from hermes.load.reports import FullLoadReport, ProgressReport
 from hermes.load.slices import SliceRef, mark_running, run_slice
@@ -52,6 +55,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["EventKey", "cancel", "full_load", "resume", "start", "stored_watermark"]
+
+# A partition's claim: short, so a slice killed with its pod frees its partition well within a Broker's
+# retries (renewed every third of it while the slice runs).
+CLAIM_TTL_S = 15.0
 
 # Errors that a later attempt cannot cure: the load ends at once instead of being retried.
 _FOR_GOOD = (ErrorBudgetExceededError, VerificationError, IndexRejectedError)
@@ -79,7 +86,8 @@ def full_load(
     if isinstance(known, dict):
         return known
     load = known or _begin(client, settings, books, force=force, event=event)
-    due = deque(SliceRef(load.id, part.partition) for part in books.partitions(load) if not part.done)
+    # Partition 0 also when every one is done: a known load whose finish failed is finished by it.
+    due = deque(SliceRef(load.id, p.partition) for p in books.partitions(load) if not p.done or p.partition == 0)
     try:
         report = _drive(client, settings, due)
     except LoadInProgressError:
@@ -121,7 +129,10 @@ def start(
     known = _event_load(client, settings, books, event) if event is not None else None
     if isinstance(known, dict):
         return known
-    if known is not None:
+    if known is not None:  # partitions this event's first delivery may not have handed over
+        for part in books.partitions(known)[1:]:
+            if part.slice == 0 and part.running is None:
+                hand_over(SliceRef(known.id, part.partition, 0))
         return resume(client, settings, SliceRef(known.id, 0), hand_over)
     load = _begin(client, settings, books, force=force, event=event)
     for partition in range(1, load.partitions):
@@ -151,26 +162,28 @@ def _event_load(
 def resume(
     client: Elasticsearch, settings: Settings, ref: SliceRef, hand_over: HandOver
 ) -> FullLoadReport | ProgressReport:
-    """Run the slice ``ref`` names, if it is due; answer for it as a duplicate if it ran already."""
+    """Run the slice ``ref`` names, if it is due; for one that ran already, make sure the load goes on.
+
+    A redelivery is how a lost step is repaired: the slice after it handed over again (its hand-over
+    was refused, or its process died before sending it), a finished partition joined, a finish retried.
+    """
     client = loader_client(client, settings)
     books = Checkpoints(client, settings.state_index)
     load = books.load(ref.load)
     if load is None:
         msg = f"no full load {ref.load!r} is known"
         raise BadEventError(msg, parameter="load")
-    if load.status == "completed" and load.report:
-        return reports.duplicate(load.report)
-    if load.status != "running":
-        return progress(books, load, load.status)
+    if load.status not in ("running", "finishing"):
+        return resume_answer(books, load)
     part = books.partition(load.id, ref.partition)
     if part is None:
         msg = f"load {load.id} has no partition {ref.partition}"
         raise BadEventError(msg, parameter="partition")
-    if part.done or (ref.slice is not None and ref.slice < part.slice):
-        if not part.done and part.running is None and ref.slice == part.slice - 1:
-            # This slice's work is checkpointed but the next never started: its hand-over may be lost (a sink
-            # that refused it made this slice answer 503, and Knative redelivered it). Ask again: harmless if not.
-            hand_over(SliceRef(load.id, ref.partition, part.slice))
+    if part.done:
+        return _after_partition(client, settings, books, load, part.partition)
+    if ref.slice is not None and ref.slice < part.slice:
+        if ref.slice == part.slice - 1 and part.running is None:  # its hand-over may be lost: send it again
+            hand_over(SliceRef(load.id, part.partition, part.slice))
         return progress(books, load, "duplicate")
     if ref.slice is not None and ref.slice > part.slice:
         msg = f"slice {ref.slice} of partition {ref.partition} is not due: the next is {part.slice}"
@@ -187,10 +200,13 @@ def _slice(
     *,
     hand_over: HandOver,
 ) -> FullLoadReport | ProgressReport:
-    partition = ref.partition
+    partition, started = ref.partition, time.monotonic()
     with load_lock(client, settings).held("full_load", owner=load.owner) as lease:
-        lease.keep = True
-        claim = LoadLock(client, settings.state_index, settings.lock_ttl_s, lock_id=claim_id(load.id, partition))
+        lease.keep = True  # between slices the lock stays the load's
+        if _ended(books, load):  # it ended while this request took the lock: do not keep a lock for it
+            load_lock(client, settings).release(load.owner)
+            return resume_answer(books, books.load(load.id) or load)
+        claim = LoadLock(client, settings.state_index, CLAIM_TTL_S, lock_id=claim_id(load.id, partition))
         with claim.held("full_load slice"):
             part = books.partition(load.id, partition)  # again, now that no other slice of it runs
             if part is None or part.done or ref.slice not in (None, part.slice):
@@ -202,16 +218,73 @@ def _slice(
         if not part.done:
             hand_over(SliceRef(load.id, partition, part.slice))
             return progress(books, load, "continuing")
-        finisher = join_finished(books, load, partition)
-        if finisher is None:
+        if time.monotonic() - started > settings.slice_s / 2:  # the finish gets a request of its own
+            if join_finished(books, load, partition) is not None:
+                hand_over(SliceRef(load.id, partition, part.slice))
             return progress(books, books.load(load.id) or load, "continuing")
+        return _join_and_finish(client, settings, books, load, partition, lease=lease)
+
+
+def _after_partition(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, load: LoadRecord, partition: int
+) -> FullLoadReport | ProgressReport:
+    """A delivery for a finished partition: join it if its last slice died before joining, finish the load
+    if every partition has joined but the load did not complete (a finish a retry can cure)."""
+    if partition in load.done and len(load.done) < load.partitions:
+        return progress(books, load, "duplicate")
+    with load_lock(client, settings).held("full_load", owner=load.owner) as lease:
+        lease.keep = True
+        if _ended(books, load):
+            load_lock(client, settings).release(load.owner)
+            return resume_answer(books, books.load(load.id) or load)
+        return _join_and_finish(client, settings, books, load, partition, lease=lease)
+
+
+def _join_and_finish(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, load: LoadRecord, partition: int, *, lease: Lease
+) -> FullLoadReport | ProgressReport:
+    joined = join_finished(books, load, partition)
+    current = books.load(load.id) or load
+    if joined is None and len(current.done) < current.partitions:
+        return progress(books, current, "continuing")
+    return _finish_once(client, settings, books, current, lease)
+
+
+def _finish_once(
+    client: Elasticsearch, settings: Settings, books: Checkpoints, load: LoadRecord, lease: Lease
+) -> FullLoadReport | ProgressReport:
+    """Verify and swap, by one request at a time (a claim of its own), unless another did already."""
+    claim = LoadLock(client, settings.state_index, CLAIM_TTL_S, lock_id=claim_id(load.id, "finish"))
+    with claim.held("full_load finish"):
+        current = books.load(load.id)
+        if current is None or current.status not in ("running", "finishing"):  # finishing: a finisher died
+            return resume_answer(books, current or load)
         try:
-            report = finish(client, settings, books, finisher, lease)
+            report = finish(client, settings, books, current, lease)
         except _FOR_GOOD as exc:
-            end(client, settings, books, finisher, status="failed", error=str(exc))
+            end(client, settings, books, current, status="failed", error=str(exc), swapping=True)
             raise
-        lease.keep = False  # the load is over: its lock goes
-        return report
+    load_lock(client, settings).release(load.owner)  # the load is over (by owner: other slices renewed it)
+    return report
+
+
+def _ended(books: Checkpoints, load: LoadRecord) -> bool:
+    current = books.load(load.id)
+    return current is None or current.status not in ("running", "finishing")
+
+
+def resume_answer(books: Checkpoints, load: LoadRecord) -> FullLoadReport | ProgressReport:
+    """What a delivery for a load that is no longer running answers.
+
+    A load that failed answers its failure again (502): a Broker retries it and then dead-letters it, so the
+    failure reaches the dead-letter record. A completed load answers its report, a cancelled one 200.
+    """
+    if load.status == "completed" and load.report:
+        return reports.duplicate(load.report)
+    if load.status == "failed":
+        msg = f"full load {load.id} failed: {load.error}"
+        raise LoadFailedError(msg)
+    return progress(books, load, load.status)
 
 
 def _run(
@@ -259,7 +332,9 @@ def _begin(
     )
     with load_lock(client, settings).held("full_load", owner=load.owner) as lease:
         _abandon_others(client, settings, books)
-        indices.create_index(client, name, settings.field_schema, settings.analysis, bulk=True)
+        indices.create_index(
+            client, name, settings.field_schema, settings.analysis, bulk=True, shape=IndexShape.from_settings(settings)
+        )
         books.create(load, [_first(settings, load, i) for i in range(load.partitions)])
         if event is not None:
             State(client, settings.state_index).remember_load(event.source, event.id, load.id)
@@ -283,22 +358,37 @@ def _abandon_others(client: Elasticsearch, settings: Settings, books: Checkpoint
             settle(books, old, "failed", error="abandoned: its lock expired before it completed")
 
 
-def give_up(client: Elasticsearch, settings: Settings, load_id: str, reason: str) -> None:
-    """End a running load that cannot complete (the Broker dead-lettered one of its slices)."""
+def give_up(client: Elasticsearch, settings: Settings, ref: SliceRef, reason: str) -> bool:
+    """End a running load whose due slice a Broker gave up on; whether it was ended.
+
+    A dead-lettered event for a slice that ran since (a duplicate's 409s ran out while the real one
+    worked), or for a partition whose claim is alive (a slice of it runs now), changes nothing.
+    """
     client = loader_client(client, settings)
     books = Checkpoints(client, settings.state_index)
-    load = books.load(load_id)
-    if load is not None and load.status == "running":
-        end(client, settings, books, load, status="failed", error=reason)
+    load = books.load(ref.load)
+    part = books.partition(ref.load, ref.partition)
+    if load is None or load.status != "running" or part is None:
+        return False
+    if part.done or (ref.slice is not None and ref.slice < part.slice):
+        return False
+    claim = LoadLock(client, settings.state_index, CLAIM_TTL_S, lock_id=claim_id(load.id, ref.partition)).current()
+    if claim is not None and claim.expires_at > datetime.now(UTC):
+        return False
+    end(client, settings, books, load, status="failed", error=reason)
+    return True
 
 
 def cancel(client: Elasticsearch, settings: Settings, load_id: str | None = None) -> ProgressReport:
     """Cancel the running load (or ``load_id``): its building index goes, its lock is freed, nothing served changes."""
     books = Checkpoints(client, settings.state_index)
-    running = [old for old in books.recent() if old.status == "running" and load_id in (None, old.id)]
+    live = ("running", "finishing")
+    running = [old for old in books.recent() if old.status in live and load_id in (None, old.id)]
     if not running:
         msg = f"no running full load{' ' + load_id if load_id else ''} to cancel"
         raise NotFoundError(msg)
     load = running[0]
-    end(client, settings, books, load, status="cancelled", error="cancelled by an operator")
+    if not end(client, settings, books, load, status="cancelled", error="cancelled by an operator"):
+        msg = f"full load {load.id} is swapping the alias now: too late to cancel (roll back once it completes)"
+        raise LoadInProgressError(msg)
     return progress(books, books.load(load.id) or load, "cancelled")

@@ -50,13 +50,14 @@ def event_of(ref: SliceRef) -> tuple[dict[str, str], bytes]:
     return headers, json.dumps({"load": ref.load, "partition": ref.partition, "slice": ref.slice}).encode()
 
 
-def hand_over_for(settings: Settings) -> HandOver:
-    """How this function hands over: to ``K_SINK`` when Knative gives one, else to itself."""
+def hand_over_for(settings: Settings, on_give_up: HandOver) -> HandOver:
+    """How this function hands over: to ``K_SINK`` when Knative gives one, else to itself (calling
+    ``on_give_up`` when its retries run out, as a Broker would dead-letter the event)."""
     if settings.k_sink:
         sink = settings.k_sink
         return lambda ref: _to_sink(sink, ref)
     url, patience = f"http://127.0.0.1:{settings.port}/", settings.slice_s + 600
-    return lambda ref: _start_thread(url, ref, settings.slice_attempts, patience)
+    return lambda ref: _start_thread(url, ref, (settings.slice_attempts, patience), on_give_up)
 
 
 def _to_sink(url: str, ref: SliceRef) -> None:
@@ -76,12 +77,13 @@ def _to_sink(url: str, ref: SliceRef) -> None:
     log.info("handed over", extra={"load": ref.load, "partition": ref.partition, "slice": ref.slice, "to": "sink"})
 
 
-def _start_thread(url: str, ref: SliceRef, attempts: int, patience: float) -> None:
+def _start_thread(url: str, ref: SliceRef, limits: tuple[int, float], on_give_up: HandOver) -> None:
     name = f"hermes-handover-{ref.partition}"
-    threading.Thread(target=_to_self, args=(url, ref, attempts, patience), name=name, daemon=True).start()
+    threading.Thread(target=_to_self, args=(url, ref, limits, on_give_up), name=name, daemon=True).start()
 
 
-def _to_self(url: str, ref: SliceRef, attempts: int, patience: float) -> None:
+def _to_self(url: str, ref: SliceRef, limits: tuple[int, float], on_give_up: HandOver) -> None:
+    attempts, patience = limits
     headers, body = event_of(ref)
     for attempt in range(1, attempts + 1):
         try:
@@ -100,3 +102,7 @@ def _to_self(url: str, ref: SliceRef, attempts: int, patience: float) -> None:
         )
         time.sleep(min(2.0**attempt, 60.0))
     log.error("hand-over given up", extra={"load": ref.load, "partition": ref.partition, "slice": ref.slice})
+    try:
+        on_give_up(ref)
+    except Exception as exc:  # Elasticsearch away too: the load stays running until its lock expires
+        log.error("giving up the load failed", extra={"load": ref.load, "exc": type(exc).__name__})

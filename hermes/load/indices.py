@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hermes.documents import LIVE
-from hermes.errors import IndexRejectedError, LoadFailedError, NotGreenError
-from hermes.load.mappings import SERVING_SETTINGS, index_body
+from hermes.errors import IndexRejectedError, LoadFailedError, NotGreenError, UnavailableError
+from hermes.load.mappings import SERVING_SETTINGS, IndexShape, index_body
 from hermes.schema import EMPTY, Schema
 
 if TYPE_CHECKING:
@@ -34,8 +34,12 @@ def create_index(
     analysis: dict[str, Any] | None = None,
     *,
     bulk: bool = False,
+    shape: IndexShape | None = None,
 ) -> None:
     """Create a data index with the current mappings (bulk-friendly, with its writer alias, if asked).
+
+    ``shape`` (``IndexShape.from_settings``; default one shard, ``auto_expand_replicas: 0-1``) gives
+    its shards now and, recorded in its ``_meta``, the replicas :func:`finish_bulk` restores.
 
     Elasticsearch checks analyzers only here (a ``HERMES_ANALYSIS`` needing a module the cluster lacks,
     an ``analyzer`` it does not know): its refusal becomes an :class:`IndexRejectedError` with its reason.
@@ -44,7 +48,7 @@ def create_index(
 
     aliases: dict[str, Any] | None = {writer_alias(name): {}} if bulk else None
     try:
-        client.indices.create(index=name, aliases=aliases, **index_body(schema, analysis, bulk=bulk))
+        client.indices.create(index=name, aliases=aliases, **index_body(schema, analysis, bulk=bulk, shape=shape))
     except BadRequestError as exc:
         error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
         reason = error.get("reason", str(exc)) if isinstance(error, dict) else str(exc)
@@ -64,14 +68,46 @@ def writer_alias(index: str) -> str:
 
 def drop_writer_alias(client: Elasticsearch, index: str) -> None:
     """Remove the writer alias once the build is done."""
-    client.indices.delete_alias(index=index, name=writer_alias(index))
+    client.options(ignore_status=404).indices.delete_alias(index=index, name=writer_alias(index))  # a retried finish
 
 
-def finish_bulk(client: Elasticsearch, name: str) -> None:
-    """Restore serving settings after a bulk build, then make everything searchable."""
-    serving = {k: v for k, v in SERVING_SETTINGS.items() if k != "number_of_shards"}
-    client.indices.put_settings(index=name, settings={**serving, "number_of_replicas": None})
-    client.indices.refresh(index=name)
+def finish_bulk(client: Elasticsearch, name: str, *, timeout_s: float = 120.0) -> None:
+    """Restore serving settings after a bulk build, then make everything searchable.
+
+    The replicas come back as the index recorded them at creation (its ``hermes_shape``). Then every
+    primary must be active (a node lost mid-load takes its primaries with it until it rejoins): the
+    refresh, and the count the verification makes after it, would otherwise see only part of the index.
+    Raises :class:`UnavailableError` (nothing served changed) when a primary is still missing after
+    ``timeout_s`` or the refresh misses a shard.
+    """
+    shape = IndexShape.from_recorded(managed_meta(client, name).get("hermes_shape"))
+    serving = {k: v for k, v in SERVING_SETTINGS.items() if k not in {"number_of_shards", "auto_expand_replicas"}}
+    client.indices.put_settings(index=name, settings={**serving, **shape.serving()})
+    wait_primaries(client, name, timeout_s)
+    shards = client.indices.refresh(index=name).get("_shards", {})
+    if shards.get("failed"):
+        msg = (
+            f"the refresh of {name} reached {shards.get('successful')} of {shards.get('total')} shard copies "
+            "(a node left?); its count would be partial: the alias did not move"
+        )
+        raise UnavailableError(msg)
+
+
+def wait_primaries(client: Elasticsearch, name: str, timeout_s: float) -> None:
+    """Return once every primary shard of ``name`` is active (yellow or green).
+
+    A node that left with a primary and no replica (a building index has none) makes that shard
+    unavailable until the node rejoins and recovers it from its disk. Raises :class:`UnavailableError`.
+    """
+    health = client.options(ignore_status=408, request_timeout=timeout_s + 30).cluster.health(
+        index=name, wait_for_status="yellow", timeout=f"{max(1, round(timeout_s))}s"
+    )
+    if health.get("timed_out") or health.get("status") not in {"yellow", "green"}:
+        msg = (
+            f"index {name} is {health.get('status')} after {timeout_s:g} s: a primary shard is unavailable "
+            "(its node left); the alias did not move"
+        )
+        raise UnavailableError(msg)
 
 
 def wait_green(client: Elasticsearch, name: str, timeout_s: float) -> None:

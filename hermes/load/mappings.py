@@ -12,9 +12,13 @@ queries on every distribution.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from hermes.schema import EMPTY, DeclaredField, Schema
+
+if TYPE_CHECKING:
+    from hermes.settings import Settings
 
 MAPPING_VERSION = 1
 
@@ -49,13 +53,50 @@ SERVING_SETTINGS: dict[str, Any] = {
     "refresh_interval": "1s",
 }
 
-# While a full load writes into an index nobody reads yet.
+# While a full load writes into an index nobody reads yet: no replica to copy every write to, no refresh.
+# ``index.translog.durability`` stays at its default, ``request``: a bulk is acknowledged only once its
+# translog is fsynced, so a node lost mid-load gives back every acknowledged write when it rejoins
+# (``async`` would lose up to five seconds of them).
 BULK_SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,
     "auto_expand_replicas": False,
     "number_of_replicas": 0,
     "refresh_interval": "-1",
 }
+
+
+@dataclass(frozen=True)
+class IndexShape:
+    """Shards and replicas of a new data index (``HERMES_INDEX_SHARDS``, ``HERMES_INDEX_REPLICAS``).
+
+    ``replicas`` None keeps ``auto_expand_replicas: 0-1``: 0 replicas on one node (green), 1 on more.
+    """
+
+    shards: int = 1
+    replicas: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexShape:
+        return cls(settings.index_shards, settings.index_replicas)
+
+    def serving(self) -> dict[str, Any]:
+        """The replica settings of a served index (the number of shards is fixed at creation)."""
+        if self.replicas is None:
+            return {"auto_expand_replicas": SERVING_SETTINGS["auto_expand_replicas"], "number_of_replicas": None}
+        return {"auto_expand_replicas": False, "number_of_replicas": self.replicas}
+
+    def recorded(self) -> dict[str, Any]:
+        """What the index's ``_meta`` keeps, so whichever process finishes the build restores the same."""
+        return {"shards": self.shards, "replicas": self.replicas}
+
+    @classmethod
+    def from_recorded(cls, meta: object) -> IndexShape:
+        """The shape a ``_meta`` recorded; an index from before shapes were recorded gets the defaults."""
+        if not isinstance(meta, dict):
+            return cls()
+        replicas = meta.get("replicas")
+        return cls(int(meta.get("shards", 1)), None if replicas is None else int(replicas))
+
 
 STATE_MAPPINGS: dict[str, Any] = {
     "dynamic": False,
@@ -102,9 +143,26 @@ def mappings(schema: Schema = EMPTY, analysis: dict[str, Any] | None = None) -> 
     return out
 
 
-def index_body(schema: Schema = EMPTY, analysis: dict[str, Any] | None = None, *, bulk: bool = False) -> dict[str, Any]:
-    """Settings and mappings for a new data index."""
-    settings = dict(BULK_SETTINGS if bulk else SERVING_SETTINGS)
+def index_body(
+    schema: Schema = EMPTY,
+    analysis: dict[str, Any] | None = None,
+    *,
+    bulk: bool = False,
+    shape: IndexShape | None = None,
+) -> dict[str, Any]:
+    """Settings and mappings for a new data index: ``shape``'s shards; its replicas, or 0 to ``bulk`` build.
+
+    The shape is recorded in the mappings' ``_meta`` (``hermes_shape``): :func:`indices.finish_bulk`
+    restores the replicas from there, whichever process ends the build.
+    """
+    shape = shape or IndexShape()
+    if bulk:
+        settings = {**BULK_SETTINGS, "number_of_shards": shape.shards}
+    else:
+        settings = {**SERVING_SETTINGS, **shape.serving(), "number_of_shards": shape.shards}
+        settings = {k: v for k, v in settings.items() if v is not None}
     if analysis:
         settings["analysis"] = analysis
-    return {"settings": settings, "mappings": mappings(schema, analysis)}
+    body = mappings(schema, analysis)
+    body["_meta"]["hermes_shape"] = shape.recorded()
+    return {"settings": settings, "mappings": body}

@@ -25,6 +25,10 @@ Watermark rules (pinned by tests/unit/load/test_sink.py):
   the watermark at its ``updated_at`` so the next delta reads it again;
 - an item refused permanently (other 4xx: mapping, size) is dead-lettered and counts as
   done, so one bad record cannot hold the watermark forever;
+- an item refused because its shard has no active primary (503: the node holding it left) is
+  sent again by the same worker, with back-off, for up to ``HERMES_SHARD_WAIT_S``; only then
+  does it count as failed (and block). Each bulk waits up to ``_bulk_timeout`` for the primary
+  itself, so a node that rejoins within that time costs no failure at all;
 - when one id is in flight twice and a copy fails, the result cannot say which copy:
   the watermark is held at the older one.
 """
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from hermes.errors import UnavailableError
 from hermes.load.budget import ErrorBudget
 from hermes.load.records import Operation, Rejected
+from hermes.load.shard_retries import ShardRetries
 from hermes.settings import Settings
 from hermes.timestamps import format_rfc3339
 
@@ -113,8 +118,11 @@ class Sink:
         errors: list[BaseException] = []
 
         def work() -> None:
+            retries = ShardRetries(self.settings.shard_wait_s)
             try:
-                self._stream(self._actions(shared, stop))
+                self._stream(self._actions(shared, stop, retries), retries)
+                while retries.ops and not stop.is_set():  # refused in the last chunks, after the source ended
+                    self._stream(self._actions(iter(()), stop, retries), retries)
             except BaseException as exc:
                 errors.append(exc)
                 stop.set()
@@ -131,7 +139,7 @@ class Sink:
             raise errors[0]
         return self.outcome
 
-    def _stream(self, actions: Iterator[dict[str, Any]]) -> None:
+    def _stream(self, actions: Iterator[dict[str, Any]], retries: ShardRetries) -> None:
         from elasticsearch import helpers  # noqa: PLC0415 - heavy import, loaders only
 
         results = helpers.streaming_bulk(
@@ -147,13 +155,24 @@ class Sink:
             # `index` is always an alias (the served one, or a full load's writer alias): a write to
             # an alias that vanished fails instead of auto-creating an index with dynamic mappings.
             require_alias=True,
+            # Below the client's request timeout: a bulk waiting for a missing primary is answered 503
+            # per item (and retried) before the client gives up on the whole request.
+            timeout=_bulk_timeout(self.settings),
         )
         for ok, info in results:
             with self._lock:
-                self._account(ok, info)
+                self._account(ok, info, retries)
 
-    def _actions(self, shared: Iterator[Operation | Rejected], stop: threading.Event) -> Iterator[dict[str, Any]]:
+    def _actions(
+        self, shared: Iterator[Operation | Rejected], stop: threading.Event, retries: ShardRetries
+    ) -> Iterator[dict[str, Any]]:
         while not stop.is_set():
+            if retries.ops:
+                for op in retries.take():
+                    with self._lock:
+                        self._pending.setdefault(op.id, []).append(op)
+                    yield _action(self.index, op)
+                continue
             with self._source_lock:  # apart from _lock: waiting on the source must not stall accounting
                 item = next(shared, None)
             if item is None:
@@ -164,14 +183,7 @@ class Sink:
                     self._reject(item)
                     continue
                 self._pending.setdefault(item.id, []).append(item)
-            yield {
-                "_op_type": "index",
-                "_index": self.index,
-                "_id": item.id,
-                "version": item.version,
-                "version_type": "external",
-                "_source": item.document,
-            }
+            yield _action(self.index, item)
 
     def _reject(self, item: Rejected) -> None:
         self.outcome.invalid += 1
@@ -180,10 +192,14 @@ class Sink:
         log.warning("record rejected", extra={"record_id": item.id, "reason": item.reason})
         self.budget.fail()
 
-    def _account(self, ok: bool, info: dict[str, Any]) -> None:
+    def _account(self, ok: bool, info: dict[str, Any], retries: ShardRetries) -> None:
         result = info.get("index", {})
-        op = self._pop(str(result.get("_id")), failed=not ok and int(result.get("status", 0)) != 409)
         status = int(result.get("status", 0))
+        if not ok and status == 503 and self._retry(str(result.get("_id")), retries):
+            return
+        op = self._pop(str(result.get("_id")), failed=not ok and status != 409)
+        if op is not None:
+            retries.done(op)
         if ok:
             self.outcome.created += result.get("result") == "created"
             if op is not None and op.deleted:
@@ -198,6 +214,20 @@ class Sink:
         self.budget.ok()
         if op is not None:
             self.outcome.done(op.updated_at)
+
+    def _retry(self, doc_id: str, retries: ShardRetries) -> bool:
+        """Queue the operation a 503 answers again; False when it has waited long enough (it fails).
+
+        With one id in flight twice the answer cannot say which copy it refused: the newest is sent
+        again, which is right either way (external versions: it wins, or it is stale).
+        """
+        ops = self._pending.get(doc_id)
+        if not ops or not retries.add(max(ops, key=lambda o: o.version)):
+            return False
+        ops.pop(0)
+        if not ops:
+            del self._pending[doc_id]
+        return True
 
     def _pop(self, doc_id: str, *, failed: bool) -> Operation | None:
         """The in-flight operation a bulk result answers (the oldest, if an id is in flight twice)."""
@@ -236,3 +266,19 @@ class Sink:
                 self.outcome.dead_letters.append(Rejected(op.id, f"{kind}: {reason}", format_rfc3339(op.updated_at)))
                 self.outcome.done(op.updated_at)
         self.budget.fail()
+
+
+def _action(index: str, op: Operation) -> dict[str, Any]:
+    return {
+        "_op_type": "index",
+        "_index": index,
+        "_id": op.id,
+        "version": op.version,
+        "version_type": "external",
+        "_source": op.document,
+    }
+
+
+def _bulk_timeout(settings: Settings) -> str:
+    """How long Elasticsearch holds a bulk item for an unavailable primary: half the client's timeout."""
+    return f"{max(1, int(settings.es_bulk_timeout_s * 500))}ms"

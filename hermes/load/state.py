@@ -42,7 +42,9 @@ class Undelivered:
     error_code: str | None
     error_dest: str | None
     error_data: str | None
-    load: str | None = None  # the full load a dead-lettered hand-over belonged to
+    load: str | None = None  # the full load a dead-lettered hand-over belonged to, its partition and slice
+    partition: int = 0
+    slice: int | None = None
 
 
 class State:

@@ -5,6 +5,7 @@ python -m hermes dead-letters [--clear]
 python -m hermes load cancel [--load ID]
 python -m hermes analytics [--since 7d] [--size 20]
 python -m hermes key create [--sub NAME] [--ttl 30d] [--filter FIELD=V1,V2] [--max-size N] [--rate N]
+python -m hermes rules list | set ID … | delete ID | import FILE [--replace] | export FILE
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import jwt
 from pydantic import SecretStr
 
 from hermes.client import get_client, translate
+from hermes.config import get_settings
 from hermes.errors import ConfigurationError, HermesError, error_body
 from hermes.load.delta import delta_load
 from hermes.load.full import cancel, full_load
 from hermes.logs import configure_logging
-from hermes.operator import analytics
+from hermes.operator import analytics, rules
 from hermes.operator.loads import dead_letters, rollback, status
 from hermes.search.keys import mint
-from hermes.settings import get_settings
 
 
 def _run(args: argparse.Namespace) -> Mapping[str, object]:
@@ -45,6 +46,8 @@ def _run(args: argparse.Namespace) -> Mapping[str, object]:
         return rollback(client, settings)
     if args.command == "analytics":
         return analytics.report(client, settings.analytics_prefix, args.since, args.size)
+    if args.command == "rules":
+        return rules.run(client, settings.rules_index, args)
     if args.command == "dead-letters":
         return dead_letters(client, settings, clear=args.clear)
     return status(client, settings)
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--since", default="7d", type=_age, help="how far back: 30m, 12h, 7d (default 7d)")
     stats.add_argument("--size", default=20, type=_count, metavar="N", help="queries per list, 1 to 1000 (default 20)")
     _key_parser(sub)
+    rules.add_parser(sub)
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
     result: Mapping[str, object]

@@ -19,29 +19,32 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from hermes.client import ElasticsearchStatusError, get_transport, translate
+from hermes.config import get_settings
 from hermes.errors import BadRequestError, MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
-from hermes.schema import Schema
 from hermes.search import fields, service
-from hermes.search.analytics import Recorder, SearchEvent, normalise, start_recorder
 from hermes.search.gate import CostGate
 from hermes.search.keys import OPEN, KeyVerifier, SearchKey
 from hermes.search.metrics import RequestMetrics
-from hermes.search.models import SearchParams, SuggestParams
-from hermes.search.openapi import openapi_document
-from hermes.search.params import parse_params
+from hermes.search.params import parse_search, parse_suggest
+from hermes.search.popular import NONE, PopularQueries
 from hermes.search.ratelimit import RateLimiter, client_address
 from hermes.search.reader import Reader
 from hermes.search.readiness import Readiness
 from hermes.search.served import ServedSchema
-from hermes.settings import Settings, get_settings
+from hermes.search.served_rules import ServedRules
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
+    from hermes.search.analytics import Recorder
+    from hermes.settings import Settings
 
 
 class _DocumentId(BaseConverter):
@@ -76,6 +79,8 @@ class SearchApp:
         self.settings = settings
         self.readiness = Readiness(settings.ready_cache_s)
         self.schemas = ServedSchema(settings.schema_refresh_s)
+        self.rules = ServedRules(settings.rules_refresh_s)
+        self.popular = _popular(settings) if settings.suggest_queries else None
         self.counted = RequestMetrics()
         self.gate = CostGate(settings.costly_searches)
         self.keys = _verifier(settings)
@@ -128,7 +133,7 @@ class SearchApp:
             raise
 
     def _count_es_error(self, kind: str) -> None:
-        self.counted.collectors().es_errors.labels(type=kind).inc()
+        self.counted.update(lambda m: m.es_errors.labels(type=kind).inc())
 
     def _cors(self, request: Request, response: Response) -> None:
         if not self.origins:
@@ -180,7 +185,7 @@ class SearchApp:
     def search(self, request: Request) -> Response:
         settings, reader = self.settings, self.reader()
         key = self._key(request, lambda: self.schemas.get(reader, settings.es_index))
-        params = parse_params(SearchParams, request.args)
+        params = parse_search(request.args)
         if key.max_size is not None and params.size > key.max_size:
             msg = f"size must be at most {key.max_size} with this search key"
             raise BadRequestError(msg, parameter="size")
@@ -195,6 +200,7 @@ class SearchApp:
             settings.search_timeout_ms,
             recency=settings.recency,
             gate=self.gate,
+            rules=self.rules.get(reader, settings.rules_index),
         )
         try:
             found = run(fq=fq)
@@ -207,8 +213,10 @@ class SearchApp:
                 raise
             found = run(fq=replace(fields.parse(fresh, request.args, params.sort), scope=scope))
         if found["total"] == 0:
-            self.counted.collectors().zero_results.inc()
+            self.counted.update(lambda m: m.zero_results.inc())
         if self.analytics is not None:
+            from hermes.search.analytics import SearchEvent, normalise  # noqa: PLC0415 - loaded with the recorder
+
             event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC), key.sub)
             self.analytics.record(event)
         return self._cached(found)
@@ -216,9 +224,16 @@ class SearchApp:
     def suggest(self, request: Request) -> Response:
         settings, reader = self.settings, self.reader()
         key = self._key(request, lambda: self.schemas.get(reader, settings.es_index))
-        params = parse_params(SuggestParams, request.args)
+        params = parse_suggest(request.args)
         scope = fields.scope_clauses(key.filter)
-        return self._cached(service.suggest(reader, settings.es_index, params, settings.search_timeout_ms, scope))
+        rules = self.rules.get(reader, settings.rules_index)
+        # Past queries are everyone's: none for a key confined to some documents (hermes.search.popular).
+        shared = self.popular is not None and not key.filter
+        popular = self.popular.get(reader, settings.analytics_prefix) if self.popular and shared else NONE
+        found = service.suggest(
+            reader, settings.es_index, params, settings.search_timeout_ms, scope, rules=rules, popular=popular
+        )
+        return self._cached(found)
 
     def document(self, request: Request, doc_id: str) -> Response:
         reader = self.reader()
@@ -236,6 +251,9 @@ class SearchApp:
         return health_response(problem, self.settings.retry_after_s)
 
     def openapi(self, _: Request) -> Response:
+        # Imported on the first /openapi.json, not at start-up: it builds pydantic's JSON schemas.
+        from hermes.search.openapi import openapi_document  # noqa: PLC0415
+
         try:
             schema = self.schemas.get(self.reader(), self.settings.es_index)
         except Exception as exc:  # Elasticsearch unreachable: describe the last schema seen
@@ -281,8 +299,10 @@ def _playground() -> tuple[bytes, str]:
 
 
 def _recorder(settings: Settings, counted: RequestMetrics) -> Recorder:
+    from hermes.search.analytics import start_recorder  # noqa: PLC0415 - only with HERMES_ANALYTICS=true
+
     def lost(reason: str, count: int) -> None:
-        counted.collectors().analytics_lost.labels(reason=reason).inc(count)
+        counted.update(lambda m: m.analytics_lost.labels(reason=reason).inc(count))
 
     return start_recorder(
         get_transport(),
@@ -291,6 +311,15 @@ def _recorder(settings: Settings, counted: RequestMetrics) -> Recorder:
         batch=settings.analytics_batch,
         flush_s=settings.analytics_flush_s,
         on_lost=lost,
+    )
+
+
+def _popular(settings: Settings) -> PopularQueries:
+    return PopularQueries(
+        settings.suggest_refresh_s,
+        settings.suggest_window,
+        settings.suggest_min_count,
+        by_key=settings.search_key_secret is not None,
     )
 
 

@@ -16,13 +16,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import MultiDict
 
 from hermes.errors import BadRequestError
-from hermes.schema import EMPTY, Schema, is_lat_lon
+from hermes.schema_light import EMPTY, is_lat_lon
 from hermes.timestamps import format_rfc3339, parse_date
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
 
 CORE_SORTS = ("relevance", "updated_at", "-updated_at")
 PUBLIC_CORE = ("id", "title", "content", "tags", "created_at", "updated_at")

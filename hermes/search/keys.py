@@ -15,10 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes.errors import UnauthorizedError
-from hermes.schema import Schema
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
 
 ALGORITHM = "HS256"
 _FILTER_TYPES = ("keyword", "boolean")

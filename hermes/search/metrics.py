@@ -2,7 +2,8 @@
 
 The collectors cost ~15-20 ms to build (importing ``prometheus_client`` and creating them). They
 are not built on a cold start's first answer: until they exist, :class:`RequestMetrics` queues the
-request's observation and the app builds them once that answer is sent (``call_on_close``);
+request's observations (its latency, a search that found nothing, an Elasticsearch error) and the app
+builds them once that answer is sent (``call_on_close``);
 every queued observation is replayed into them before anything reads them (``collectors``),
 so no request goes uncounted.
 
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-Observation = tuple[str, int, float]  # route template, status, seconds
+Update = Callable[["Metrics"], None]  # one observation or count, applied to the collectors
 
 
 @dataclass(frozen=True)
@@ -87,20 +89,23 @@ class RequestMetrics:
     """The search app's way to the collectors: queues requests until they exist, builds them once."""
 
     def __init__(self) -> None:
-        self._pending: list[Observation] = []
+        self._pending: list[Update] = []
         self._lock = threading.Lock()  # guards the queue
         self._building = threading.Lock()  # one build: ``functools.cache`` alone lets two threads build two
         self._builder: threading.Thread | None = None
 
     def observe(self, route: str, status: int, seconds: float) -> bool:
         """Count one answered request; False when it was queued because the collectors do not exist yet."""
+        return self.update(lambda m: m.observe(route, status, seconds))
+
+    def update(self, change: Update) -> bool:
+        """Apply ``change`` to the collectors, or queue it until they exist (False then)."""
         if not _built():
             with self._lock:
                 if not _built():
-                    self._pending.append((route, status, seconds))
+                    self._pending.append(change)
                     return False
-        metrics = self.collectors()
-        metrics.observe(route, status, seconds)
+        change(self.collectors())
         return True
 
     def collectors(self) -> Metrics:
@@ -126,5 +131,5 @@ class RequestMetrics:
         with self._lock:
             queued = self._pending[:]
             self._pending.clear()
-        for observation in queued:
-            metrics.observe(*observation)
+        for change in queued:
+            change(metrics)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from typing_extensions import TypedDict
 
+from hermes.search import checks
+from hermes.search.checks import MAX_WINDOW
 from hermes.timestamps import parse_rfc3339
 
-MAX_WINDOW = 1000
+__all__ = ["MAX_WINDOW", "SearchParams", "SuggestParams"]
 
 Timestamp = Annotated[datetime, BeforeValidator(parse_rfc3339)]
 
@@ -41,23 +43,8 @@ class SearchParams(BaseModel):
         "(`-` first: descending) or `distance` (with `near`).",
     )
 
-    @field_validator("from_")
-    @classmethod
-    def _window(cls, value: int, info: ValidationInfo) -> int:
-        size = info.data.get("size")
-        if isinstance(size, int) and value + size > MAX_WINDOW:
-            msg = f"from + size must not exceed {MAX_WINDOW}"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("updated_before")
-    @classmethod
-    def _range(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        after = info.data.get("updated_after")
-        if value is not None and after is not None and after > value:
-            msg = "must not be earlier than updated_after"
-            raise ValueError(msg)
-        return value
+    _window = field_validator("from_")(checks.window)
+    _range = field_validator("updated_before")(checks.ordered)
 
 
 class SuggestParams(BaseModel):
@@ -119,7 +106,14 @@ class Suggestion(TypedDict):
     title: str
 
 
+class QuerySuggestion(TypedDict):
+    """A popular past query completing what was typed (``HERMES_SUGGEST_QUERIES``)."""
+
+    query: str
+
+
 class SuggestResponse(TypedDict):
-    """``GET /suggest``."""
+    """``GET /suggest``: title completions, and popular past queries (empty unless turned on)."""
 
     suggestions: list[Suggestion]
+    queries: list[QuerySuggestion]

@@ -157,7 +157,7 @@ def _document(recorded: str) -> dict[str, Any]:
         },
         "/suggest": {
             "get": {
-                "summary": "As-you-type title suggestions",
+                "summary": "As-you-type title suggestions, and popular past queries when turned on",
                 "operationId": "suggest",
                 "parameters": suggest_params,
                 "responses": {"200": _json("SuggestResponse", "Suggestions"), **_errors(400, 503, 504)},

@@ -7,14 +7,17 @@ names, query DSL or scripts.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes.documents import TOMBSTONES
-from hermes.schema import Schema
-from hermes.search import fields
+from hermes.search import curation, fields
 from hermes.search.fields import FACET_SIZE, NO_FIELDS, FieldQuery
-from hermes.search.models import SearchParams, SuggestParams
+from hermes.search.rules import NOTHING, Matched
 from hermes.timestamps import format_rfc3339
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
+    from hermes.search.models import SearchParams, SuggestParams
 
 # Typo tolerance for queries of up to this many words. Each fuzzy term expands to up to 50 terms per
 # field. A longer query is pasted text, matched word for word.
@@ -61,10 +64,12 @@ def search_body(
     fq: FieldQuery = NO_FIELDS,
     *,
     fuzzy: bool = True,
+    rules: Matched = NOTHING,
 ) -> dict[str, Any]:
     """The ``_search`` body for ``GET /search``; ``recency`` is a half-life (``HERMES_RECENCY``), ``fq``
     the search's declared-field parameters with the served index's schema; ``fuzzy=False`` matches
-    the words as typed (the cheap form, see :mod:`hermes.search.gate`)."""
+    the words as typed (the cheap form, see :mod:`hermes.search.gate`); ``rules``, the relevance rules
+    matching ``q`` (:mod:`hermes.search.curation`)."""
     schema = fq.schema
     match_all = params.q.strip() == "*"
     text = {"match_all": {}} if match_all else _text_query(params.q, schema, fuzzy=fuzzy)
@@ -92,6 +97,13 @@ def search_body(
         body["_source"] = {"includes": ["id", *fq.fields]}
     if not match_all:
         body["highlight"] = _highlight(params, schema, fuzzy=fuzzy)
+    if rules:
+        relevance = params.sort == "relevance" and not fq.sort
+
+        def variant(q: str) -> dict[str, Any]:
+            return search_body(params.model_copy(update={"q": q}), timeout_ms, recency, fq, fuzzy=fuzzy)
+
+        body = curation.apply(body, rules, variant, relevance=relevance)
     return body
 
 
@@ -192,7 +204,9 @@ def corrected(q: str, suggest: dict[str, Any]) -> str | None:
     return "".join(out) + q[end:]
 
 
-def count_body(params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS) -> dict[str, Any]:
+def count_body(
+    params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS, rules: Matched = NOTHING
+) -> dict[str, Any]:
     """Whether ``params`` would find anything: the search's query and filters, no hits, no aggregations.
 
     Under a search key's filter (``fq.scope``) every word must be found as it is, in one field: the
@@ -200,9 +214,16 @@ def count_body(params: SearchParams, timeout_ms: int, fq: FieldQuery = NO_FIELDS
     is a typo away from one of this tenant's.
     """
     scoped = bool(fq.scope)
-    body = search_body(params, timeout_ms, fq=fq, fuzzy=not scoped)
-    if scoped and "multi_match" in body["query"]["bool"]["must"][0]:
-        body["query"]["bool"]["must"][0]["multi_match"]["operator"] = "and"
+
+    def build(p: SearchParams) -> dict[str, Any]:
+        body = search_body(p, timeout_ms, fq=fq, fuzzy=not scoped)
+        if scoped and "multi_match" in body["query"]["bool"]["must"][0]:
+            body["query"]["bool"]["must"][0]["multi_match"]["operator"] = "and"
+        return body
+
+    body = build(params)
+    if rules:  # hides and synonyms count; pins do not make a correction worth offering
+        body = curation.apply(body, rules, lambda q: build(params.model_copy(update={"q": q})), relevance=False)
     query = body["query"]
     if "post_filter" in body:
         query = {"bool": {"must": [query], "filter": [body["post_filter"]]}}

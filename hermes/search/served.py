@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import time
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from hermes.client import ElasticsearchStatusError
-from hermes.schema import EMPTY, Schema
+from hermes.schema_light import EMPTY, is_empty_record
 from hermes.search.reader import Reader
+
+if TYPE_CHECKING:
+    from hermes.schema import Schema
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,7 @@ class ServedSchema:
         if not metas:
             return EMPTY
         recorded = metas[max(metas)].get("hermes_schema")  # two indices only mid-swap: the newest
-        try:
-            schema = Schema.from_recorded(recorded)
-        except ValidationError:  # written by another Hermes version: serve the core fields
-            log.warning("served index has an unreadable schema", extra={"alias": alias})
-            schema = EMPTY
+        schema = EMPTY if is_empty_record(recorded) else _read(recorded, alias)
         self._entry = (now, schema)
         return schema
 
@@ -71,3 +69,16 @@ class ServedSchema:
     def forget(self) -> None:
         """Read the schema again on the next :meth:`get`."""
         self._entry = None
+
+
+def _read(recorded: object, alias: str) -> Schema:
+    """A recorded schema that declares something: the model reads it (pydantic, imported now)."""
+    from pydantic import ValidationError  # noqa: PLC0415 - only for an index that declares fields
+
+    from hermes.schema import Schema  # noqa: PLC0415
+
+    try:
+        return Schema.from_recorded(recorded)
+    except ValidationError:  # written by another Hermes version: serve the core fields
+        log.warning("served index has an unreadable schema", extra={"alias": alias})
+        return EMPTY

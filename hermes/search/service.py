@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes.documents import is_live, public
 from hermes.errors import NotFoundError
-from hermes.search import fields
+from hermes.search import curation, fields
 from hermes.search.fields import NO_FIELDS, FieldQuery
 from hermes.search.gate import COSTLY_WORDS, CostGate
 from hermes.search.keys import OPEN, SearchKey
-from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
+from hermes.search.popular import NONE, Popular
 from hermes.search.query import (
     FUZZY_MAX_TERMS,
     corrected,
@@ -23,6 +23,10 @@ from hermes.search.query import (
     words,
 )
 from hermes.search.reader import Reader
+from hermes.search.rules import EMPTY_RULES, RuleSet
+
+if TYPE_CHECKING:
+    from hermes.search.models import Hit, SearchParams, SearchResponse, SuggestParams, SuggestResponse
 
 
 def search(
@@ -34,18 +38,21 @@ def search(
     recency: str | None = None,
     fq: FieldQuery = NO_FIELDS,
     gate: CostGate | None = None,
+    rules: RuleSet = EMPTY_RULES,
 ) -> SearchResponse:
     """Run ``GET /search``; on zero hits, offer a corrected query that has hits.
 
     With a ``gate``, a costly search (typo tolerance over many words, a correction) runs only in one
     of its slots; without a free slot the words are matched as typed and no correction is offered.
+    ``rules``: the relevance rules (synonyms, pins, hides) of the served alias.
     """
+    matched = rules.match(params.q)
     with _slot(gate, COSTLY_WORDS <= words(params.q) <= FUZZY_MAX_TERMS) as fuzzy:
-        body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy))
+        body = reader.search(index, search_body(params, timeout_ms, recency, fq, fuzzy=fuzzy, rules=matched))
     response = to_search_response(params, body, fq)
     if response["total"] == 0 and params.q.strip() != "*":
         with _slot(gate, costly=True) as admitted:
-            correction = did_you_mean(reader, index, params, timeout_ms, fq) if admitted else None
+            correction = did_you_mean(reader, index, params, timeout_ms, fq, rules=rules) if admitted else None
         if correction is not None:
             response["did_you_mean"] = correction
     return response
@@ -61,14 +68,18 @@ def did_you_mean(
     params: SearchParams,
     timeout_ms: int,
     fq: FieldQuery = NO_FIELDS,
+    *,
+    rules: RuleSet = EMPTY_RULES,
 ) -> str | None:
     """A correction of ``params.q`` from Elasticsearch's term suggester, if it finds something with the
-    same filters; two more requests, made only for searches that found nothing."""
+    same filters (and the correction's own hides); two more requests, made only for searches that found
+    nothing."""
     suggest = reader.search(index, correction_body(params.q, timeout_ms)).get("suggest", {})
     correction = corrected(params.q, suggest)
     if correction is None or correction.lower() == params.q.lower():
         return None
-    found = reader.search(index, count_body(params.model_copy(update={"q": correction}), timeout_ms, fq))
+    fixed = params.model_copy(update={"q": correction})
+    found = reader.search(index, count_body(fixed, timeout_ms, fq, rules.match(correction)))
     return correction if found["hits"]["total"]["value"] > 0 else None
 
 
@@ -102,11 +113,27 @@ def _hit(hit: dict[str, Any], distance: bool) -> Hit:
 
 
 def suggest(
-    reader: Reader, index: str, params: SuggestParams, timeout_ms: int, scope: tuple[dict[str, Any], ...] = ()
+    reader: Reader,
+    index: str,
+    params: SuggestParams,
+    timeout_ms: int,
+    scope: tuple[dict[str, Any], ...] = (),
+    *,
+    rules: RuleSet = EMPTY_RULES,
+    popular: Popular = NONE,
 ) -> SuggestResponse:
-    """Run ``GET /suggest``; ``scope`` is a search key's filter."""
-    hits = reader.search(index, suggest_body(params, timeout_ms, scope))["hits"]["hits"]
-    return {"suggestions": [{"id": h["_id"], "title": str(h["_source"].get("title", ""))} for h in hits]}
+    """Run ``GET /suggest``; ``scope`` is a search key's filter. Titles: the documents a curation hides for
+    exactly this ``q`` are left out. Queries: the popular past queries ``q`` starts (see
+    :mod:`hermes.search.popular`; the caller passes none under a key's filter)."""
+    body = suggest_body(params, timeout_ms, scope)
+    hide = rules.match(params.q).hide
+    if hide:
+        body["query"] = curation.hidden(body["query"], hide)
+    hits = reader.search(index, body)["hits"]["hits"]
+    return {
+        "suggestions": [{"id": h["_id"], "title": str(h["_source"].get("title", ""))} for h in hits],
+        "queries": [{"query": q} for q in popular.complete(params.q, params.size)],
+    }
 
 
 def get_document(reader: Reader, index: str, doc_id: str, key: SearchKey = OPEN) -> dict[str, Any]:

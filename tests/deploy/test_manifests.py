@@ -251,8 +251,30 @@ def test_schema_and_analysis_values_reach_every_function_as_settings_they_accept
     assert "HERMES_SCHEMA" not in next(o for o in helm_template(tools) if o["kind"] == "ConfigMap")["data"]
 
 
+def _config_of(objs: list[dict[str, Any]]) -> dict[str, str]:
+    return dict(next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "hermes-config")["data"])
+
+
+def test_index_shape_values_reach_every_function_as_settings_they_accept(tools: Path) -> None:
+    default = _config_of(helm_template(tools))
+    assert "HERMES_INDEX_REPLICAS" not in default  # unset: auto_expand_replicas 0-1
+    assert (load_settings(default).index_shards, load_settings(default).index_replicas) == (1, None)
+    for replicas in (0, 2):
+        data = _config_of(
+            helm_template(tools, "--set", "config.index.shards=6", "--set", f"config.index.replicas={replicas}")
+        )
+        settings = load_settings(data)  # the functions' own reading of the rendered environment
+        assert (settings.index_shards, settings.index_replicas) == (6, replicas)
+    prod = load_settings(_config_of(helm_template(tools, "-f", str(PROD))))
+    assert (prod.index_shards, prod.index_replicas) == (3, 1)
+
+
 def test_values_schema_rejects_bad_values(tools: Path) -> None:
     for args in (
+        ["--set", "config.index.shards=0"],
+        ["--set", "config.index.replicas=-1"],
+        ["--set", "config.index.shards=two"],
+        ["--set-string", "config.extra.HERMES_INDEX_SHARDS=3"],
         ["--set-string", "config.extra.HERMES_SCHEMA=x"],
         ["--set-json", 'config.schema={"fields": {"Bad": {}}}'],
         ["--set", "functions.search.image.tag=latest"],

@@ -51,14 +51,21 @@ def env_of(es_url: str, alias: str, source_url: str | None = None, **extra: str)
 
 
 def post_event(
-    url: str, kind: str, data: bytes = b"{}", *, source: str = "resilience", timeout: float = 300
+    url: str,
+    kind: str,
+    data: bytes = b"{}",
+    *,
+    source: str = "resilience",
+    timeout: float = 300,
+    event_id: str | None = None,
 ) -> requests.Response:
-    """POST a binary-mode CloudEvent with a fresh id, as a Broker or `make full-load` does."""
+    """POST a binary-mode CloudEvent with a fresh id (or ``event_id``: a redelivery), as a Broker or
+    `make full-load` does."""
     headers = {
         "Ce-Specversion": "1.0",
         "Ce-Type": kind,
         "Ce-Source": source,
-        "Ce-Id": uuid.uuid4().hex,
+        "Ce-Id": event_id or uuid.uuid4().hex,
         "Content-Type": "application/json",
     }
     return requests.post(url, data=data, headers=headers, timeout=timeout)

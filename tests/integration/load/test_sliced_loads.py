@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from hermes.client import build_client
-from hermes.errors import ErrorBudgetExceededError, SourceError, VerificationError
+from hermes.errors import ErrorBudgetExceededError, LoadFailedError, SourceError, VerificationError
 from hermes.load import indices
 from hermes.load.checkpoints import Checkpoints
-from hermes.load.full import cancel, full_load, resume, start
+from hermes.load.full import cancel, full_load, give_up, resume, start
 from hermes.load.lock import LoadLock
 from hermes.load.slices import SliceRef
 from hermes.operator.loads import status
@@ -99,17 +99,45 @@ def test_a_slice_that_dies_resumes_from_its_checkpoint(es: Any, settings: Settin
     assert sum("offset=5" in path for path in paged.requests) == 1
 
 
-def test_duplicate_deliveries_change_nothing(es: Any, settings: Settings, paged: SourceBehaviour) -> None:
+def test_duplicate_deliveries_read_nothing_and_repair_a_lost_hand_over(
+    es: Any, settings: Settings, paged: SourceBehaviour
+) -> None:
     due: deque[SliceRef] = deque()
     client = build_client(settings)
     first = start(client, settings, due.append)
-    ref = due[0]
-    _drive(client, settings, deque([ref]))  # slice 1 runs; its hand-over is dropped
+    ref = due.popleft()
+    assert resume(client, settings, ref, lambda _: None)["status"] == "continuing"  # its hand-over is lost
     paged.requests.clear()
-    again = resume(client, settings, ref, due.append)
+    again = resume(client, settings, ref, due.append)  # the redelivery of slice 1
     assert again["status"] == "duplicate"
     assert paged.requests == []
+    assert list(due) == [SliceRef(first["load"], 0, 2)]  # the lost hand-over, sent again
     assert resume(client, settings, SliceRef(first["load"], 0, 0), due.append)["status"] == "duplicate"
+    assert len(due) == 1  # an older slice's duplicate sends nothing
+    assert _drive(client, settings, due)["indexed"] == 40
+
+
+def test_a_partition_whose_last_slice_died_before_joining_is_joined_by_the_redelivery(
+    es: Any, settings: Settings, paged: SourceBehaviour, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hermes.load import full
+
+    due: deque[SliceRef] = deque()
+    client = build_client(settings.model_copy(update={"slice_s": 300.0}))
+    joins = full.join_finished
+
+    def dies_once(*args: Any) -> Any:
+        monkeypatch.setattr(full, "join_finished", joins)
+        raise ConnectionError("the pod died between the checkpoint and the join")
+
+    monkeypatch.setattr(full, "join_finished", dies_once)
+    loading = settings.model_copy(update={"slice_s": 300.0})
+    with pytest.raises(ConnectionError):
+        start(client, loading, due.append)
+    (load,) = Checkpoints(es, settings.state_index).recent(1)
+    assert (load.status, load.done) == ("running", [])
+    report = resume(client, loading, SliceRef(load.id, 0, 0), due.append)  # Knative redelivers the event
+    assert (report["status"], report["indexed"]) == ("completed", 40)
 
 
 def test_a_slice_that_fails_for_good_ends_the_load_cleanly(
@@ -129,7 +157,8 @@ def test_a_slice_that_fails_for_good_ends_the_load_cleanly(
     (latest, *_) = status(es, settings)["loads"]
     assert (latest["load"], latest["status"]) == (first["load"], "failed")
     assert "error budget" in latest["error"]
-    assert resume(client, strict, SliceRef(first["load"], 0, None), due.append)["status"] == "failed"
+    with pytest.raises(LoadFailedError, match="error budget"):  # retried, then dead-lettered with its reason
+        resume(client, strict, SliceRef(first["load"], 0, None), due.append)
 
 
 @pytest.mark.parametrize("honoured", [True, False])
@@ -163,3 +192,19 @@ def test_a_running_load_can_be_cancelled(es: Any, settings: Settings, paged: Sou
     assert LoadLock(es, settings.state_index, 60).current() is None
     assert resume(client, settings, due.popleft(), due.append)["status"] == "cancelled"
     assert full_load(client, settings)["status"] == "completed"  # the next load is free to run
+
+
+def test_a_dead_letter_ends_the_load_only_for_its_due_slice(
+    es: Any, settings: Settings, paged: SourceBehaviour
+) -> None:
+    due: deque[SliceRef] = deque()
+    client = build_client(settings)
+    first = start(client, settings, due.append)
+    resume(client, settings, due.popleft(), lambda _: None)  # slice 1 ran: slice 2 is due
+    assert not give_up(client, settings, SliceRef(first["load"], 0, 1), "a duplicate's retries ran out")
+    assert Checkpoints(es, settings.state_index).recent(1)[0].status == "running"
+    assert give_up(client, settings, SliceRef(first["load"], 0, 2), "the due slice was dead-lettered")
+    (ended,) = Checkpoints(es, settings.state_index).recent(1)
+    assert (ended.status, ended.error) == ("failed", "the due slice was dead-lettered")
+    assert not es.indices.exists(index=first["index"])
+    assert LoadLock(es, settings.state_index, 60).current() is None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.settings import Settings
 from tests.support.corpus import corpus, stamp, write_ndjson
-from tests.support.settings import settings_with
+from tests.support.settings import environ, settings_with
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +309,30 @@ def test_document_ids_with_slashes_and_trailing_slashes(own_loaded: Any, functio
     assert client.get("/health/live/").status_code == 200
     too_long = "é" * 300  # 300 characters, 600 bytes: no such id can exist
     assert client.get("/documents/" + quote(too_long)).status_code == 404
+
+
+_COLD_PROBE = """
+import json, sys
+from functions_framework import create_app
+app = create_app("search", "functions/search/main.py").test_client()
+answer = app.get("/search?q=lighthouse")
+print(json.dumps({"status": answer.status_code, "total": answer.get_json().get("total"),
+                  "pydantic": "pydantic" in sys.modules}))
+"""
+
+
+def test_a_first_search_on_an_index_without_declared_fields_imports_no_pydantic(loaded: Settings) -> None:
+    """Start-up, settings, parameters and the served index's (empty) schema all take the light path."""
+    env = {k: v for k, v in environ(loaded).items() if k != "HERMES_SCHEMA"}  # set, it is read by the model
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD_PROBE],
+        cwd=Path(__file__).resolve().parents[3],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env, "HERMES_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (result["status"], result["total"] > 0) == (200, True)
+    assert result["pydantic"] is False

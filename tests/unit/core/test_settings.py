@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from hermes.config import get_settings
 from hermes.errors import ConfigurationError
-from hermes.settings import get_settings, load_settings
+from hermes.settings import load_settings
 
 
 def test_defaults_follow_the_contract() -> None:

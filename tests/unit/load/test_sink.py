@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -20,6 +21,7 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig, ObjectAp
 from elasticsearch import Elasticsearch
 
 from hermes.errors import ErrorBudgetExceededError, UnavailableError
+from hermes.load import shard_retries
 from hermes.load.records import Operation, Rejected, version_of
 from hermes.load.sink import Outcome, Sink
 from hermes.settings import Settings
@@ -27,6 +29,7 @@ from hermes.settings import Settings
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 _ERRORS = {
     429: {"type": "es_rejected_execution_exception", "reason": "queue full"},
+    500: {"type": "illegal_state_exception", "reason": "something broke"},
     503: {"type": "unavailable_shards_exception", "reason": "primary shard is not active"},
     400: {"type": "document_parsing_exception", "reason": "failed to parse field [tags]"},
     409: {"type": "version_conflict_engine_exception", "reason": "current version is higher"},
@@ -49,10 +52,14 @@ class CannedBulk:
     def __init__(self, script: dict[str, list[int]]) -> None:
         self.script = {k: list(v) for k, v in script.items()}
         self.requests = 0
+        self.sent: list[tuple[str, int]] = []
+        self.kwargs: dict[str, Any] = {}
 
-    def __call__(self, *, operations: list[bytes], **_: Any) -> ObjectApiResponse[Any]:
+    def __call__(self, *, operations: list[bytes], **kwargs: Any) -> ObjectApiResponse[Any]:
         self.requests += 1
+        self.kwargs = kwargs
         lines = [orjson.loads(line) for line in operations]
+        self.sent += [(action["index"]["_id"], action["index"]["version"]) for action in lines[::2]]
         items = [self._item(action["index"]["_id"]) for action in lines[::2]]
         body = {"took": 1, "errors": any("error" in i["index"] for i in items), "items": items}
         meta = ApiResponseMeta(200, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "127.0.0.1", 9))
@@ -100,7 +107,7 @@ def test_version_conflict_is_stale_and_done() -> None:
     assert outcome.dead_letters == []
 
 
-@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("status", [429, 500])
 def test_transient_failure_holds_the_watermark(status: int) -> None:
     # 429 is retried by streaming_bulk (9 attempts in all) before it counts as failed.
     outcome, canned = write([op("a", 1), op("b", 2), op("c", 9)], {"b": [status] * 9})
@@ -128,15 +135,52 @@ def test_permanent_failure_is_dead_lettered_and_releases_the_watermark() -> None
 
 def test_one_id_twice_in_flight_holds_at_the_older_copy() -> None:
     # The newer copy comes first and fails; the bulk answer cannot say which copy it was.
-    outcome, _ = write([op("a", 8), op("a", 4)], {"a": [503, 201]})
+    outcome, _ = write([op("a", 8), op("a", 4)], {"a": [500, 201]})
     assert outcome.failed == 1
     assert outcome.oldest_failed == T0 + timedelta(minutes=4)
 
 
 def test_one_id_twice_when_the_last_copy_fails() -> None:
-    outcome, _ = write([op("a", 4), op("a", 8)], {"a": [201, 503]})
+    outcome, _ = write([op("a", 4), op("a", 8)], {"a": [201, 500]})
     assert outcome.oldest_failed == T0 + timedelta(minutes=8)
     assert outcome.newest_done == T0 + timedelta(minutes=4)
+
+
+def test_an_item_without_an_active_primary_is_sent_again_until_its_shard_is_back() -> None:
+    # 503 unavailable_shards_exception: the node holding the primary left (it comes back with its disk).
+    outcome, canned = write([op("a", 1), op("b", 2), op("c", 9)], {"b": [503, 503, 503]})
+    assert (outcome.failed, outcome.indexed, outcome.created) == (0, 3, 3)
+    assert outcome.oldest_failed is None
+    assert canned.sent.count(("b", version_of(T0 + timedelta(minutes=2)))) == 4
+    assert canned.requests == 4
+
+
+def test_a_shard_missing_longer_than_the_wait_fails_its_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr(shard_retries, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep))
+    outcome, canned = write([op("a", 1), op("b", 2)], {"b": [503] * 100}, HERMES_SHARD_WAIT_S=30)
+    assert (outcome.failed, outcome.indexed) == (1, 1)
+    assert outcome.oldest_failed == T0 + timedelta(minutes=2)
+    # Sent at 0 s, then after back-offs of 1, 2, 4, 8, 10 and 10 s (35 s > 30 s: it fails).
+    assert canned.requests == 7
+    assert clock[0] == 35
+
+
+def test_the_newest_copy_is_sent_again_when_one_id_in_flight_twice_is_refused() -> None:
+    outcome, canned = write([op("a", 8), op("a", 4)], {"a": [503]})
+    assert canned.sent[-1] == ("a", version_of(T0 + timedelta(minutes=8)))
+    assert outcome.failed == 0
+    assert outcome.indexed == 2
+    assert outcome.newest_done == T0 + timedelta(minutes=8)
+
+
+def test_a_bulk_holds_an_item_for_a_missing_primary_less_long_than_the_client_waits() -> None:
+    _, canned = write([op("a", 1)], {}, HERMES_ES_BULK_TIMEOUT_S=60)
+    assert canned.kwargs["timeout"] == "30000ms"
 
 
 def test_rejected_records_count_as_invalid_dead_letters() -> None:
@@ -159,12 +203,13 @@ def _many(n: int) -> Iterator[Operation | Rejected]:
 
 def test_parallel_workers_account_every_item_once() -> None:
     settings = Settings(HERMES_BULK_WORKERS=4, HERMES_BULK_CHUNK_DOCS=7)  # type: ignore[call-arg]
-    canned = CannedBulk({"m13": [503], "m21": [409]})
+    canned = CannedBulk({"m13": [500], "m21": [409], "m34": [503, 503]})
     with mock.patch.object(Elasticsearch, "bulk", canned):
         outcome = Sink(Elasticsearch("http://127.0.0.1:9"), "i", settings).write(_many(500))
     assert outcome.indexed + outcome.stale + outcome.failed == 500
     assert (outcome.failed, outcome.stale) == (1, 1)
     assert outcome.oldest_failed == T0 + timedelta(minutes=13)
+    assert [doc_id for doc_id, _ in canned.sent].count("m34") == 3  # refused twice for want of a primary
 
 
 def test_writes_go_through_an_alias_and_a_vanished_one_stops_the_load() -> None:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from hermes.config import get_settings
 from hermes.operator.cli import main
 from hermes.schema import Schema
 from hermes.search.keys import KeyVerifier, SearchKey
-from hermes.settings import get_settings
 
 SECRET = "0123456789abcdef0123456789abcdef"
 

@@ -28,6 +28,18 @@ def test_observations_before_the_collectors_exist_are_queued_then_counted() -> N
     assert _count("/search", 200) == 2.0
 
 
+def test_a_search_that_found_nothing_before_the_collectors_exist_builds_nothing() -> None:
+    """A cold start's first search with zero hits (or an Elasticsearch error) once built the collectors
+    synchronously, importing prometheus_client in that first answer; it is queued like any observation."""
+    counted = RequestMetrics()
+    assert counted.update(lambda m: m.zero_results.inc()) is False
+    assert counted.update(lambda m: m.es_errors.labels(type="unavailable").inc()) is False
+    assert get_metrics.cache_info().currsize == 0
+    registry = counted.collectors().registry
+    assert registry.get_sample_value("hermes_search_zero_results_total") == 1.0
+    assert registry.get_sample_value("hermes_elasticsearch_errors_total", {"type": "unavailable"}) == 1.0
+
+
 def test_the_background_build_replays_the_queue() -> None:
     counted = RequestMetrics()
     counted.observe("/suggest", 400, 0.002)

@@ -51,3 +51,33 @@ def test_the_last_schema_is_there_when_elasticsearch_is_not() -> None:
     assert served.cached() == EMPTY
     served.get(Reader({"a-1": {"hermes_schema": RECORDED}}), "a")  # type: ignore[arg-type]
     assert served.cached() == Schema.model_validate(RECORDED)
+
+
+def test_the_light_empty_schema_answers_as_the_models_empty_one() -> None:
+    """Every field of ``Schema()``, at every depth, read from the search path's pydantic-free empty schema."""
+    from pydantic import BaseModel
+
+    from hermes import schema_light
+
+    def walk(model: BaseModel, light: object, path: str) -> None:
+        for name in type(model).model_fields:
+            theirs, mine = getattr(model, name), getattr(light, name)
+            if isinstance(theirs, BaseModel):
+                walk(theirs, mine, f"{path}.{name}")
+            else:
+                assert mine == theirs, f"{path}.{name}"
+
+    walk(Schema(), schema_light.EMPTY, "schema")
+    assert schema_light.EMPTY.geo_field == Schema().geo_field
+    assert schema_light.EMPTY.recorded() == Schema().recorded()
+    assert Schema() == schema_light.EMPTY
+    assert Schema() == schema_light.EMPTY
+    assert Schema.model_validate({"fields": {"lang": {"type": "keyword"}}}) != schema_light.EMPTY
+
+
+@pytest.mark.parametrize("recorded", [None, {}, "not a schema"])
+def test_an_index_that_declares_nothing_is_read_without_the_model(recorded: object) -> None:
+    from hermes import schema_light
+
+    assert schema_light.is_empty_record(recorded)
+    assert Schema.from_recorded(recorded) == Schema()

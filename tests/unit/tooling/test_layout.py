@@ -63,6 +63,25 @@ def test_search_function_imports_no_loader_module(path: str) -> None:
     assert {"elasticsearch", "pydantic_settings", "ijson"}.isdisjoint(modules)
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/health/live", "/search?q=paris", "/search?q=paris&size=20&from=40&tag=fr&sort=-updated_at", "/suggest?q=pa"],
+)
+def test_search_function_cold_path_imports_no_pydantic(path: str) -> None:
+    """Start-up and a valid request read settings and parameters with the light readers (hermes.config,
+    hermes.search.params): pydantic's import and model builds stay off the search function's cold start."""
+    status, modules = loaded_modules("search", "search", path)
+    assert status == (200 if path == "/health/live" else 503)  # parsed, then Elasticsearch is unreachable
+    assert {"pydantic", "pydantic_core", "hermes.settings", "hermes.schema", "hermes.search.models"}.isdisjoint(modules)
+
+
+def test_search_function_reads_an_invalid_request_with_the_model() -> None:
+    """The other half: pydantic, imported when a value is invalid, names the parameter."""
+    status, modules = loaded_modules("search", "search", "/search?q=paris&size=500")
+    assert status == 400
+    assert "pydantic" in modules
+
+
 def test_loader_functions_import_no_search_module() -> None:
     for function in ("full_load", "delta_load"):
         status, modules = loaded_modules(function, function, "/", "POST")
