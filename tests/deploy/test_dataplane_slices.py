@@ -165,7 +165,7 @@ def _load(settings: Settings, event_id: str) -> LoadRecord | None:
 def _ended(settings: Settings, event_id: str, wait_s: float = 120) -> LoadRecord:
     def check() -> LoadRecord | None:
         load = _load(settings, event_id)
-        return load if load is not None and load.status != "running" else None
+        return load if load is not None and load.status not in ("running", "finishing") else None
 
     load = eventually(check, wait_s)
     assert load is not None, f"the load of event {event_id} did not end in {wait_s} s"
