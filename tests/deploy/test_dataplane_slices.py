@@ -218,7 +218,8 @@ def test_a_long_load_completes_by_itself_and_equals_a_one_shot_load(scene: Scene
     assert (part.tally.created, part.tally.stale, part.tally.replayed) == (PAGES * PAGE_SIZE, 0, 0)
     # After the first event, every slice came through the Broker from the function's own hand-over.
     handed = kn.deliveries("hermes-full-load-continue")
-    assert len(handed) == part.slice - 1
+    # One hand-over a slice after the first (and, on main, one more to the finishing step).
+    assert part.slice - 1 <= len(handed) <= part.slice
     assert {d["status"] for d in handed} == {200}
     assert all(d["type"] == CONTINUE for d in handed)
     assert [d["status"] for d in kn.deliveries("hermes-full-load")] == [200]
