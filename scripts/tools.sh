@@ -62,18 +62,19 @@ install_kn() {
 install_kn
 
 crds="$CACHE/tools/knative-crds"
-if [ ! -f "$crds/.done-cm-$SERVING_VERSION-$EVENTING_VERSION" ]; then
+if [ ! -f "$crds/.done-sb-$SERVING_VERSION-$EVENTING_VERSION" ]; then
   need_go
   log "fetching Knative CRDs (serving $SERVING_VERSION, eventing $EVENTING_VERSION)"
   serving=$(go mod download -json "knative.dev/serving@$SERVING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   eventing=$(go mod download -json "knative.dev/eventing@$EVENTING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   rm -rf "$crds" && mkdir -p "$crds"
   cp "$serving"/config/core/300-resources/{service,configuration,route}.yaml "$crds/"
-  cp "$eventing"/config/core/resources/{broker,trigger,pingsource}.yaml "$crds/"
+  cp "$eventing"/config/core/resources/{broker,trigger,pingsource,sinkbindings}.yaml "$crds/"
   # The stock cluster configuration a release installs (the admission check's defaults).
   cp "$eventing"/config/core/configmaps/default-broker.yaml "$crds/config-br-defaults.yaml"
+  cp "$eventing"/config/core/configmaps/features.yaml "$crds/eventing-config-features.yaml"
   chmod -R u+w "$crds"
-  touch "$crds/.done-cm-$SERVING_VERSION-$EVENTING_VERSION"
+  touch "$crds/.done-sb-$SERVING_VERSION-$EVENTING_VERSION"
 fi
 
 # Small Go programs of ours that run Knative's own code (eventing/serving $EVENTING_VERSION), each with its own

@@ -1,11 +1,14 @@
 // Command admission runs Knative's own admission logic — SetDefaults, then Validate, as the Knative
 // webhooks do on create — over rendered manifests, under a cluster configuration read from YAML.
 //
-//	admission [cluster-config.yaml] < manifests.yaml
+//	admission [cluster-config.yaml [namespace]] < manifests.yaml
 //
 // The cluster configuration maps ConfigMap names to their data: "config-defaults" and
-// "config-features" (knative.dev/serving), "config-br-defaults" (knative.dev/eventing). Missing maps
-// mean Knative's stock defaults. One JSON line per object; exit status 1 if any object is refused.
+// "config-features" (knative.dev/serving), "config-br-defaults" and "eventing/config-features"
+// (knative.dev/eventing's config-features in knative-eventing: its webhook puts these flags in the
+// context of every Validate, cmd/webhook/main.go). Missing maps mean Knative's stock defaults. An object
+// without metadata.namespace gets the namespace argument ("default"), as the API server gives one before
+// the webhooks see it (a SinkBinding's subject defaults to it). One JSON line per object; exit status 1 if any object is refused.
 package main
 
 import (
@@ -19,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	eventingconfig "knative.dev/eventing/pkg/apis/config"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	"knative.dev/eventing/pkg/apis/feature"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
 	servingconfig "knative.dev/serving/pkg/apis/config"
@@ -48,6 +52,8 @@ func newObject(apiVersion, kind string) object {
 		return &eventingv1.Trigger{}
 	case "sources.knative.dev/v1/PingSource":
 		return &sourcesv1.PingSource{}
+	case "sources.knative.dev/v1/SinkBinding":
+		return &sourcesv1.SinkBinding{}
 	}
 	return nil
 }
@@ -79,13 +85,22 @@ func clusterContext(path string) (context.Context, error) {
 		}
 		ctx = eventingconfig.ToContext(ctx, &eventingconfig.Config{Defaults: brDefaults})
 	}
+	// Eventing's flags (delivery-timeout and the like): shipped values under "eventing/config-features".
+	flags, err := feature.NewFlagsConfigFromMap(maps["eventing/config-features"])
+	if err != nil {
+		return nil, fmt.Errorf("eventing/config-features: %w", err)
+	}
+	ctx = feature.ToContext(ctx, flags)
 	return apis.WithinCreate(ctx), nil
 }
 
 func main() {
-	path := ""
+	path, namespace := "", "default"
 	if len(os.Args) > 1 {
 		path = os.Args[1]
+	}
+	if len(os.Args) > 2 {
+		namespace = os.Args[2]
 	}
 	ctx, err := clusterContext(path)
 	if err != nil {
@@ -113,11 +128,14 @@ func main() {
 		if obj == nil {
 			continue // not a Knative object: Kubernetes' own schemas check it (tests/deploy)
 		}
-		raw, _ := json.Marshal(doc)
 		name := ""
 		if meta, ok := doc["metadata"].(map[string]any); ok {
 			name, _ = meta["name"].(string)
+			if ns, _ := meta["namespace"].(string); ns == "" {
+				meta["namespace"] = namespace
+			}
 		}
+		raw, _ := json.Marshal(doc)
 		res := result{Kind: kind, Name: name, OK: true}
 		if err := json.Unmarshal(raw, obj); err != nil {
 			res.OK, res.Error = false, err.Error()

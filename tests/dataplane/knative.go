@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -24,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	eventingapis "knative.dev/eventing/pkg/apis"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
@@ -31,6 +33,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/apis/feature"
 	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/eventing/pkg/auth"
 	"knative.dev/eventing/pkg/broker"
 	"knative.dev/eventing/pkg/broker/filter"
@@ -78,6 +81,7 @@ type brokerChannel struct {
 
 type dataplane struct {
 	ctx        context.Context
+	inflight   sync.WaitGroup // dispatches of async channels still under way
 	namespace  string
 	brokers    map[string]*eventingv1.Broker
 	services   map[string]string
@@ -85,6 +89,10 @@ type dataplane struct {
 	dispatcher *kncloudevents.Dispatcher
 	channels   map[string]*brokerChannel // by channel host name
 	rec        *recorder
+	ingress    http.Handler // the broker ingress (Knative's handler behind the recorder)
+	manifests  *manifests
+	// SinkBinding.Do needs the trust bundles' lister (none here, as on a cluster without TLS).
+	trustBundles corev1listers.ConfigMapLister
 }
 
 func clusterHost(name, namespace string) string { return network.GetServiceHostname(name, namespace) }
@@ -131,7 +139,7 @@ func newDataplane(namespace string, m *manifests, services map[string]string) (*
 	}})
 	ctx, _ = injection.Fake.SetupInformers(ctx, injection.GetConfig(ctx))
 
-	dp := &dataplane{ctx: ctx, namespace: namespace, brokers: m.brokers, services: services,
+	dp := &dataplane{ctx: ctx, namespace: namespace, brokers: m.brokers, services: services, manifests: m,
 		channels: map[string]*brokerChannel{}, rec: newRecorder()}
 	meters, tracers := noop.NewMeterProvider(), tracenoop.NewTracerProvider()
 
@@ -142,7 +150,8 @@ func newDataplane(namespace string, m *manifests, services map[string]string) (*
 		return nil, err
 	}
 	withFeatures := func(ctx context.Context) context.Context { return feature.ToContext(ctx, features) }
-	trustBundles := filteredconfigmapinformer.Get(ctx, eventingtls.TrustBundleLabelSelector).Lister().ConfigMaps(system.Namespace())
+	dp.trustBundles = filteredconfigmapinformer.Get(ctx, eventingtls.TrustBundleLabelSelector).Lister()
+	trustBundles := dp.trustBundles.ConfigMaps(system.Namespace())
 	tokens := auth.NewOIDCTokenProvider(ctx)
 	// NewVerifier tries the (disabled) OIDC discovery once and logs that it failed: keep that quiet.
 	quiet := logging.WithLogger(ctx, zap.NewNop().Sugar())
@@ -196,7 +205,8 @@ func newDataplane(namespace string, m *manifests, services map[string]string) (*
 
 	serve := func(host string, h http.Handler) { hosts[host+":80"] = httptest.NewServer(h).Listener.Addr().String() }
 	serve(clusterHost("broker-filter", system.Namespace()), dp.rec.filterSide(filterHandler))
-	serve(clusterHost("broker-ingress", system.Namespace()), dp.rec.ingressSide(ingressHandler))
+	dp.ingress = dp.rec.ingressSide(ingressHandler)
+	serve(clusterHost("broker-ingress", system.Namespace()), dp.ingress)
 	for host := range dp.channels {
 		serve(host, http.HandlerFunc(dp.serveChannel))
 	}
@@ -315,11 +325,15 @@ func (dp *dataplane) subscriberDelivery(sub *messagingv1.Subscription, channelDe
 	return out, nil
 }
 
-// serveChannel models the InMemoryChannel dispatcher of a Broker's channel, synchronous as IMC is by
-// default: channel.EventReceiver.ServeHTTP (pkg/channel/event_receiver.go: pass-through headers, 202,
-// or 500 when a subscription failed) around FanoutEventHandler.dispatch / makeFanoutRequest
-// (pkg/channel/fanout/fanout_event_handler.go: one goroutine per subscription, Kn-Namespace header,
-// SendEvent with WithHeader, WithReply, WithDeadLetterSink, WithRetryConfig). Ours adds only the
+// serveChannel models the InMemoryChannel dispatcher of a Broker's channel: channel.EventReceiver.ServeHTTP
+// (pkg/channel/event_receiver.go: pass-through headers, 202, or 500 when a subscription failed) around
+// FanoutEventHandler.dispatch / makeFanoutRequest (pkg/channel/fanout/fanout_event_handler.go: one
+// goroutine per subscription, Kn-Namespace header, SendEvent with WithHeader, WithReply,
+// WithDeadLetterSink, WithRetryConfig). Synchronous as IMC is by default; asynchronous when the Broker
+// carries messaging.knative.dev/async-handler "true", which the broker reconciler copies to its channel
+// (pkg/reconciler/broker/broker.go) and the IMC dispatcher reads (pkg/reconciler/inmemorychannel/dispatcher,
+// newConfigForInMemoryChannel): then the receiver answers 202 at once and dispatches with a background
+// context (fanout_event_handler.go, createEventReceiverFunction). Ours adds only the
 // Knative-Hermes-Dispatch header that the recorder follows (Knative never acts on it).
 func (dp *dataplane) serveChannel(w http.ResponseWriter, r *http.Request) {
 	ch, ok := dp.channels[hostOnly(r.Host)]
@@ -333,6 +347,24 @@ func (dp *dataplane) serveChannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	headers := utils.PassThroughHeaders(r.Header)
+	if async, _ := strconv.ParseBool(ch.broker.Annotations[messagingv1.AsyncHandlerAnnotation]); async {
+		dp.inflight.Add(1)
+		go func() {
+			defer dp.inflight.Done()
+			dp.fanout(context.Background(), ch, *event, headers)
+		}()
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if dp.fanout(r.Context(), ch, *event, headers) {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// fanout dispatches one event to every subscription of the channel and waits; whether any failed.
+func (dp *dataplane) fanout(ctx context.Context, ch *brokerChannel, event cloudevents.Event, headers http.Header) bool {
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	for i, s := range ch.subs {
@@ -352,17 +384,13 @@ func (dp *dataplane) serveChannel(w http.ResponseWriter, r *http.Request) {
 				dls := *s.DeadLetter
 				opts = append(opts, kncloudevents.WithDeadLetterSink(&dls))
 			}
-			_, err := dp.dispatcher.SendEvent(r.Context(), event, s.Subscriber, opts...)
+			_, err := dp.dispatcher.SendEvent(ctx, event, s.Subscriber, opts...)
 			dp.rec.endDispatch(id, err)
 			failed.CompareAndSwap(false, err != nil)
-		}(s, *event)
+		}(s, event)
 	}
 	wg.Wait()
-	if failed.Load() {
-		w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
+	return failed.Load()
 }
 
 // send delivers the event to the Broker's ingress, as a source does, and waits: the channel and the
@@ -373,5 +401,41 @@ func (dp *dataplane) send(event cloudevents.Event, b *eventingv1.Broker) (*repor
 	if err != nil && (info == nil || len(info.ResponseHeader) == 0) { // no HTTP answer at all
 		return nil, fmt.Errorf("sending to the broker ingress: %w", err)
 	}
+	dp.inflight.Wait() // an async channel answered before its dispatches (and theirs) ended
 	return dp.rec.report(event, info.ResponseCode), nil
+}
+
+// listen serves the broker ingress on addr too, so a process outside the harness (a function given
+// K_SINK) reaches it; the ingress routes by path (/<namespace>/<broker>), whatever the host.
+func (dp *dataplane) listen(addr string) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	go func() { _ = http.Serve(l, dp.ingress) }()
+	return "http://" + l.Addr().String(), nil
+}
+
+// bindingEnv runs Knative's SinkBinding.Do (pkg/apis/sources/v1/sinkbinding_lifecycle.go) on each
+// binding's subject, as the SinkBinding webhook does to the pod template: the env it gives each container.
+func (dp *dataplane) bindingEnv(m *manifests) (map[string][]corev1.EnvVar, error) {
+	out := map[string][]corev1.EnvVar{}
+	ctx := sourcesv1.WithURIResolver(dp.ctx, dp.resolver)
+	ctx = sourcesv1.WithTrustBundleConfigMapLister(ctx, dp.trustBundles)
+	for _, sb := range m.bindings {
+		subject := sb.Spec.Subject
+		ps, ok := m.podSpecables[subject.Kind+"/"+subject.Name]
+		if !ok || subject.Namespace != dp.namespace {
+			return nil, fmt.Errorf("SinkBinding %s: no %s %s/%s in the manifests", sb.Name, subject.Kind, subject.Namespace, subject.Name)
+		}
+		bound := ps.DeepCopy()
+		sb.Do(ctx, bound)
+		if sb.Status.SinkURI == nil {
+			return nil, fmt.Errorf("SinkBinding %s: Knative could not resolve its sink", sb.Name)
+		}
+		for _, c := range bound.Spec.Template.Spec.Containers {
+			out[subject.Name] = append(out[subject.Name], c.Env...)
+		}
+	}
+	return out, nil
 }

@@ -5,6 +5,13 @@
 //
 //	hermes-dataplane --manifests FILE --namespace hermes --service NAME=URL [--service NAME=URL ...]
 //	    (--ping PINGSOURCE_NAME | --type T --source S [--data JSON]) [--id ID] [--broker NAME]
+//	hermes-dataplane --manifests FILE --namespace hermes --service NAME=URL ... --listen ADDR --ready FILE
+//
+// The first form sends one event and reports when every dispatch it caused has ended. The second
+// serves the broker ingress on ADDR as well (for functions given K_SINK: events they send go through the
+// Broker like any other), writes FILE once ready — {"ingress": "http://ADDR", "bindings": {SERVICE:
+// [env Knative's SinkBinding.Do gives its containers]}} — and on SIGTERM/SIGINT waits (up to 60 s) for
+// the dispatches under way, then reports (exit 0).
 //
 // The event path is the one of a multi-tenant channel-based Broker (eventing's stock MTChannelBasedBroker
 // with an InMemoryChannel), every hop on its own local HTTP server, the cluster host names mapped onto
@@ -43,6 +50,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
+	pkgduckv1 "knative.dev/pkg/apis/duck/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -65,10 +73,12 @@ const stockBrokerDefaults = `clusterDefault:
 
 // manifests holds the Knative objects of the render, defaulted as the webhook would.
 type manifests struct {
-	brokers  map[string]*eventingv1.Broker
-	triggers []*eventingv1.Trigger // in file order
-	pings    map[string]*sourcesv1.PingSource
-	services map[string]bool // serving.knative.dev Services
+	brokers      map[string]*eventingv1.Broker
+	triggers     []*eventingv1.Trigger // in file order
+	pings        map[string]*sourcesv1.PingSource
+	bindings     []*sourcesv1.SinkBinding
+	services     map[string]bool               // serving.knative.dev Services
+	podSpecables map[string]*pkgduckv1.WithPod // "Service/NAME": what a SinkBinding binds to
 }
 
 type serviceFlag map[string]string
@@ -84,8 +94,8 @@ func (s serviceFlag) Set(v string) error {
 }
 
 type options struct {
-	manifests, namespace, ping, typ, source, data, broker, id string
-	services                                                  serviceFlag
+	manifests, namespace, ping, typ, source, data, broker, id, listen, ready string
+	services                                                                 serviceFlag
 }
 
 func main() {
@@ -103,6 +113,8 @@ func main() {
 	fs.StringVar(&opts.data, "data", "", "event data, JSON (without --ping)")
 	fs.StringVar(&opts.id, "id", "", "event id (default: a fresh uuid, as the PingSource adapter sets)")
 	fs.StringVar(&opts.broker, "broker", "", "Broker to send to (default: the one with a dead-letter sink)")
+	fs.StringVar(&opts.listen, "listen", "", "serve the broker ingress on this address too (with --ready; no event sent)")
+	fs.StringVar(&opts.ready, "ready", "", "with --listen: write the ingress URL and SinkBinding env here once ready")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -124,6 +136,13 @@ func main() {
 	// retried): on SIGTERM/SIGINT print what happened so far (ingress_status 0) and exit 3.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	if opts.listen != "" {
+		if err := serveUntilStopped(dp, opts, stop); err != nil {
+			fmt.Fprintln(os.Stderr, "hermes-dataplane:", err)
+			os.Exit(1)
+		}
+		emit(dp.rec.report(event, 0), 0)
+	}
 	done := make(chan *report)
 	go func() {
 		out, err := dp.send(event, broker)
@@ -142,13 +161,48 @@ func main() {
 	}
 }
 
+// serveUntilStopped serves the broker ingress on --listen, writes --ready, and waits for a signal.
+func serveUntilStopped(dp *dataplane, opts options, stop <-chan os.Signal) error {
+	url, err := dp.listen(opts.listen)
+	if err != nil {
+		return err
+	}
+	env, err := dp.bindingEnv(dp.manifests)
+	if err != nil {
+		return err
+	}
+	ready, err := json.Marshal(map[string]any{"ingress": url, "bindings": env})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(opts.ready+".part", ready, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(opts.ready+".part", opts.ready); err != nil {
+		return err
+	}
+	dp.rec.begin()
+	<-stop
+	// Events posted just before the signal are still being dispatched (async channels): let them end.
+	ended := make(chan struct{})
+	go func() { dp.inflight.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(60 * time.Second):
+		fmt.Fprintln(os.Stderr, "hermes-dataplane: dispatches still under way after 60 s: reporting anyway")
+	}
+	return nil
+}
+
 // prepare reads the manifests, builds the event and sets up the data plane.
 func prepare(opts options) (dp *dataplane, event cloudevents.Event, b *eventingv1.Broker, err error) {
 	fail := func(e error) (*dataplane, cloudevents.Event, *eventingv1.Broker, error) { return nil, event, nil, e }
 	switch {
 	case opts.manifests == "" || opts.namespace == "":
 		return fail(errors.New("--manifests and --namespace are required"))
-	case (opts.ping == "") == (opts.typ == ""):
+	case opts.listen != "" && (opts.ready == "" || opts.ping != "" || opts.typ != ""):
+		return fail(errors.New("--listen needs --ready, and sends no event of its own"))
+	case opts.listen == "" && (opts.ping == "") == (opts.typ == ""):
 		return fail(errors.New("give either --ping NAME or --type T --source S [--data JSON]"))
 	case opts.typ != "" && opts.source == "":
 		return fail(errors.New("--type needs --source"))
@@ -177,10 +231,12 @@ func prepare(opts options) (dp *dataplane, event cloudevents.Event, b *eventingv
 		if event, err = pingEvent(src); err != nil {
 			return fail(err)
 		}
-	} else {
+	} else if opts.typ != "" {
 		if event, err = customEvent(opts.typ, opts.source, opts.data); err != nil {
 			return fail(err)
 		}
+	} else {
+		event = cloudevents.NewEvent() // --listen: the report's "event" stays empty
 	}
 	if opts.id != "" {
 		event.SetID(opts.id)
@@ -208,7 +264,8 @@ func loadManifests(file, namespace string) (*manifests, error) {
 		return nil, err
 	}
 	defer f.Close()
-	m := &manifests{brokers: map[string]*eventingv1.Broker{}, pings: map[string]*sourcesv1.PingSource{}, services: map[string]bool{}}
+	m := &manifests{brokers: map[string]*eventingv1.Broker{}, pings: map[string]*sourcesv1.PingSource{},
+		services: map[string]bool{}, podSpecables: map[string]*pkgduckv1.WithPod{}}
 	var objects []apis.Defaultable
 	brDefaults := map[string]string{eventingconfig.BrokerDefaultsKey: stockBrokerDefaults}
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
@@ -245,8 +302,19 @@ func loadManifests(file, namespace string) (*manifests, error) {
 		case "sources.knative.dev/v1/PingSource":
 			p := &sourcesv1.PingSource{}
 			m.pings[head.Metadata.Name], obj = p, p
+		case "sources.knative.dev/v1/SinkBinding":
+			sb := &sourcesv1.SinkBinding{}
+			m.bindings, obj = append(m.bindings, sb), sb
 		case "serving.knative.dev/v1/Service":
 			m.services[head.Metadata.Name] = true
+			wp := &pkgduckv1.WithPod{}
+			if err := yaml.Unmarshal(doc, wp); err != nil {
+				return nil, fmt.Errorf("%s: document %d (%s %s): %w", file, n, head.Kind, head.Metadata.Name, err)
+			}
+			if wp.Namespace == "" {
+				wp.Namespace = namespace
+			}
+			m.podSpecables["Service/"+head.Metadata.Name] = wp
 			continue
 		case "v1/ConfigMap":
 			if head.Metadata.Name == "config-br-defaults" {

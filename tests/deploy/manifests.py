@@ -20,6 +20,7 @@ KNATIVE_KINDS = {
     ("eventing.knative.dev/v1", "Broker"): "broker.yaml",
     ("eventing.knative.dev/v1", "Trigger"): "trigger.yaml",
     ("sources.knative.dev/v1", "PingSource"): "pingsource.yaml",
+    ("sources.knative.dev/v1", "SinkBinding"): "sinkbindings.yaml",
 }
 
 

@@ -32,10 +32,13 @@ def stock_cluster(tools: Path) -> dict[str, dict[str, str]]:
     """The ConfigMaps a Knative release installs, as shipped in its modules (scripts/tools.sh copies them).
 
     Serving's config-defaults and config-features ship only ``_example`` keys: their absence is the
-    stock configuration. Eventing's config-br-defaults names the default Broker class.
+    stock configuration. Eventing's config-br-defaults names the default Broker class; its
+    config-features turns delivery-timeout on (the full-load Triggers' delivery ``timeout`` needs it).
     """
-    shipped = yaml.safe_load((tools.parent / "knative-crds" / "config-br-defaults.yaml").read_text())
-    return {"config-br-defaults": dict(shipped["data"])}
+    crds = tools.parent / "knative-crds"
+    shipped = yaml.safe_load((crds / "config-br-defaults.yaml").read_text())
+    features = yaml.safe_load((crds / "eventing-config-features.yaml").read_text())
+    return {"config-br-defaults": dict(shipped["data"]), "eventing/config-features": dict(features["data"])}
 
 
 def admit(
@@ -44,7 +47,8 @@ def admit(
     """Run the admission check under the stock cluster configuration, with ``raised`` maps on top."""
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump({**stock_cluster(tools), **(raised or {})}))
-    out = run([str(tools / "hermes-admission"), str(config)], input=yaml.safe_dump_all(objs))
+    # The namespace the renders are made for (helm template --namespace hermes, kustomize's namespace).
+    out = run([str(tools / "hermes-admission"), str(config), "hermes"], input=yaml.safe_dump_all(objs))
     assert out.returncode in (0, 1), out.stderr
     return out.returncode, [json.loads(line) for line in out.stdout.splitlines()]
 
@@ -68,7 +72,7 @@ def test_knative_admits_every_object_with_stock_defaults(
     kinds = {r["kind"] for r in results}
     assert {"Service", "PingSource"} <= kinds
     if render[-1] != "no-broker":
-        assert {"Broker", "Trigger"} <= kinds
+        assert {"Broker", "Trigger", "SinkBinding"} <= kinds
     assert len([r for r in results if r["kind"] == "Service"]) == 3
 
 
@@ -100,3 +104,15 @@ def test_the_tmp_volume_needs_knatives_emptydir_feature(
     )
     assert code == 1
     assert {r["name"] for r in results if not r["ok"]} == {"hermes-search", "hermes-delta-load", "hermes-full-load"}
+
+
+def test_the_full_load_delivery_timeout_needs_eventings_delivery_timeout_feature(
+    kustomized: list[dict[str, Any]], tools: Path, tmp_path: Path
+) -> None:
+    # docs/deploy.md § Long loads: the Triggers' delivery timeout relies on delivery-timeout (on in the stock
+    # config-features of knative-eventing); without it Knative refuses every Trigger that sets one.
+    code, results = admit(tools, kustomized, tmp_path, {"eventing/config-features": {"delivery-timeout": "disabled"}})
+    assert code == 1
+    refused = {r["name"]: r["error"] for r in results if not r["ok"]}
+    assert set(refused) == {"hermes-full-load", "hermes-full-load-continue", "hermes-full-load-scheduled"}
+    assert all("spec.delivery.timeout" in error for error in refused.values())

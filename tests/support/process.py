@@ -78,23 +78,27 @@ def wait_live(url: str, proc: subprocess.Popen[Any], wait_s: float, request_time
 
 
 @contextmanager
-def running(name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT) -> Iterator[str]:
+def running(
+    name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT, *, port: int | None = None
+) -> Iterator[str]:
     """Start the function (from ``cwd``: another checkout for benchmarks); yield its base URL once
     /health/live answers; stop it."""
-    with started(name, target, env, wait_s, cwd) as (url, _):
+    with started(name, target, env, wait_s, cwd, port=port) as (url, _):
         yield url
 
 
 @contextmanager
 def started(
-    name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT
+    name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT, *, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """:func:`running`, yielding the process too (to kill it, or to prove it never restarted).
 
-    Its logs go to a file, never to a pipe nobody reads: a pipe's 64 KiB buffer, once full, would block
-    a long-running function in its next log line. ``HERMES_TEST_LOGS=<dir>`` keeps them there.
+    ``port``: listen there (a function started again where its killed predecessor listened, as Knative's
+    next pod behind the same Service). Its logs go to a file, never to a pipe nobody reads: a pipe's 64 KiB
+    buffer, once full, would block a long-running function in its next log line. ``HERMES_TEST_LOGS=<dir>``
+    keeps them there.
     """
-    port = free_port()
+    port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "DATA_SOURCE_", "HERMES_"))}
     log = tempfile.NamedTemporaryFile(prefix=f"{name}-{port}-", suffix=".log", dir=KEEP_LOGS, delete=not KEEP_LOGS)  # noqa: SIM115
     proc = subprocess.Popen(
@@ -113,8 +117,9 @@ def started(
             raise TimeoutError(f"{name} did not start")
         yield url, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=15)
         log.close()
 
 
