@@ -66,9 +66,9 @@ def cold_starts(
     return out
 
 
-def _caller(pool: urllib3.PoolManager, url: str) -> Callable[[], None]:
+def _caller(pool: urllib3.PoolManager, url: str, query: str = QUERY) -> Callable[[], None]:
     def call() -> None:
-        status = pool.request("GET", f"{url}/search?q={QUERY}").status
+        status = pool.request("GET", f"{url}/search", fields={"q": query}).status
         expect(status == 200, f"the search function answered {status}")
 
     return call
@@ -86,14 +86,16 @@ def cpu_and_latency(
     cpu_requests: int,
     p50_requests: int,
     rounds: int,
+    queries: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """CPU per request (function over Elasticsearch) and 1-client latency, every side running at once."""
+    """CPU per request (function over Elasticsearch) and 1-client latency, every side running at once
+    (each side searching ``queries[side]``, else :data:`QUERY`)."""
     pool = urllib3.PoolManager(maxsize=cpu_clients * (len(sides) + 1))
     cpu: dict[str, dict[str, list[float]]] = {name: {"function": [], "elasticsearch": []} for name in sides}
     lat: dict[str, list[float]] = {"direct": [], **{name: [] for name in sides}}
     with ExitStack() as stack:
         started = {name: stack.enter_context(running(cwd, env)) for name, (cwd, env) in sides.items()}
-        calls = {name: _caller(pool, url) for name, (url, _) in started.items()}
+        calls = {name: _caller(pool, url, (queries or {}).get(name, QUERY)) for name, (url, _) in started.items()}
         for call in [direct, *calls.values()]:
             hammer(call, cpu_clients, 50)  # warm: connections, caches, the metrics thread
         for _ in range(rounds):

@@ -31,7 +31,15 @@ from hermes.operator.rules import import_rules
 HEADER = "## Search: the cost of relevance rules\n"
 QUERY = lean.QUERY
 GOAL = 1.10
-SIDES = ("no rules", "100 rules, none for q", "100 rules, a synonym and a pin for q")
+SIDES = (
+    "no rules",
+    "100 rules, none for q",
+    "100 rules, a synonym and a pin for q",
+    "no rules, q with a phrase and an exclusion",
+)
+# The query syntax's price: the same selective word as a phrase, and a word excluded (CONTRACT § The search
+# function), against the plain word of the first row.
+SYNTAX_QUERY = f'"{QUERY}" -lima'
 
 
 def rule_file(*, firing: bool) -> dict[str, Any]:
@@ -54,6 +62,7 @@ def prepare(client: Any, index_alias: str) -> dict[str, str]:
     """The aliases of each side over ``index_alias``'s index, with their rules loaded."""
     index = next(iter(client.indices.get_alias(name=index_alias)))
     names = {SIDES[0]: index_alias, SIDES[1]: f"{index_alias}-rules-idle", SIDES[2]: f"{index_alias}-rules-firing"}
+    names[SIDES[3]] = f"{index_alias}-syntax"
     client.indices.update_aliases(actions=[{"add": {"index": index, "alias": names[s]}} for s in SIDES[1:]])
     for side, firing in ((SIDES[1], False), (SIDES[2], True)):
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
@@ -91,6 +100,7 @@ def measure(
         cpu_requests=cpu_requests,
         p50_requests=p50_requests,
         rounds=rounds,
+        queries={SIDES[3]: SYNTAX_QUERY},
     )
     return {**load, "cpu_requests": cpu_requests, "p50_requests": p50_requests, "rounds": rounds, "clients": 4}
 
@@ -126,7 +136,7 @@ def markdown(r: dict[str, Any], rerun: str = "") -> str:
     noise = abs(s[SIDES[1]]["es_us"] / s[SIDES[0]]["es_us"] - 1) * 100
     verdict = "met" if idle <= GOAL else "not met"
     return f"""{HEADER}{rerun}
-The same search, `/search?q={QUERY}`, through three search functions running at once over the same index:
+The same search, `/search?q={QUERY}`, through search functions running at once over the same index:
 without rules; with 100 rules loaded (40 two-way synonym groups, 30 one-way synonyms, 30 curations with
 pins and hides), none of them for `{QUERY}`; and with the same 100 rules where one synonym group
 (`{QUERY}` ↔ `lima`) and one curation (two pins, one hide) are for `{QUERY}`. Rules are read every
@@ -144,9 +154,17 @@ The first two rows send Elasticsearch the very same body, so the gap between the
 is this shared machine's noise, not a cost of rules; the function's own CPU is the figure rules can move
 ({s[SIDES[1]]["fn_ratio"]:.2f}× here). When a synonym fires, Elasticsearch runs one more typo-tolerant text
 query per variant and matches the documents of both words (here `{QUERY}` or `lima`: about twice the hits),
-so that row is the price of the rule's effect, not of having rules. Query syntax (phrases, exclusions) gets
-its own row here once it lands.
+so that row is the price of the rule's effect, not of having rules. The last row is the query syntax's price
+with no rules: `/search?q={SYNTAX_QUERY}` (the word as a phrase, with no typos, and documents holding `lima`
+excluded) against the plain `{QUERY}` of the first row{_syntax_verdict(s)}.
 """
+
+
+def _syntax_verdict(s: dict[str, dict[str, float]]) -> str:
+    if SIDES[3] not in s:
+        return ""
+    v = s[SIDES[3]]
+    return f": {v['ratio']:.2f}× the CPU per search (function {v['fn_ratio']:.2f}×)"
 
 
 def replace_section(doc: str, section: str, before: str) -> str:
