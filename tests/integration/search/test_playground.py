@@ -101,7 +101,8 @@ def browser() -> Iterator[WebDriver]:
 
 
 def _wait(driver: WebDriver, until: Callable[[WebDriver], Any], what: str) -> Any:
-    return WebDriverWait(driver, 15).until(until, message=what)
+    # A check that read an element the page re-rendered meanwhile (hits after a search) reads it again.
+    return WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(until, message=what)
 
 
 def _args(driver: WebDriver) -> dict[str, list[str]]:
