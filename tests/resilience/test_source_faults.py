@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hermes.client import build_client
-from hermes.load.full import full_load
+from hermes.load.full import cancel, full_load
 from hermes.load.state import State
 from hermes.settings import load_settings
 from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, documents, env_of, pick, post_event, served
@@ -54,9 +54,10 @@ FAULTS: dict[str, Callable[[SourceBehaviour], None]] = {
 def test_a_source_fault_changes_nothing_served(fault: str, es_url: str, es: Any, alias: str, evidence: Any) -> None:
     """Data-source fault: no swap, no watermark advance, a clear error
 
-    After a successful full load, the source misbehaves; a full load and then a delta are sent to the function
+    After a successful full load, the source misbehaves; a delta and then a full load are sent to the function
     processes. Each must answer a 5xx JSON error naming the source, leave the alias on the same index with
-    the same documents, leave no new index behind, and keep the stored watermark.
+    the same documents, and keep the stored watermark. The full load keeps its building index and checkpoint
+    for the redelivery that resumes it; cancelled, it leaves no index behind.
     """
     n = pick(300, 3000)
     with serve(SourceBehaviour(fmt="array")) as (url, src):
@@ -69,10 +70,10 @@ def test_a_source_fault_changes_nothing_served(fault: str, es_url: str, es: Any,
         watermark = state.watermark()
         src.put(*corpus(n, minutes=30, title="Changed"))
         FAULTS[fault](src)
-        with started("full_load", "full_load", env) as (full_url, _):
-            full = post_event(full_url, FULL_EVENT)
         with started("delta_load", "delta_load", env) as (delta_url, _):
             delta = post_event(delta_url, DELTA_EVENT)
+        with started("full_load", "full_load", env) as (full_url, _):
+            full = post_event(full_url, FULL_EVENT)
         src.release()
     for name, resp in (("full load", full), ("delta", delta)):
         error = resp.json()["error"]
@@ -81,8 +82,10 @@ def test_a_source_fault_changes_nothing_served(fault: str, es_url: str, es: Any,
         assert error["type"] == "source_error"
     assert served(es, alias) == index
     assert documents(es, alias) == docs
-    assert len(es.indices.get(index=f"{alias}-*")) == 1
     assert state.watermark() == watermark
+    cancelled = cancel(build_client(settings), settings)  # no redelivery comes here: an operator ends it
+    assert cancelled["status"] == "cancelled"
+    assert len(es.indices.get(index=f"{alias}-*")) == 1
     evidence(f"alias still on {index[0]} with its {len(docs):,} documents unchanged; watermark still {watermark}")
 
 
