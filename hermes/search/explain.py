@@ -48,11 +48,17 @@ def _match(node: dict[str, Any]) -> re.Match[str] | None:
     return _WEIGHT.search(description) or (None if node.get("details") else _CONSTANT.search(description))
 
 
+# Elasticsearch before 8.12 describes a case-insensitive term (a searched keyword field) as its automaton.
+AUTOMATON = "AutomatonQuery"
+ANY_CASE = "(the exact value, in any case)"
+
+
 def _matches(node: dict[str, Any]) -> list[ScoredMatch]:
     value = _number(node.get("value"))
     found = _match(node)
     if found is not None:
-        return [{"field": found["field"], "text": found["text"], "score": value}] if value > 0 else []
+        text = ANY_CASE if found["text"].startswith(AUTOMATON) else found["text"]
+        return [{"field": found["field"], "text": text, "score": value}] if value > 0 else []
     return [m for child in _children(node) for m in _matches(child)]
 
 

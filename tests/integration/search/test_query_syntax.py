@@ -12,6 +12,7 @@ import pytest
 
 from hermes.client import build_client
 from hermes.load.full import full_load
+from hermes.search.explain import ANY_CASE
 from hermes.settings import Settings
 from tests.support.settings import settings_with
 
@@ -149,7 +150,10 @@ def test_explain_names_the_word_a_typo_matched(client: Any) -> None:
 
 def test_explain_shows_an_exact_field_match(client: Any) -> None:
     why = _search(client, MOBY_ISBN, size=1, explain="true")["hits"][0]["explanation"]
-    assert why["matches"] == [{"field": "isbn", "text": MOBY_ISBN, "score": 5.0}]  # the field's boost
+    (match,) = why["matches"]
+    assert (match["field"], match["score"]) == ("isbn", 5.0)  # the field's boost
+    # Elasticsearch before 8.12 does not name the value of a case-insensitive term in its explanation.
+    assert match["text"] in {MOBY_ISBN, ANY_CASE}
 
 
 def test_explain_is_bounded(client: Any) -> None:
