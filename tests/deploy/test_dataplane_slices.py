@@ -41,7 +41,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLICE_S = 1
 # One slice is ~SLICE_S: a source of PAGES pages at PAGE_DELAY_S each takes 5x that or more in one shot.
 PAGES, PAGE_SIZE, PAGE_DELAY_S = 24, 10, 0.25
-# Fast retries, still spanning a restarted process (0.5 s doubled 6 times: 31.5 s).
+# Fast retries, still spanning a restarted process (0.5 s doubled 6 times: 31.5 s). Kept one flag and its
+# value per line, as helm's command line reads (the formatter would split each pair over two lines).
 VALUES = [
     "--set", f"load.sliceSeconds={SLICE_S}",
     "--set", "broker.backoffDelay=PT0.1S",

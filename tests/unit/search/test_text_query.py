@@ -29,9 +29,25 @@ SCHEMA = Schema.model_validate(
 FIELDS = searched(SCHEMA)
 # Every key a text query may hold: query DSL the builders chose, never one the user typed.
 DSL_KEYS = {
-    "bool", "must", "should", "must_not", "multi_match", "query", "fields", "type", "fuzziness", "max_expansions",
-    "operator", "term", "value", "case_insensitive", "boost", "match_all", "match_none", "isbn",
-}  # fmt: skip
+    "bool",
+    "must",
+    "should",
+    "must_not",
+    "multi_match",
+    "query",
+    "fields",
+    "type",
+    "fuzziness",
+    "max_expansions",
+    "operator",
+    "term",
+    "value",
+    "case_insensitive",
+    "boost",
+    "match_all",
+    "match_none",
+    "isbn",
+}
 
 
 def _query(q: str, **kw: Any) -> dict[str, Any]:
