@@ -1,0 +1,80 @@
+"""The node's own proof: a Deployment behind a Service answers another pod, and DNS resolves from a pod.
+
+In namespace `hermes-smoke`: Deployment `echo` (2 replicas of hermes.local/probe serving :8080), Service
+`echo` (port 80), and pod `client`. From `client` (kubectl exec, so the apiserver-to-kubelet path works too):
+  1. `kubernetes.default.svc.cluster.local` resolves to 10.96.0.1 (CoreDNS through the kube-dns Service);
+  2. http://<echo's ClusterIP>/ answers "hello from echo-..." (kube-proxy's iptables DNAT);
+  3. http://echo.hermes-smoke.svc.cluster.local/ answers too (DNS search path and Service together).
+Each check raises with what it saw; the namespace is deleted afterwards unless `keep`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from scripts.cluster import layout
+from scripts.cluster.kube import deployment_ready, get_json, kubectl
+from scripts.cluster.proc import log, wait_for
+
+NS = "hermes-smoke"
+_LABELS = {"app": "echo"}
+_SECURITY = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def _probe(name: str, args: list[str]) -> dict[str, Any]:
+    return {"name": name, "image": layout.PROBE_IMAGE, "imagePullPolicy": "Never", "args": args,
+            "securityContext": _SECURITY}  # fmt: skip
+
+
+def manifests() -> str:
+    echo = _probe("echo", ["serve", ":8080"])
+    echo["ports"] = [{"containerPort": 8080}]
+    echo["readinessProbe"] = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}
+    items = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo", "namespace": NS},
+         "spec": {"replicas": 2, "selector": {"matchLabels": _LABELS},
+                  "template": {"metadata": {"labels": _LABELS}, "spec": {"containers": [echo]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", "namespace": NS},
+         "spec": {"selector": _LABELS, "ports": [{"port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client", "namespace": NS},
+         "spec": {"containers": [_probe("client", ["sleep"])], "terminationGracePeriodSeconds": 1}},
+    ]  # fmt: skip
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def _in_client(*args: str) -> str:
+    return kubectl("exec", "-n", NS, "client", "--", "/probe", *args)
+
+
+def _pod_ready() -> bool:
+    pod = get_json("-n", NS, "pod", "client")
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
+
+
+def _expect(what: str, got: str, want: str) -> None:
+    if want not in got:
+        msg = f"smoke: {what}: expected {want!r}, got {got!r}"
+        raise AssertionError(msg)
+    log(f"smoke: {what}: {got.strip().splitlines()[0]}")
+
+
+def run_smoke(*, keep: bool = False) -> None:
+    started = time.monotonic()
+    kubectl("apply", "-f", "-", input_text=manifests())
+    try:
+        wait_for("the echo Deployment", lambda: deployment_ready(NS, "echo"), timeout=120)
+        wait_for("the client pod", _pod_ready, timeout=120)
+        _expect("DNS kubernetes.default.svc.cluster.local",
+                _in_client("resolve", f"kubernetes.default.svc.{layout.CLUSTER_DOMAIN}"),
+                layout.KUBERNETES_SERVICE_IP)  # fmt: skip
+        cluster_ip = get_json("-n", NS, "service", "echo")["spec"]["clusterIP"]
+        _expect(f"Service by ClusterIP {cluster_ip}", _in_client("get", f"http://{cluster_ip}/"), "hello from echo-")
+        _expect("Service by name", _in_client("get", f"http://echo.{NS}.svc.{layout.CLUSTER_DOMAIN}/"),
+                "hello from echo-")  # fmt: skip
+        log(f"smoke passed in {time.monotonic() - started:.1f} s")
+    finally:
+        if not keep:
+            kubectl("delete", "namespace", NS, "--wait=false", check=False)
