@@ -22,6 +22,10 @@ from scripts.cluster.proc import alive, daemon_pid, holder_pid, log, run_inside,
 
 MNT_NS_FILE = layout.RUN / "ns.mnt"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# What `down` removes without --purge: the cluster's state, so the next `up` starts a fresh cluster. Kept: logs,
+# the PKI and kubeconfigs (a host.kubeconfig stays valid across restarts), the host record of `check-host`.
+_RESET = [layout.ETCD_DATA, layout.KUBELET_ROOT, layout.CONTAINERD_ROOT, layout.STATE / "cni-ipam",
+          layout.STATE / "var-log", layout.STATE / "var-lib-cni"]  # fmt: skip
 
 
 def is_up() -> bool:
@@ -137,8 +141,8 @@ def down(*, purge: bool) -> None:
             log(line)
         if not changes:
             containment.forget()
-    if purge:
-        shutil.rmtree(layout.STATE, ignore_errors=True)
+    for folder in [layout.STATE] if purge else _RESET:
+        shutil.rmtree(folder, ignore_errors=True)
     log("down" + (" (purged /var/lib/hermes-cluster)" if purge else "; logs kept in /var/lib/hermes-cluster/logs"))
 
 

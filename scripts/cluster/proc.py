@@ -81,6 +81,8 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = Non
     layout.LOGS.mkdir(parents=True, exist_ok=True)
     full = inside(argv) if in_ns else list(argv)
     with (layout.LOGS / f"{name}.log").open("ab") as out:
+        out.write(f"==== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(argv)}\n".encode())
+        out.flush()
         proc = subprocess.Popen(  # noqa: S603 - our own command line
             full,
             stdin=subprocess.DEVNULL,
