@@ -147,6 +147,8 @@ def kubelet_config() -> dict[str, Any]:
         "protectKernelDefaults": False,
         "makeIPTablesUtilChains": True,
         "staticPodPath": "",
+        # Lowering an oom_score_adj needs CAP_SYS_RESOURCE, which this machine does not give: stay at 0.
+        "oomScoreAdj": 0,
     }
 
 
@@ -162,6 +164,7 @@ def kube_proxy_config() -> dict[str, Any]:
         "healthzBindAddress": "127.0.0.1:10256",
         "metricsBindAddress": "127.0.0.1:10249",
         "clientConnection": {"kubeconfig": str(pki.kubeconfig_path("kube-proxy"))},
+        "oomScoreAdj": 0,
         "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
     }
 

@@ -70,6 +70,13 @@ def apiserver() -> Daemon:
         f"--service-account-issuer={SA_ISSUER}",
         f"--service-account-key-file={pki.path('sa', 'pub')}",
         f"--service-account-signing-key-file={_key('sa')}",
+        f"--requestheader-client-ca-file={_crt('front-proxy-ca')}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={_crt('front-proxy-client')}",
+        f"--proxy-client-key-file={_key('front-proxy-client')}",
         "--allow-privileged=true",
         "--profiling=false",
     ])  # fmt: skip

@@ -41,6 +41,7 @@ class Cert:
     org: str = ""
     server: bool = False
     sans: tuple[str, ...] = ()
+    ca: str = "ca"
 
 
 CERTS = (
@@ -52,7 +53,11 @@ CERTS = (
     Cert("kubelet", f"system:node:{layout.NODE_NAME}", org="system:nodes"),
     Cert("kubelet-serving", layout.NODE_NAME, server=True, sans=(f"IP:{layout.NODE_IP}", f"DNS:{layout.NODE_NAME}")),
     Cert("kube-proxy", "system:kube-proxy"),
+    # The aggregation layer's client (kubeadm's front-proxy pair): the apiserver proxies to extension
+    # apiservers with it, and components read its CA from extension-apiserver-authentication.
+    Cert("front-proxy-client", "front-proxy-client", ca="front-proxy-ca"),
 )
+CAS = {"ca": "hermes-cluster-ca", "front-proxy-ca": "hermes-cluster-front-proxy-ca"}
 # Which client certificate each kubeconfig carries, and whether it talks to the apiserver from inside.
 KUBECONFIGS = {
     "admin": "admin",
@@ -78,14 +83,14 @@ def _subject(cert: Cert) -> str:
     return (f"/O={cert.org}" if cert.org else "") + f"/CN={cert.cn}"
 
 
-def make_ca() -> None:
-    if path("ca", "crt").exists():
+def make_ca(name: str, cn: str) -> None:
+    if path(name, "crt").exists():
         return
-    _key(path("ca", "key"))
-    run(["openssl", "req", "-x509", "-new", "-key", str(path("ca", "key")), "-subj", "/CN=hermes-cluster-ca",
+    _key(path(name, "key"))
+    run(["openssl", "req", "-x509", "-new", "-key", str(path(name, "key")), "-subj", f"/CN={cn}",
          "-days", DAYS, "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-         "-out", str(path("ca", "crt"))])  # fmt: skip
+         "-out", str(path(name, "crt"))])  # fmt: skip
 
 
 def make_leaf(cert: Cert) -> None:
@@ -102,8 +107,8 @@ def make_leaf(cert: Cert) -> None:
         csr, extfile = Path(tmp) / "csr", Path(tmp) / "ext"
         extfile.write_text("\n".join(ext) + "\n")
         run(["openssl", "req", "-new", "-key", str(key), "-subj", _subject(cert), "-out", str(csr)])
-        run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(path("ca", "crt")),
-             "-CAkey", str(path("ca", "key")), "-set_serial", str(int.from_bytes(_random(16), "big")),
+        run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(path(cert.ca, "crt")),
+             "-CAkey", str(path(cert.ca, "key")), "-set_serial", str(int.from_bytes(_random(16), "big")),
              "-days", DAYS, "-extfile", str(extfile), "-out", str(crt)])  # fmt: skip
 
 
@@ -155,7 +160,8 @@ def make_all() -> None:
     """CA, leaves, service-account keys, and every kubeconfig (admin inside, host through the forward)."""
     layout.PKI.mkdir(parents=True, exist_ok=True)
     layout.PKI.chmod(0o700)
-    make_ca()
+    for name, cn in CAS.items():
+        make_ca(name, cn)
     for cert in CERTS:
         make_leaf(cert)
     make_service_account_keys()

@@ -31,7 +31,7 @@ def _openssl(*args: str) -> str:
 
 def test_every_leaf_chains_to_the_cluster_ca(pki_dir: Path) -> None:
     for cert in pki.CERTS:
-        out = _openssl("verify", "-CAfile", str(pki_dir / "ca.crt"), str(pki_dir / f"{cert.name}.crt"))
+        out = _openssl("verify", "-CAfile", str(pki_dir / f"{cert.ca}.crt"), str(pki_dir / f"{cert.name}.crt"))
         assert out.strip().endswith(": OK")
 
 
