@@ -54,11 +54,15 @@ def up() -> None:
     if is_up() or any(layout.RUN.glob("*.pid")):
         log("a previous cluster is partly up: taking it down first")
         down(purge=False)
-    signal.signal(signal.SIGTERM, _interrupted)
+    # Explicit handlers: a shell starts background jobs with SIGINT ignored, and Python then keeps it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupted)
     started = time.monotonic()
     try:
-        _bring_up()
+        _bring_up(started)
     except BaseException:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not leave `down` half done
         log("bring-up failed: taking down what was started (logs kept in /var/lib/hermes-cluster/logs)")
         down(purge=False)
         raise
@@ -66,7 +70,10 @@ def up() -> None:
         f"KUBECONFIG={layout.HOST_KUBECONFIG} kubectl get nodes")  # fmt: skip
 
 
-def _bring_up() -> None:
+def _bring_up(started: float) -> None:
+    def mark(what: str) -> None:
+        log(f"{what} at {time.monotonic() - started:.1f} s")
+
     for folder in (layout.RUN, layout.STATE, layout.LOGS):
         folder.mkdir(parents=True, exist_ok=True)
     containment.record()
@@ -76,6 +83,7 @@ def _bring_up() -> None:
         layout.binary(name)
     images.build_all()
     pki.make_all()
+    mark("images and PKI made")
     holder = netns.start_holder()
     MNT_NS_FILE.write_text(os.readlink(f"/proc/{holder}/ns/mnt"))
     netns.configure()
@@ -87,11 +95,14 @@ def _bring_up() -> None:
     wait_for("containerd's socket", layout.CONTAINERD_SOCK.exists, timeout=30, interval=0.1)
     images.import_archives(images.own_archives())
     wait_for("the apiserver's /readyz", kube.apiserver_ready, timeout=120)
+    mark("apiserver ready")
     forward.inward("apiserver", layout.HOST_APISERVER_PORT, f"{layout.NODE_IP}:{layout.APISERVER_PORT}")
     for daemon in (daemons.controller_manager(), daemons.scheduler(), daemons.kubelet(), daemons.kube_proxy()):
         spawn(daemon.name, daemon.argv)
-    wait_for("node Ready", kube.node_ready, timeout=180)
+    # CoreDNS is applied before the node is Ready: the scheduler places it the moment the node can take it.
     kube.kubectl("apply", "-f", "-", input_text=addons.coredns())
+    wait_for("node Ready", kube.node_ready, timeout=180)
+    mark("node Ready")
     wait_for("CoreDNS Ready", lambda: kube.deployment_ready("kube-system", "coredns"), timeout=180)
 
 

@@ -74,6 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.geteuid() != 0:
         log("the test cluster needs root (namespaces, mounts, cgroups)")
         return 2
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt as exc:
+        log(f"interrupted ({exc})")
+        return 130
+    except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+        log(f"failed: {exc}")
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     match args.command:
         case "up":
             lifecycle.up()

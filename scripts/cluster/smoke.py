@@ -4,17 +4,20 @@ In namespace `hermes-smoke`: Deployment `echo` (2 replicas of hermes.local/probe
 `echo` (port 80), and pod `client`. From `client` (kubectl exec, so the apiserver-to-kubelet path works too):
   1. `kubernetes.default.svc.cluster.local` resolves to 10.96.0.1 (CoreDNS through the kube-dns Service);
   2. http://<echo's ClusterIP>/ answers "hello from echo-..." (kube-proxy's iptables DNAT);
-  3. http://echo.hermes-smoke.svc.cluster.local/ answers too (DNS search path and Service together).
+  3. http://echo.hermes-smoke.svc.cluster.local/ answers too (DNS search path and Service together);
+  4. a server on the host's 127.0.0.1 answers at 10.201.0.1:PORT through an outward forward.
 Each check raises with what it saw; the namespace is deleted afterwards unless `keep`.
 """
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
 from typing import Any
 
-from scripts.cluster import layout
+from scripts.cluster import forward, layout
 from scripts.cluster.kube import deployment_ready, get_json, kubectl
 from scripts.cluster.proc import log, wait_for
 
@@ -57,12 +60,40 @@ def _pod_ready() -> bool:
 def _expect(what: str, got: str, want: str) -> None:
     if want not in got:
         msg = f"smoke: {what}: expected {want!r}, got {got!r}"
-        raise AssertionError(msg)
+        raise RuntimeError(msg)
     log(f"smoke: {what}: {got.strip().splitlines()[0]}")
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"hello from the host\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _from_host_service() -> str:
+    """A server on the host's loopback, reached from the client pod at 10.201.0.1:PORT (`forward out`)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        forward.outward("smoke", port)
+        return _in_client("get", f"http://{layout.NODE_IP}:{port}/")
+    finally:
+        forward.remove("smoke")
+        server.shutdown()
+        server.server_close()
 
 
 def run_smoke(*, keep: bool = False) -> None:
     started = time.monotonic()
+    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=60s")  # a previous run's
     kubectl("apply", "-f", "-", input_text=manifests())
     try:
         wait_for("the echo Deployment", lambda: deployment_ready(NS, "echo"), timeout=120)
@@ -74,6 +105,7 @@ def run_smoke(*, keep: bool = False) -> None:
         _expect(f"Service by ClusterIP {cluster_ip}", _in_client("get", f"http://{cluster_ip}/"), "hello from echo-")
         _expect("Service by name", _in_client("get", f"http://echo.{NS}.svc.{layout.CLUSTER_DOMAIN}/"),
                 "hello from echo-")  # fmt: skip
+        _expect("host loopback through an outward forward", _from_host_service(), "hello from the host")
         log(f"smoke passed in {time.monotonic() - started:.1f} s")
     finally:
         if not keep:
