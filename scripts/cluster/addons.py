@@ -1,9 +1,11 @@
-"""Cluster add-ons applied after the node is Ready: CoreDNS as `kube-dns` on 10.96.0.10.
+"""Cluster add-ons applied by `up`: CoreDNS as `kube-dns` on 10.96.0.10.
 
 The objects follow CoreDNS's own Kubernetes deployment (coredns/deployment : kubernetes/coredns.yaml.sed)
-with two changes for a namespace that has no way out: no `forward` plugin (nothing upstream to ask; names
-outside cluster.local are refused at once instead of timing out) and so no `loop` check either. JSON is
-valid input for `kubectl apply`, so no YAML library is needed.
+with changes for a test bed in a namespace that has no way out: no `forward` plugin (nothing upstream to
+ask; names outside cluster.local are refused at once instead of timing out), so no `loop` check either;
+answers cached 5 s, not 30 (the kubernetes plugin's own default TTL), since tests delete and recreate
+Services by name and a stale ClusterIP is refused by kube-proxy. JSON is valid input for `kubectl apply`,
+so no YAML library is needed.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ COREFILE = f"""\
     kubernetes {layout.CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
         pods insecure
         fallthrough in-addr.arpa ip6.arpa
-        ttl 30
+        ttl 5
     }}
     prometheus :9153
-    cache 30
+    cache 5
     reload
     loadbalance
 }}
