@@ -5,7 +5,8 @@ In namespace `hermes-smoke`: Deployment `echo` (2 replicas of hermes.local/probe
   1. `kubernetes.default.svc.cluster.local` resolves to 10.96.0.1 (CoreDNS through the kube-dns Service);
   2. http://<echo's ClusterIP>/ answers "hello from echo-..." (kube-proxy's iptables DNAT);
   3. http://echo.hermes-smoke.svc.cluster.local/ answers too (DNS search path and Service together);
-  4. a server on the host's 127.0.0.1 answers at 10.201.0.1:PORT through an outward forward.
+  4. the ClusterIP answers from the node's own namespace too (how the apiserver calls admission webhooks);
+  5. a server on the host's 127.0.0.1 answers at 10.201.0.1:PORT through an outward forward.
 Each check raises with what it saw; the namespace is deleted afterwards unless `keep`.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from scripts.cluster import forward, layout
 from scripts.cluster.kube import deployment_ready, get_json, kubectl
-from scripts.cluster.proc import log, wait_for
+from scripts.cluster.proc import log, run_inside, wait_for
 
 NS = "hermes-smoke"
 _LABELS = {"app": "echo"}
@@ -103,6 +104,8 @@ def run_smoke(*, keep: bool = False) -> None:
                 layout.KUBERNETES_SERVICE_IP)  # fmt: skip
         cluster_ip = get_json("-n", NS, "service", "echo")["spec"]["clusterIP"]
         _expect(f"Service by ClusterIP {cluster_ip}", _in_client("get", f"http://{cluster_ip}/"), "hello from echo-")
+        from_node = run_inside(["curl", "-sS", "-m", "5", f"http://{cluster_ip}/"])
+        _expect("Service from the node's namespace (the apiserver's path to webhooks)", from_node, "hello from echo-")
         _expect("Service by name", _in_client("get", f"http://echo.{NS}.svc.{layout.CLUSTER_DOMAIN}/"),
                 "hello from echo-")  # fmt: skip
         _expect("host loopback through an outward forward", _from_host_service(), "hello from the host")
