@@ -159,6 +159,8 @@ def kube_proxy_config() -> dict[str, Any]:
         "kind": "KubeProxyConfiguration",
         "mode": "iptables",
         "clusterCIDR": layout.POD_CIDR,
+        # NodePorts on the node IP only (10.201.0.1), not on loopback or the pod bridge's gateway.
+        "nodePortAddresses": ["primary"],
         "hostnameOverride": layout.NODE_NAME,
         "bindAddress": layout.NODE_IP,
         "healthzBindAddress": "127.0.0.1:10256",
