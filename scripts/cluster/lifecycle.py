@@ -76,6 +76,8 @@ def _bring_up(started: float) -> None:
 
     for folder in (layout.RUN, layout.STATE, layout.LOGS):
         folder.mkdir(parents=True, exist_ok=True)
+    for previous in layout.LOGS.glob("*.log"):  # one generation kept: the last run's logs stay readable
+        previous.replace(previous.with_suffix(".log.1"))
     containment.record()
     netns.save_host_sysctls()
     for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",

@@ -17,12 +17,18 @@ Standard library only. Layout and addresses: scripts/cluster/layout.py and docs/
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from scripts.cluster import containment, forward, images, layout, lifecycle, smoke
 from scripts.cluster.proc import inside, log
+
+# Outside /run/hermes-cluster, which `down` removes while holding it.
+LOCK = Path("/run/lock/hermes-cluster.lock")
 
 
 def _enter(argv: Sequence[str]) -> None:
@@ -75,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("the test cluster needs root (namespaces, mounts, cgroups)")
         return 2
     try:
+        if args.command in {"up", "down"}:
+            with _exclusive():
+                return _dispatch(args)
         return _dispatch(args)
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc})")
@@ -82,6 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
         log(f"failed: {exc}")
         return 1
+
+
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One `up` or `down` at a time (a second one waits): both start and stop the same PIDs."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another up or down is running (lock {LOCK}); waiting")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -97,8 +119,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "forward":
             _forward(args)
         case "import":
-            from pathlib import Path  # noqa: PLC0415 - only this command needs it
-
             images.import_archives([Path(a) for a in args.archives])
         case "smoke":
             smoke.run_smoke(keep=args.keep)
