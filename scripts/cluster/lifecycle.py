@@ -14,11 +14,23 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from scripts.cluster import addons, configs, containment, daemons, forward, images, kube, layout, netns, pki
-from scripts.cluster.proc import alive, daemon_pid, holder_pid, log, run_inside, spawn, stop, stop_pid, wait_for
+from scripts.cluster.proc import (
+    alive,
+    daemon_pid,
+    ensure_running,
+    holder_pid,
+    log,
+    run_inside,
+    spawn,
+    stop,
+    stop_pid,
+    wait_for,
+)
 
 MNT_NS_FILE = layout.RUN / "ns.mnt"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -96,16 +108,26 @@ def _bring_up(started: float) -> None:
         spawn(daemon.name, daemon.argv)
     wait_for("containerd's socket", layout.CONTAINERD_SOCK.exists, timeout=30, interval=0.1)
     images.import_archives(images.own_archives())
-    wait_for("the apiserver's /readyz", kube.apiserver_ready, timeout=120)
+    wait_for("the apiserver's /readyz", _watching(kube.apiserver_ready), timeout=120)
     mark("apiserver ready")
     forward.inward("apiserver", layout.HOST_APISERVER_PORT, f"{layout.NODE_IP}:{layout.APISERVER_PORT}")
     for daemon in (daemons.controller_manager(), daemons.scheduler(), daemons.kubelet(), daemons.kube_proxy()):
         spawn(daemon.name, daemon.argv)
     # CoreDNS is applied before the node is Ready: the scheduler places it the moment the node can take it.
     kube.kubectl("apply", "-f", "-", input_text=addons.coredns())
-    wait_for("node Ready", kube.node_ready, timeout=180)
+    wait_for("node Ready", _watching(kube.node_ready), timeout=180)
     mark("node Ready")
-    wait_for("CoreDNS Ready", lambda: kube.deployment_ready("kube-system", "coredns"), timeout=180)
+    wait_for("CoreDNS Ready", _watching(lambda: kube.deployment_ready("kube-system", "coredns")), timeout=180)
+
+
+def _watching(probe: Callable[[], bool]) -> Callable[[], bool]:
+    """`probe`, failing at once if a daemon started so far has exited (its log's tail in the error)."""
+
+    def checked() -> bool:
+        ensure_running([p.stem for p in layout.RUN.glob("*.pid") if p != layout.HOLDER_PID])
+        return probe()
+
+    return checked
 
 
 def _choose_snapshotter() -> str:

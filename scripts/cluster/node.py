@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scripts.cluster import containment, forward, images, layout, lifecycle, smoke
-from scripts.cluster.proc import inside, log
+from scripts.cluster.proc import DaemonExited, inside, log
 
 # Outside /run/hermes-cluster, which `down` removes while holding it.
 LOCK = Path("/run/lock/hermes-cluster.lock")
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc})")
         return 130
-    except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+    except (RuntimeError, TimeoutError, FileNotFoundError, DaemonExited) as exc:
         log(f"failed: {exc}")
         return 1
 

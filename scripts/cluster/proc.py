@@ -18,6 +18,10 @@ from pathlib import Path
 
 from scripts.cluster import layout
 
+# Daemons outlive this process by design; holding their Popen objects keeps them from being collected
+# (and warned about) while we still run. `stop_pid` reaps them by PID.
+_DETACHED: list[subprocess.Popen[bytes]] = []
+
 
 def log(msg: str) -> None:
     """Progress on stderr (tooling, not a service: no JSON logs)."""
@@ -92,6 +96,7 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = Non
             env={**os.environ, **(env or {})},
         )
     pid_file(name).write_text(f"{proc.pid}\n")
+    _DETACHED.append(proc)
     return proc.pid
 
 
@@ -141,6 +146,20 @@ def stop(name: str, *, grace: float = 10.0) -> None:
     if pid is not None:
         stop_pid(pid, grace=grace)
     pid_file(name).unlink(missing_ok=True)
+
+
+class DaemonExited(Exception):
+    """A daemon `up` started is gone: waiting longer cannot help. Carries the tail of its log."""
+
+
+def ensure_running(names: Sequence[str]) -> None:
+    """Raise DaemonExited, with the last lines of its log, if any daemon of `names` is not running."""
+    for name in names:
+        if daemon_pid(name) is None:
+            log_file = layout.LOGS / f"{name}.log"
+            tail = log_file.read_text(errors="replace").splitlines()[-15:] if log_file.exists() else []
+            msg = f"{name} exited; the end of {log_file}:\n" + "\n".join(tail)
+            raise DaemonExited(msg)
 
 
 def wait_for(what: str, probe: Callable[[], object], *, timeout: float, interval: float = 0.5) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.cluster import addons, configs, containment, layout, pki
+from scripts.cluster import addons, configs, containment, layout, pki, proc
 
 
 @pytest.fixture
@@ -81,3 +81,13 @@ def test_containerd_config_keeps_the_runtime_under_our_folders() -> None:
     paths = [line.split('"')[1] for line in toml.splitlines() if line.strip().startswith(("root", "state", "address"))]
     assert paths
     assert all(p.startswith(("/var/lib/hermes-cluster", "/run/hermes-cluster")) for p in paths)
+
+
+def test_a_daemon_that_exits_fails_the_wait_with_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "RUN", tmp_path / "run")
+    monkeypatch.setattr(layout, "LOGS", tmp_path / "logs")
+    layout.RUN.mkdir()
+    pid = proc.spawn("crashy", ["sh", "-c", "echo etcd: bad flag; exit 3"], in_ns=False)
+    proc.stop_pid(pid, grace=5)  # reaps it: the daemon is gone
+    with pytest.raises(proc.DaemonExited, match="etcd: bad flag"):
+        proc.ensure_running(["crashy"])
