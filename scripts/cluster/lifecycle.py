@@ -163,7 +163,10 @@ def down(*, purge: bool) -> None:
             stop_pid(pid, grace=3)
     holder = holder_pid()
     if holder is not None:
+        log(f"unmounted {netns.unmount_all(holder)} mounts inside the namespace")
         stop_pid(holder, grace=3)
+    for point in netns.host_mounts():
+        log(f"warning: {point} is mounted on the host")
     _remove_kubepods_cgroups()
     for line in netns.restore_host_sysctls():
         log(f"restored {line}")

@@ -132,3 +132,35 @@ def holder_alive() -> bool:
 
 def host_sysctl(key: str) -> str:
     return run(["sysctl", "-n", key]).strip()
+
+
+def _mount_points(mountinfo: Path) -> list[str]:
+    """Mount points under our folders and the private-mount targets, in mount order."""
+    prefixes = (str(layout.STATE), str(layout.RUN), *PRIVATE_MOUNTS)
+    points = []
+    for line in _read_lines(mountinfo):
+        point = line.split()[4].encode().decode("unicode_escape")  # mountinfo escapes spaces as \\040
+        if any(point == p or point.startswith(p + "/") for p in prefixes):
+            points.append(point)
+    return points
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
+
+
+def unmount_all(holder: int) -> int:
+    """Unmount, inside the namespace, every mount under our folders (deepest last-made first); returns how many."""
+    points = _mount_points(Path(f"/proc/{holder}/mountinfo"))
+    if points:
+        # Lazy: a busy mount is detached now and freed when its last user is gone (the processes are already).
+        run_inside(["umount", "--lazy", *reversed(points)], check=False)
+    return len(points)
+
+
+def host_mounts() -> list[str]:
+    """Our mounts as the host sees them: must be none (the namespace's propagation is private)."""
+    return _mount_points(Path("/proc/self/mountinfo"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.cluster import addons, configs, containment, layout, pki, proc
+from scripts.cluster import addons, configs, containment, layout, netns, pki, proc
 
 
 @pytest.fixture
@@ -91,3 +91,19 @@ def test_a_daemon_that_exits_fails_the_wait_with_its_log(tmp_path: Path, monkeyp
     proc.stop_pid(pid, grace=5)  # reaps it: the daemon is gone
     with pytest.raises(proc.DaemonExited, match="etcd: bad flag"):
         proc.ensure_running(["crashy"])
+
+
+def test_down_unmounts_only_what_lives_under_our_folders(tmp_path: Path) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "22 1 0:21 / /run rw shared:5 - tmpfs tmpfs rw\n"
+        "90 22 0:50 / /run/containerd rw - tmpfs hermes-cluster rw\n"
+        "91 1 254:0 /var/lib/hermes-cluster/var-log /var/log rw - ext4 /dev/vda rw\n"
+        "92 1 254:0 /x /var/lib/hermes-cluster/kubelet/pods/a/volumes/my\\040vol rw - tmpfs tmpfs rw\n"
+        "93 1 254:0 /x /var/lib/hermes-clusterX rw - ext4 /dev/vda rw\n"
+    )
+    assert netns._mount_points(mountinfo) == [
+        "/run/containerd",
+        "/var/log",
+        "/var/lib/hermes-cluster/kubelet/pods/a/volumes/my vol",
+    ]
