@@ -63,8 +63,15 @@ def up() -> None:
     if healthy():
         log("already up and healthy (KUBECONFIG=/var/lib/hermes-cluster/host.kubeconfig from the host)")
         return
+    if is_up() and all(daemon_pid(name) is not None for name in daemons.NAMES):
+        # Every process runs: not ready yet (a CoreDNS restart, a loaded machine) is no reason to wipe a cluster
+        # others may be using. Wait for it, and leave the decision to tear down to a person.
+        log("the cluster runs but is not ready: waiting")
+        _wait_ready(timeout=120)
+        log("up and healthy")
+        return
     if is_up() or any(layout.RUN.glob("*.pid")):
-        log("a previous cluster is partly up: taking it down first")
+        log("a previous cluster is partly up (a daemon or the holder is gone): taking it down first")
         down(purge=False)
     # Explicit handlers: a shell starts background jobs with SIGINT ignored, and Python then keeps it ignored.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -115,9 +122,16 @@ def _bring_up(started: float) -> None:
         spawn(daemon.name, daemon.argv)
     # CoreDNS is applied before the node is Ready: the scheduler places it the moment the node can take it.
     kube.kubectl("apply", "-f", "-", input_text=addons.coredns())
-    wait_for("node Ready", _watching(kube.node_ready), timeout=180)
-    mark("node Ready")
-    wait_for("CoreDNS Ready", _watching(lambda: kube.deployment_ready("kube-system", "coredns")), timeout=180)
+    _wait_ready(timeout=180, mark=mark)
+
+
+def _wait_ready(*, timeout: float, mark: Callable[[str], None] | None = None) -> None:
+    """The apiserver ready, the node Ready, CoreDNS Ready; fails at once if a daemon exits."""
+    wait_for("the apiserver's /readyz", _watching(kube.apiserver_ready), timeout=timeout)
+    wait_for("node Ready", _watching(kube.node_ready), timeout=timeout)
+    if mark is not None:
+        mark("node Ready")
+    wait_for("CoreDNS Ready", _watching(lambda: kube.deployment_ready("kube-system", "coredns")), timeout=timeout)
 
 
 def _watching(probe: Callable[[], bool]) -> Callable[[], bool]:
