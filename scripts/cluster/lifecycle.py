@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from scripts.cluster import addons, configs, containment, daemons, forward, images, kube, layout, netns, pki
+from scripts.cluster import addons, configs, containment, daemons, forward, kube, layout, netns, node_images, pki
 from scripts.cluster.proc import (
     alive,
     daemon_pid,
@@ -102,19 +102,19 @@ def _bring_up(started: float) -> None:
     for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
                  "etcd", "coredns"):  # fmt: skip
         layout.binary(name)
-    images.build_all()
+    node_images.build_all()
     pki.make_all()
     mark("images and PKI made")
     holder = netns.start_holder()
     MNT_NS_FILE.write_text(os.readlink(f"/proc/{holder}/ns/mnt"))
     netns.configure()
     snapshotter = _choose_snapshotter()
-    images.SNAPSHOTTER_FILE.write_text(snapshotter)
+    node_images.SNAPSHOTTER_FILE.write_text(snapshotter)
     configs.write_all(snapshotter)
     for daemon in (daemons.etcd(), daemons.containerd(), daemons.apiserver()):
         spawn(daemon.name, daemon.argv)
     wait_for("containerd's socket", layout.CONTAINERD_SOCK.exists, timeout=30, interval=0.1)
-    images.import_archives(images.own_archives())
+    node_images.import_archives(node_images.own_archives())
     wait_for("the apiserver's /readyz", _watching(kube.apiserver_ready), timeout=120)
     mark("apiserver ready")
     forward.inward("apiserver", layout.HOST_APISERVER_PORT, f"{layout.NODE_IP}:{layout.APISERVER_PORT}")

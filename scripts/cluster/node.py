@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from scripts.cluster import containment, forward, images, layout, lifecycle, smoke
+from scripts.cluster import containment, forward, layout, lifecycle, node_images, smoke
 from scripts.cluster.proc import DaemonExited, inside, log
 
 # Outside /run/hermes-cluster, which `down` removes while holding it.
@@ -119,7 +119,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "forward":
             _forward(args)
         case "import":
-            images.import_archives([Path(a) for a in args.archives])
+            node_images.import_archives([Path(a) for a in args.archives])
         case "smoke":
             smoke.run_smoke(keep=args.keep)
         case "check-host":
