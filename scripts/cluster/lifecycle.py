@@ -162,8 +162,8 @@ def _choose_snapshotter() -> str:
     return "overlayfs"
 
 
-def down(*, purge: bool) -> None:
-    """Stop everything `up` started, by PID, and leave the host as it was."""
+def down(*, purge: bool) -> bool:
+    """Stop everything `up` started, by PID, and leave the host as it was; False if the host still differs."""
     mnt_ns = MNT_NS_FILE.read_text() if MNT_NS_FILE.exists() else None
     stop("kubelet")
     _kill_pods()
@@ -186,16 +186,24 @@ def down(*, purge: bool) -> None:
         log(f"restored {line}")
     netns.remove_created_mount_points()
     shutil.rmtree(layout.RUN, ignore_errors=True)
-    if containment.BEFORE.exists():
-        changes = containment.diff(with_sysctls=True)
-        log("host network and sysctls as before `up`" if not changes else "host differs from before `up`:")
-        for line in changes:
-            log(line)
-        if not changes:
-            containment.forget()
+    clean = _host_as_before()
     for folder in [layout.STATE] if purge else _RESET:
         shutil.rmtree(folder, ignore_errors=True)
     log("down" + (" (purged /var/lib/hermes-cluster)" if purge else "; logs kept in /var/lib/hermes-cluster/logs"))
+    return clean
+
+
+def _host_as_before() -> bool:
+    """Compare the host's network and sysctls with the record of `up`; forget the record if they match."""
+    if not containment.BEFORE.exists():
+        return True
+    changes = containment.diff(with_sysctls=True)
+    log("host network and sysctls as before `up`" if not changes else "host differs from before `up`:")
+    for line in changes:
+        log(line)
+    if not changes:
+        containment.forget()
+    return not changes
 
 
 def _kubepods() -> list[Path]:

@@ -1,7 +1,7 @@
 """Bring the single-node test cluster up and tear it down, entirely inside network + mount namespaces.
 
     python -m scripts.cluster.node up             # idempotent: says so when already up and healthy
-    python -m scripts.cluster.node down [--purge] # stop everything by PID, restore sysctls, clean up
+    python -m scripts.cluster.node down [--purge] # stop by PID, restore sysctls; exit 1 if the host differs
     python -m scripts.cluster.node status         # daemons, PIDs, memory (RSS), health
     python -m scripts.cluster.node enter CMD...   # CMD inside the namespaces, KUBECONFIG=admin.kubeconfig
     python -m scripts.cluster.node forward in NAME HOST_PORT TARGET   # host 127.0.0.1:HOST_PORT -> TARGET inside
@@ -111,7 +111,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "up":
             lifecycle.up()
         case "down":
-            lifecycle.down(purge=args.purge)
+            return 0 if lifecycle.down(purge=args.purge) else 1
         case "status":
             return lifecycle.status()
         case "enter":
