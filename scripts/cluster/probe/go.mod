@@ -1,0 +1,3 @@
+module hermes.local/probe
+
+go 1.22
