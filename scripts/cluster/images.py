@@ -19,6 +19,7 @@ tag. Output: `$CACHE/cluster/images/hermes-<function>-<tag>.oci.tar`; the refere
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -233,7 +234,14 @@ def tag_for(function: str, layers: Sequence[oci.Layer]) -> str:
 
 
 def build(functions: Sequence[str]) -> list[tuple[str, str, Path]]:
-    """Build the images; return (function, reference, archive) for each."""
+    """Build the images; return (function, reference, archive) for each. One build at a time per cache."""
+    cluster_cache().mkdir(parents=True, exist_ok=True)
+    with (cluster_cache() / ".images.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(functions)
+
+
+def _build(functions: Sequence[str]) -> list[tuple[str, str, Path]]:
     root, base_layer = base()
     out_dir = cluster_cache() / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
