@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The machine packages the tests need beside what `make install` puts in .venv: Python 3.11, a Java and
 # Maven for Elasticsearch (scripts/local_es.py), curl, bubblewrap for the image test (tests/deploy/image.py),
+# mmdebstrap, containerd and runc for the cluster images (scripts/cluster/images.py, tests/deploy/test_cluster_image.py),
 # chromium and its driver for the browser tests, node and npm for the InstantSearch page's packages. Installs the missing ones with apt-get when run
 # as root; otherwise fails naming exactly what to install. `make test`, `make test-fast` and .ci/run call it.
 set -euo pipefail
@@ -12,6 +13,9 @@ declare -A PACKAGES=(
   [mvn]=maven
   [curl]=curl
   [bwrap]=bubblewrap
+  [mmdebstrap]=mmdebstrap
+  [containerd]=containerd
+  [runc]=runc
   [chromium]=chromium
   [chromedriver]=chromium-driver
   [node]=nodejs
@@ -19,7 +23,7 @@ declare -A PACKAGES=(
 )
 
 missing=()
-for tool in python3.11 java mvn curl bwrap chromium chromedriver node npm; do
+for tool in python3.11 java mvn curl bwrap mmdebstrap containerd runc chromium chromedriver node npm; do
   command -v "$tool" >/dev/null 2>&1 || missing+=(${PACKAGES[$tool]})
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0

@@ -1,15 +1,10 @@
 """Build the function image's Python layer the way the buildpack does, and run a function the way its
 launcher does, as the rendered Service's user on a read-only root (bubblewrap; no Docker).
 
-What each step copies, from GoogleCloudPlatform/buildpacks:
-- the pip install: `pkg/python/python.go` (`PIPInstallRequirements`, `basePipInstallArgs`): the
-  flags below plus `--no-cache-dir`; `--user` only outside a virtualenv (its own virtualenv branch
-  drops it, as we do), then deterministic byte-compilation and `pip check`, which fails the build;
-- the function: `cmd/python/functions_framework/lib/lib.go`: `python3 -m compileall -f -q .` over the
-  source, then the web process is `functions-framework` with no flags; `pkg/gcpbuildpack/env.go`
-  (`SetFunctionsEnvVars`) turns GOOGLE_FUNCTION_* into FUNCTION_TARGET / _SOURCE / _SIGNATURE_TYPE;
-- requirements.txt wins over pyproject.toml when both exist (`pkg/python/pyproject.go`,
-  `IsPyprojectEnabled`), and functions-framework is not injected when requirements.txt names it.
+The buildpack's steps (pip flags, exclusion, compileall, the launch env) are data in
+scripts/cluster/buildpack.py, shared with the cluster's image builder; this sandbox differs in one place:
+the layer is a virtualenv (`--user` dropped, as the buildpack's own python37/38 branch does), so the host's
+Python can run it without the image's root filesystem.
 Knative adds PORT and K_* and sets terminationGracePeriodSeconds to the revision's timeoutSeconds
 (knative/serving `pkg/reconciler/revision/resources/deploy.go`, `BuildPodSpec`).
 """
@@ -20,25 +15,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-PIP_FLAGS = [
-    "--upgrade",
-    "--upgrade-strategy",
-    "only-if-needed",
-    "--no-warn-script-location",
-    "--no-warn-conflicts",
-    "--force-reinstall",
-    "--no-compile",
-    "--disable-pip-version-check",
-    "--no-cache-dir",
-]
-HOME = "/home/cnb"  # the run image's user home (uid 1000)
+from scripts.cluster import buildpack as bp
+
+ROOT = bp.ROOT
+HOME = bp.HOME  # the run image's user home (uid 1000)
 TMP = "/tmp"  # noqa: S108 -- the pod's emptyDir, a fresh tmpfs in the sandbox
 
 
@@ -48,23 +32,10 @@ class Image:
     layer: Path  # the dependency layer (a virtualenv)
 
 
-def sources() -> list[str]:
-    """The repository's files `pack build --path .` sends: project.toml's `exclude` left out."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.splitlines()
-    excluded = tomllib.loads((ROOT / "project.toml").read_text())["io"]["buildpacks"]["exclude"]
-
-    def kept(path: str) -> bool:
-        return not any(fnmatch(part, pattern) for part in Path(path).parts for pattern in excluded)
-
-    return [path for path in listed if (ROOT / path).is_file() and kept(path)]
-
-
 def build(where: Path) -> Image:
     """Copy the source, install requirements.txt with the buildpack's flags, compile, `pip check`."""
     image = Image(where / "workspace", where / "layer")
-    for path in sources():
+    for path in bp.sources():
         (image.workspace / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, image.workspace / path)
     python = shutil.which("python3.11") or sys.executable
@@ -72,7 +43,7 @@ def build(where: Path) -> Image:
     pip = [str(image.layer / "bin" / "python"), "-m", "pip"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV"))}
     done = subprocess.run(
-        [*pip, "install", "--requirement", "requirements.txt", *PIP_FLAGS],
+        [*pip, "install", "--requirement", "requirements.txt", *bp.PIP_FLAGS],
         cwd=image.workspace,
         env=env,
         capture_output=True,
@@ -80,12 +51,9 @@ def build(where: Path) -> Image:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for target in (image.layer, image.workspace):
-        subprocess.run(
-            [str(image.layer / "bin" / "python"), "-m", "compileall", "-f", "-q", str(target)],
-            check=True,
-            capture_output=True,
-        )
+    python = str(image.layer / "bin" / "python")
+    subprocess.run([python, *bp.COMPILE_LAYER, str(image.layer)], check=True, capture_output=True)
+    subprocess.run([python, *bp.COMPILE_SOURCE], cwd=image.workspace, check=True, capture_output=True)
     return image
 
 
@@ -176,15 +144,11 @@ def service_spec(objects: list[dict[str, Any]], service: str) -> dict[str, Any]:
 
 def launch_env(image: Image, function: str, service: str, port: int) -> dict[str, str]:
     """What the CNB launcher and Knative add: PATH with the layer, HOME, FUNCTION_*, PORT, K_*."""
-    descriptor = tomllib.loads((ROOT / "project.toml").read_text())
-    build_env = {e["name"]: e["value"] for e in descriptor["io"]["buildpacks"]["build"]["env"]}
     return {
         "PATH": f"{image.layer}/bin:/usr/local/bin:/usr/bin:/bin",
         "HOME": HOME,
         "VIRTUAL_ENV": str(image.layer),
-        "FUNCTION_TARGET": function,  # `make images`: GOOGLE_FUNCTION_TARGET=<function>
-        "FUNCTION_SOURCE": f"functions/{function}/main.py",
-        "FUNCTION_SIGNATURE_TYPE": build_env["GOOGLE_FUNCTION_SIGNATURE_TYPE"],
+        **bp.function_env(function),  # `make images`: GOOGLE_FUNCTION_TARGET=<function>
         "PORT": str(port),
         "K_SERVICE": service,
         "K_CONFIGURATION": service,
