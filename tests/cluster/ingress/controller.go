@@ -23,6 +23,7 @@ type Controller struct {
 	Client        versioned.Interface
 	Ingresses     listers.IngressLister
 	Table         *atomic.Pointer[Table]
+	Resolver      *Resolver
 	PublicDomain  string // DomainInternal of the Service in front of the external listener
 	PrivateDomain string // DomainInternal of the Service in front of the local listener
 	Log           *slog.Logger
@@ -38,7 +39,7 @@ func (c *Controller) Owns(ing *v1alpha1.Ingress) bool {
 	return class == c.Class
 }
 
-// Handler marks the table stale on any KIngress event.
+// Handler marks the table stale on any KIngress or Service event.
 func (c *Controller) Handler() cache.ResourceEventHandler {
 	kick := func(any) { c.Kick() }
 	return cache.ResourceEventHandlerFuncs{
@@ -86,11 +87,36 @@ func (c *Controller) sync(ctx context.Context) error {
 	c.Table.Store(table) // from here on the proxies serve these generations
 	var firstErr error
 	for _, ing := range mine {
+		if missing := c.unresolved(ing); missing != "" {
+			// Not Ready until every backend can be dialled: a Service event kicks another sync.
+			c.Log.Info("ingress waits for a backend", "ingress", keyOf(ing).String(), "backend", missing)
+			continue
+		}
 		if err := c.markReady(ctx, ing, table.Generations[keyOf(ing)]); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
 	return firstErr
+}
+
+// unresolved names the first backend of the KIngress that the Service cache cannot resolve yet.
+func (c *Controller) unresolved(ing *v1alpha1.Ingress) string {
+	if c.Resolver == nil {
+		return ""
+	}
+	for _, rule := range ing.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		for _, p := range rule.HTTP.Paths {
+			for _, s := range p.Splits {
+				if _, _, err := c.Resolver.Resolve(s.ServiceNamespace, s.ServiceName, s.ServicePort); err != nil {
+					return s.ServiceNamespace + "/" + s.ServiceName + ":" + s.ServicePort.String()
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func (c *Controller) markReady(ctx context.Context, ing *v1alpha1.Ingress, generation int64) error {

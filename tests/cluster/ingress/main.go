@@ -86,11 +86,14 @@ func run(log *slog.Logger, kubeconfig, class string, isDefault bool, externalAdd
 		Table: table, PublicDomain: publicDomain, PrivateDomain: privateDomain, Log: log,
 		dirty: make(chan struct{}, 1),
 	}
+	res := &Resolver{Services: services.Lister(), ClusterDomain: clusterDomain}
+	ctl.Resolver = res
 	if _, err := ingresses.Informer().AddEventHandler(ctl.Handler()); err != nil {
 		return err
 	}
-	res := &Resolver{Services: services.Lister(), ClusterDomain: clusterDomain}
-	_ = services.Informer()
+	if _, err := services.Informer().AddEventHandler(ctl.Handler()); err != nil {
+		return err
+	}
 	kubeFactory.Start(ctx.Done())
 	netFactory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced, ingresses.Informer().HasSynced) {
