@@ -103,11 +103,15 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# 7. Host 127.0.0.1:$HOST_PORT -> $NODE_IP:$EXTERNAL_PORT inside (daemons fwd-ingress-in / fwd-ingress-out).
-sock="$RUN/fwd/ingress.sock"
-if ! { alive "$(cat "$RUN/fwd-ingress-in.pid" 2>/dev/null || true)" && alive "$(cat "$RUN/fwd-ingress-out.pid" 2>/dev/null || true)"; }; then
+# 7. Host 127.0.0.1:$HOST_PORT -> $NODE_IP:$EXTERNAL_PORT inside (daemons fwd-ingress-in / fwd-ingress-out):
+# the node tooling's `forward in` when this checkout has it, else the same two socat processes by hand.
+repo=$(cd "$here/../../.." && pwd)
+if [ -f "$repo/scripts/cluster/node.py" ] && [ -f "$repo/scripts/cluster/forward.py" ]; then
+  PYTHONPATH="$repo" python3 -m scripts.cluster.node forward in ingress "$HOST_PORT" "$NODE_IP:$EXTERNAL_PORT"
+elif ! { alive "$(cat "$RUN/fwd-ingress-in.pid" 2>/dev/null || true)" && alive "$(cat "$RUN/fwd-ingress-out.pid" 2>/dev/null || true)"; }; then
+  sock="$RUN/fwd/ingress.sock"
   for end in in out; do
-    p=$(cat "$RUN/fwd-ingress-$end.pid" 2>/dev/null || true); alive "$p" && kill "$p"; rm -f "$RUN/fwd-ingress-$end.pid"
+    p=$(cat "$RUN/fwd-ingress-$end.pid" 2>/dev/null || true); if alive "$p"; then kill "$p"; fi; rm -f "$RUN/fwd-ingress-$end.pid"
   done
   mkdir -p "$RUN/fwd"
   setsid nsenter -t "$holder" -n -m -- socat "UNIX-LISTEN:$sock,fork,unlink-early,mode=600" "TCP:$NODE_IP:$EXTERNAL_PORT" \
