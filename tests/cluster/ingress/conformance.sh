@@ -58,8 +58,8 @@ oci_repo=${HERMES_OCI_REPO:-$repo}  # a checkout holding scripts/cluster/oci.py
 for img in $IMAGES; do
   tar="$out/images/$img.oci.tar"
   if [ ! -f "$tar" ]; then
-    PYTHONPATH="$oci_repo" python3 -m scripts.cluster.oci binary --name "knative-test/$img" --tag "$TAG" \
-      --file "$out/$img:/ko-app/$img" --user 65532 --entrypoint "/ko-app/$img" --out "$tar"
+    (cd "$oci_repo" && PYTHONPATH="$oci_repo" python3 -m scripts.cluster.oci binary --name "knative-test/$img" --tag "$TAG" \
+      --file "$out/$img:/ko-app/$img" --user 65532 --entrypoint "/ko-app/$img" --out "$tar")
   fi
   if ! inside ctr -a "$RUN/containerd/containerd.sock" -n k8s.io images ls -q | grep -qx "$REPO_PREFIX/$img:$TAG" \
      || [ "$tar" -nt "$out/images/.imported-$img" ]; then

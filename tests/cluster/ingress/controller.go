@@ -39,7 +39,7 @@ func (c *Controller) Owns(ing *v1alpha1.Ingress) bool {
 	return class == c.Class
 }
 
-// Handler marks the table stale on any KIngress or Service event.
+// Handler marks the table stale on any KIngress, Service or EndpointSlice event.
 func (c *Controller) Handler() cache.ResourceEventHandler {
 	kick := func(any) { c.Kick() }
 	return cache.ResourceEventHandlerFuncs{
@@ -88,7 +88,8 @@ func (c *Controller) sync(ctx context.Context) error {
 	var firstErr error
 	for _, ing := range mine {
 		if missing := c.unresolved(ing); missing != "" {
-			// Not Ready until every backend can be dialled: a Service event kicks another sync.
+			// Not Ready until every backend has a ready endpoint: Service and EndpointSlice events
+			// kick another sync.
 			c.Log.Info("ingress waits for a backend", "ingress", keyOf(ing).String(), "backend", missing)
 			continue
 		}

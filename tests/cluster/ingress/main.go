@@ -77,6 +77,7 @@ func run(log *slog.Logger, kubeconfig, class string, isDefault bool, externalAdd
 	kubeFactory := kubeinformers.NewSharedInformerFactory(kube, 10*time.Minute)
 	netFactory := netinformers.NewSharedInformerFactory(netClient, 10*time.Minute)
 	services := kubeFactory.Core().V1().Services()
+	slices := kubeFactory.Discovery().V1().EndpointSlices()
 	ingresses := netFactory.Networking().V1alpha1().Ingresses()
 
 	table := new(atomic.Pointer[Table])
@@ -86,7 +87,7 @@ func run(log *slog.Logger, kubeconfig, class string, isDefault bool, externalAdd
 		Table: table, PublicDomain: publicDomain, PrivateDomain: privateDomain, Log: log,
 		dirty: make(chan struct{}, 1),
 	}
-	res := &Resolver{Services: services.Lister(), ClusterDomain: clusterDomain}
+	res := &Resolver{Services: services.Lister(), Slices: slices.Lister(), ClusterDomain: clusterDomain}
 	ctl.Resolver = res
 	if _, err := ingresses.Informer().AddEventHandler(ctl.Handler()); err != nil {
 		return err
@@ -94,9 +95,13 @@ func run(log *slog.Logger, kubeconfig, class string, isDefault bool, externalAdd
 	if _, err := services.Informer().AddEventHandler(ctl.Handler()); err != nil {
 		return err
 	}
+	if _, err := slices.Informer().AddEventHandler(ctl.Handler()); err != nil {
+		return err
+	}
 	kubeFactory.Start(ctx.Done())
 	netFactory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced, ingresses.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced, slices.Informer().HasSynced,
+		ingresses.Informer().HasSynced) {
 		return errors.New("informer caches did not sync")
 	}
 	log.Info("caches synced", "class", class, "default", isDefault, "external", externalAddr, "local", localAddr)

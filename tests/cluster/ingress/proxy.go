@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -15,8 +16,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"knative.dev/networking/pkg/apis/networking"
 )
 
@@ -112,9 +116,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.http1.ServeHTTP(w, r)
 }
 
-// Resolver turns a KIngress backend into an address, through the Service informer.
+// Resolver turns a KIngress backend into an address, through the Service and EndpointSlice
+// informers.
 type Resolver struct {
-	Services      corelisters.ServiceLister
+	Services corelisters.ServiceLister
+	// Slices, when set, makes the proxy dial a ready endpoint of the Service directly, as Envoy-based
+	// ingresses do; without it, the Service's ClusterIP (and kube-proxy) is dialled. Endpoints are
+	// the better choice: right after a Service's first pod turns ready kube-proxy may not have
+	// programmed its rules yet, and the ClusterIP then refuses connections.
+	Slices        discoverylisters.EndpointSliceLister
 	ClusterDomain string
 }
 
@@ -140,15 +150,50 @@ func (res *Resolver) Resolve(ns, name string, port intstr.IntOrString) (string, 
 		if !ok {
 			return "", false, fmt.Errorf("service %s/%s has no port %s", ns, name, port.String())
 		}
+		h2c := sp.Name == networking.ServicePortNameH2C ||
+			(sp.AppProtocol != nil && *sp.AppProtocol == networking.AppProtocolH2C)
+		if res.Slices != nil {
+			addr, err := res.endpoint(ns, name, sp.Name)
+			return addr, h2c, err
+		}
 		ip := svc.Spec.ClusterIP
 		if ip == "" || ip == corev1.ClusterIPNone {
 			return "", false, fmt.Errorf("service %s/%s has no cluster IP", ns, name)
 		}
-		h2c := sp.Name == networking.ServicePortNameH2C ||
-			(sp.AppProtocol != nil && *sp.AppProtocol == networking.AppProtocolH2C)
 		return net.JoinHostPort(ip, strconv.Itoa(int(sp.Port))), h2c, nil
 	}
 	return "", false, errors.New("too many ExternalName hops")
+}
+
+// endpoint picks a ready endpoint of the Service port at random.
+func (res *Resolver) endpoint(ns, name, portName string) (string, error) {
+	slices, err := res.Slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name}))
+	if err != nil {
+		return "", err
+	}
+	var addrs []string
+	for _, slice := range slices {
+		if slice.AddressType != discoveryv1.AddressTypeIPv4 && slice.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		for _, p := range slice.Ports {
+			if p.Port == nil || (p.Name != nil && *p.Name != portName) || (p.Name == nil && portName != "") {
+				continue
+			}
+			for _, ep := range slice.Endpoints {
+				if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+					continue
+				}
+				for _, a := range ep.Addresses {
+					addrs = append(addrs, net.JoinHostPort(a, strconv.Itoa(int(*p.Port))))
+				}
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return "", fmt.Errorf("service %s/%s port %q has no ready endpoint", ns, name, portName)
+	}
+	return addrs[rand.IntN(len(addrs))], nil
 }
 
 func findPort(svc *corev1.Service, port intstr.IntOrString) (corev1.ServicePort, bool) {

@@ -11,8 +11,11 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"knative.dev/networking/pkg/apis/networking/v1alpha1"
 )
@@ -75,5 +78,42 @@ func TestProxyRoundTrip(t *testing.T) {
 	}
 	if code, _ := do("nope.example.com", "/"); code != http.StatusNotFound {
 		t.Errorf("unknown host: %d, want 404", code)
+	}
+}
+
+func TestResolveToReadyEndpoints(t *testing.T) {
+	svcIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	_ = svcIdx.Add(&corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "s"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.9", Ports: []corev1.ServicePort{
+			{Name: "http", Port: 80}, {Name: "http2", Port: 81},
+		}},
+	})
+	sliceIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	res := &Resolver{Services: corelisters.NewServiceLister(svcIdx),
+		Slices: discoverylisters.NewEndpointSliceLister(sliceIdx), ClusterDomain: "cluster.local"}
+	if _, _, err := res.Resolve("ns", "s", intstr.FromInt(80)); err == nil {
+		t.Fatal("resolved a Service without endpoints")
+	}
+	str := func(s string) *string { return &s }
+	i32 := func(i int32) *int32 { return &i }
+	no := false
+	_ = sliceIdx.Add(&discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "ns", Name: "s-1", Labels: map[string]string{discoveryv1.LabelServiceName: "s"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: str("http"), Port: i32(8080)}, {Name: str("http2"), Port: i32(8081)}},
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{"10.88.0.5"}},
+			{Addresses: []string{"10.88.0.6"}, Conditions: discoveryv1.EndpointConditions{Ready: &no}},
+		},
+	})
+	for i := 0; i < 20; i++ {
+		addr, h2c, err := res.Resolve("ns", "s", intstr.FromInt(80))
+		if err != nil || addr != "10.88.0.5:8080" || h2c {
+			t.Fatalf("port 80: %s %v %v", addr, h2c, err)
+		}
+	}
+	if addr, h2c, err := res.Resolve("ns", "s", intstr.FromString("http2")); err != nil || addr != "10.88.0.5:8081" || !h2c {
+		t.Fatalf("port http2: %s %v %v", addr, h2c, err)
 	}
 }
