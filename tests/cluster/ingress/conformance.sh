@@ -59,7 +59,7 @@ for img in $IMAGES; do
   tar="$out/images/$img.oci.tar"
   if [ ! -f "$tar" ]; then
     (cd "$oci_repo" && PYTHONPATH="$oci_repo" python3 -m scripts.cluster.oci binary --name "knative-test/$img" --tag "$TAG" \
-      --file "$out/$img:/ko-app/$img" --user 65532 --entrypoint "/ko-app/$img" --out "$tar")
+      --file "$out/$img:/ko-app/$img" --user 65532 --entrypoint "/ko-app/$img" --out "$tar" >/dev/null)
   fi
   if ! inside ctr -a "$RUN/containerd/containerd.sock" -n k8s.io images ls -q | grep -qx "$REPO_PREFIX/$img:$TAG" \
      || [ "$tar" -nt "$out/images/.imported-$img" ]; then
