@@ -66,6 +66,7 @@ func NewProxy(external bool, table *atomic.Pointer[Table], res *Resolver, log *s
 func (p *Proxy) reverseProxy(rt http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Transport:     rt,
+		ErrorLog:      slog.NewLogLogger(p.Log.Handler(), slog.LevelWarn),
 		FlushInterval: -1, // stream: server-sent events, gRPC and slow bodies pass as they come
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			t := pr.In.Context().Value(targetKey{}).(*target)
