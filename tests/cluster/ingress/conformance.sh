@@ -2,7 +2,10 @@
 # Knative's own KIngress conformance suite (knative.dev/networking test/conformance/ingress, the version
 # knative.dev/serving v0.50.0 requires) against hermes-ingress on the running test cluster. Test bed only.
 #
-#   tests/cluster/ingress/conformance.sh [TEST-REGEX]      e.g. 'basics|headers|dispatch/percentage'
+#   tests/cluster/ingress/conformance.sh [NAMES]      NAMES: a regex of top-level test names, e.g.
+#                                                    'basics|headers|dispatch' (default: every one)
+#   HERMES_CONFORMANCE_SKIP=tls (default; comma-separated names to skip, "none" to skip none),
+#   HERMES_CONFORMANCE_ALPHA=1 (add the alpha tests), HERMES_CONFORMANCE_PARALLEL=4.
 #
 # 1. builds the suite (conformance/ingress_test.go, build tag e2e) and its six test images' binaries
 #    (knative.dev/networking test/test_images: runtime httpproxy timeout wsserver grpc-ping retry), cached in
@@ -26,6 +29,7 @@ IMAGES="runtime httpproxy timeout wsserver grpc-ping retry"
 SELECT=${1:-}
 SKIP=${HERMES_CONFORMANCE_SKIP:-tls}
 PARALLEL=${HERMES_CONFORMANCE_PARALLEL:-4}
+ALPHA=${HERMES_CONFORMANCE_ALPHA:-}  # non-empty: also the alpha tests (httpoption; needs TLS, so fails here)
 if [ -n "${HERMES_CACHE_DIR:-}" ]; then CACHE="$HERMES_CACHE_DIR"
 elif [ "$(id -u)" = 0 ]; then CACHE=/var/cache/hermes
 else CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/hermes"; fi
@@ -75,6 +79,7 @@ kubectl create namespace serving-tests --dry-run=client -o yaml | kubectl apply 
 run=(-test.v -test.timeout 40m -test.parallel "$PARALLEL" -test.count 1
      --kubeconfig "$STATE/admin.kubeconfig" --ingressClass "$CLASS" --ingressendpoint "$NODE_IP"
      --dockerrepo "$REPO_PREFIX" --tag "$TAG" --enable-beta --skip-tests "$SKIP")
+[ -n "$ALPHA" ] && run+=(--enable-alpha)
 [ -n "$SELECT" ] && run+=(-test.run "^TestIngressConformance$/^($SELECT)$")
 logf="$STATE/logs/ingress-conformance.log"
 log "running (log: $logf)"
