@@ -81,7 +81,8 @@ fi
 # go.mod under tests/; rebuilt when its sources change:
 #   tests/admission: SetDefaults + Validate of serving and eventing, what their webhooks do on create;
 #   tests/dataplane: broker ingress and filter, kncloudevents dispatcher with retries and dead letters, in one
-#   process in front of our functions.
+#   process in front of our functions;
+#   tests/cluster/ingress: hermes-ingress, the test cluster's minimal KIngress controller and proxy (test bed only).
 install_go_program() {  # binary folder-under-tests what
   local bin=$1 src stamp="$BIN/.$1.version" sum
   src="$(cd "$(dirname "$0")/.." && pwd)/tests/$2"
@@ -96,6 +97,7 @@ install_go_program() {  # binary folder-under-tests what
 }
 install_go_program hermes-admission admission "the Knative admission checker"
 install_go_program hermes-dataplane dataplane "the Knative data-plane harness"
+install_go_program hermes-ingress cluster/ingress "the test bed's KIngress controller and proxy"
 
 checkov_venv="$CACHE/tools/checkov-$CHECKOV_VERSION"
 if [ ! -x "$checkov_venv/bin/checkov" ]; then
