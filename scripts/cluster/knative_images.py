@@ -124,3 +124,24 @@ def import_all(archives: list[Path]) -> None:
     the mount namespace shares /var/cache)."""
     for path in archives:
         subprocess.run([str(ENTER), "ctr", "-n", "k8s.io", "images", "import", str(path)], check=True)  # noqa: S603
+
+
+HELLO = "hello"
+HELLO_TAG = "1"
+
+
+def hello_image() -> Path:
+    """The smoke workload (tests/cluster/hello), built static and packed like the Knative images."""
+    out = images_dir() / f"{HELLO}.oci.tar"
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOWORK": "off"}
+    images_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=images_dir()) as tmp:
+        work = Path(tmp)
+        (work / "go.mod").write_text("module hermes.local/cluster/hello\n\ngo 1.22\n")
+        (work / "main.go").write_bytes((ROOT / "tests" / "cluster" / "hello" / "main.go").read_bytes())
+        cmd = ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(work / HELLO), "."]
+        subprocess.run(cmd, cwd=work, env=env, check=True)  # noqa: S603
+        layer = oci.write_layer([oci.File(work / HELLO, f"/ko-app/{HELLO}", mode=0o755)], work / "layer.tar.gz")
+        config = oci.Config(user=NONROOT, entrypoint=[f"/ko-app/{HELLO}"], env=oci.KO_ENV)
+        oci.write_image(out, HELLO, HELLO_TAG, [layer], config)
+    return out
