@@ -7,14 +7,15 @@ and Knative needs: CA certificates and the time zone database (PingSource and it
 time.LoadLocation on a schedule's timezone, and Knative's binaries do not embed time/tzdata).
 
 Images are written with scripts/cluster/oci.py into $CACHE/cluster/images/knative-<component>.oci.tar and
-imported with ``scripts/cluster/enter ctr -n k8s.io images import``. An archive is rewritten only when its
-binary's version stamp changes (the stamp is copied beside the archive).
+imported with ``python -m scripts.cluster.node import`` (ctr, for the node's snapshotter). An archive is
+rewritten only when its binary's version stamp changes (the stamp is copied beside the archive).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from scripts.cluster import oci
 from scripts.cluster.knative_manifests import COMPONENTS, EVENTING, REGISTRY, VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTER = ROOT / "scripts" / "cluster" / "enter"
 NONROOT = "65532"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 ZONEINFO = Path("/usr/share/zoneinfo")
@@ -120,10 +120,10 @@ def build_all() -> list[Path]:
 
 
 def import_all(archives: list[Path]) -> None:
-    """Import archives into containerd's k8s.io namespace on the node (the files are read inside the netns;
-    the mount namespace shares /var/cache)."""
-    for path in archives:
-        subprocess.run([str(ENTER), "ctr", "-n", "k8s.io", "images", "import", str(path)], check=True)  # noqa: S603
+    """Import archives into containerd's k8s.io namespace on the node, unpacked for the snapshotter the node
+    chose (the node's own CLI: ``python -m scripts.cluster.node import``, branch cluster-node)."""
+    cmd = [sys.executable, "-m", "scripts.cluster.node", "import", *map(str, archives)]
+    subprocess.run(cmd, cwd=ROOT, check=True)  # noqa: S603
 
 
 HELLO = "hello"
