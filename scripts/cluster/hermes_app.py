@@ -1,0 +1,170 @@
+"""Hermes on the test cluster: its images, Elasticsearch and the demo source from the host, `helm install`.
+
+    python -m scripts.cluster.hermes_app install   # everything below, then wait until every object is Ready
+    python -m scripts.cluster.hermes_app wait      # only the wait
+
+Elasticsearch is the project's own (``python -m scripts.local_es up``: the one `make dev` uses) and the
+data source is the cities demo (``python -m scripts.demo_source``), both on the host's loopback. Pods reach
+them through the node's outward forwards (scripts/cluster/forward.py) on 10.201.0.1, named inside the
+namespace by selector-less Services `elasticsearch` and `records` whose EndpointSlices hold that address.
+The chart is installed as a user would, with scripts/cluster/values.yaml; the first-load hook and `helm test`
+use a curl image made here from the machine's own curl and the libraries it links (Debian's package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scripts import local_es
+from scripts.cluster import knative_images, oci
+from scripts.cluster.knative import kubectl
+
+log = logging.getLogger("cluster.hermes")
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "hermes"
+RELEASE = "hermes"
+VALUES = Path(__file__).with_name("values.yaml")
+NODE_IP = "10.201.0.1"
+# name -> (Service port in the namespace, port on the node IP, host loopback port or None for Elasticsearch's)
+SOURCE_PORT = int(os.environ.get("DEV_SOURCE_PORT", "8090"))
+CURL = Path("/usr/bin/curl")
+# What `helm install` must leave Ready (kubectl wait --for=condition=Ready <kind> --all).
+KINDS = ("ksvc", "broker", "trigger", "pingsource", "sinkbinding")
+
+
+def helm(*args: str) -> None:
+    tools = Path(os.environ.get("HERMES_TOOLS_BIN") or local_es.cache_dir() / "tools" / "bin")
+    config = os.environ.get("HERMES_KUBECONFIG", "/var/lib/hermes-cluster/host.kubeconfig")
+    subprocess.run([str(tools / "helm"), "--kubeconfig", config, *args], check=True)  # noqa: S603
+
+
+def curl_image() -> tuple[str, Path]:
+    """hermes.local/curl:<Debian version>: /usr/bin/curl with every library ldd names, at the same paths."""
+    query = ["dpkg-query", "-W", "-f=${Version}", "curl"]
+    version = subprocess.run(query, capture_output=True, text=True, check=True).stdout.split("-")[0]  # noqa: S603
+    out = knative_images.images_dir() / f"curl-{version}.oci.tar"
+    if not out.is_file():
+        ldd = subprocess.run(["ldd", str(CURL)], capture_output=True, text=True, check=True)  # noqa: S603, S607
+        libs = {Path(word) for line in ldd.stdout.splitlines() for word in line.split() if word.startswith("/")}
+        entries: list[oci.Entry] = [oci.File(CURL, str(CURL), mode=0o755)]
+        entries += [oci.File(lib, str(lib), mode=0o755) for lib in sorted(libs)]
+        entries.append(oci.File(knative_images.CA_BUNDLE, str(knative_images.CA_BUNDLE), mode=0o644))
+        with tempfile.TemporaryDirectory(dir=out.parent) as work:
+            layer = oci.write_layer(entries, Path(work, "curl.tar.gz"))
+            oci.write_image(out, "curl", version, [layer], oci.Config(user="10001", entrypoint=[str(CURL)]))
+    return oci.reference("curl", version), out
+
+
+def function_images() -> dict[str, tuple[str, Path]]:
+    """Build (or reuse) the three function images: function -> (reference, archive)."""
+    cmd = [sys.executable, "-m", "scripts.cluster.images", "build"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    built = {}
+    for line in out.stdout.splitlines():
+        function, ref, archive = line.split()
+        built[function] = (ref, Path(archive))
+    return built
+
+
+def forward(name: str, port: int, host_port: int) -> None:
+    """10.201.0.1:port inside the cluster -> 127.0.0.1:host_port on the host (scripts/cluster/forward.py)."""
+    from scripts.cluster import forward as fwd  # noqa: PLC0415 -- the node's module, on the cluster-node branch
+
+    fwd.outward(name, port, host_port)
+
+
+def demo_source() -> None:
+    """The cities demo on the host's loopback, as a daemon the cluster's `down` stops."""
+    from scripts.cluster import proc  # noqa: PLC0415 -- the node's module, on the cluster-node branch
+
+    if proc.daemon_pid("hermes-demo-source") is None:
+        argv = [sys.executable, "-m", "scripts.demo_source", "--port", str(SOURCE_PORT)]
+        proc.spawn("hermes-demo-source", argv, env={"PYTHONPATH": str(ROOT)}, in_ns=False)
+    proc.wait_for("the demo source", lambda: _answers(f"http://127.0.0.1:{SOURCE_PORT}/records"), timeout=120)
+
+
+def _answers(url: str) -> bool:
+    return subprocess.run([str(CURL), "-fsS", "-o", "/dev/null", "--max-time", "5", url], check=False).returncode == 0  # noqa: S603
+
+
+def external_service(name: str, port: int, node_port: int) -> str:
+    """A selector-less Service and its EndpointSlice: `name:port` in the namespace -> 10.201.0.1:node_port."""
+    return f"""\
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: {NAMESPACE}}}
+spec:
+  ports: [{{name: http, port: {port}, targetPort: {node_port}, protocol: TCP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-host
+  namespace: {NAMESPACE}
+  labels: {{kubernetes.io/service-name: {name}, endpointslice.kubernetes.io/managed-by: hermes-cluster}}
+addressType: IPv4
+ports: [{{name: http, port: {node_port}, protocol: TCP}}]
+endpoints: [{{addresses: ["{NODE_IP}"], conditions: {{ready: true}}}}]
+"""
+
+
+def backends() -> None:
+    """Elasticsearch and the demo source on the host, reachable from the namespace as elasticsearch, records."""
+    es = urlsplit(local_es.dev_up())
+    log.info("Elasticsearch %s at %s", local_es.server_version(es.geturl()), es.geturl())
+    demo_source()
+    forward("hermes-es", 9200, es.port or 9200)
+    forward("hermes-records", SOURCE_PORT, SOURCE_PORT)
+    kubectl("create", "namespace", NAMESPACE, check=False)
+    manifest = external_service("elasticsearch", 9200, 9200) + "---\n" + external_service("records", 8080, SOURCE_PORT)
+    kubectl("apply", "-f", "-", stdin=manifest)
+
+
+def install() -> None:
+    backends()
+    images = function_images()
+    curl_ref, curl_archive = curl_image()
+    knative_images.import_all([archive for _, archive in images.values()] + [curl_archive])
+    sets = [f"test.image={curl_ref}"]
+    for function, key in (("search", "search"), ("delta_load", "deltaLoad"), ("full_load", "fullLoad")):
+        repo, _, tag = images[function][0].rpartition(":")
+        sets += [f"functions.{key}.image.repository={repo}", f"functions.{key}.image.tag={tag}"]
+    args = ["upgrade", "--install", RELEASE, str(ROOT / "helm" / "hermes"), "-n", NAMESPACE, "-f", str(VALUES)]
+    # The post-install hook (the first full load) runs before helm returns; it retries while Knative settles.
+    helm(*args, *[a for s in sets for a in ("--set", s)], "--timeout", "15m")
+    wait()
+
+
+def wait(timeout_s: float = 600) -> None:
+    """Every Knative object of the release Ready."""
+    start = time.monotonic()
+    for kind in KINDS:
+        left = max(30.0, timeout_s - (time.monotonic() - start))
+        kubectl("wait", "--for=condition=Ready", kind, "--all", "-n", NAMESPACE, f"--timeout={left:.0f}s")
+    log.info("\n%s", kubectl("get", ",".join(KINDS), "-n", NAMESPACE).stdout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="[cluster-hermes] %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m scripts.cluster.hermes_app", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["install", "wait"])
+    args = parser.parse_args(argv)
+    if shutil.which("socat") is None:
+        parser.error("socat is missing (apt-get install socat)")
+    install() if args.command == "install" else wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
