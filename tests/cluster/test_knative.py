@@ -24,7 +24,9 @@ from scripts.cluster.knative import kubectl
 if os.environ.get("HERMES_CLUSTER_TEST") != "1":
     pytest.skip("the test cluster suite runs with make cluster-test (HERMES_CLUSTER_TEST=1)", allow_module_level=True)
 
-NS = "knative-smoke"
+# A fresh name each run: a namespace deleted and made again at once with the same revision names meets the
+# autoscaler's state of the old revision ("error creating metric"), and then never scales it to zero.
+NS = f"knative-smoke-{int(time.time())}"
 INGRESS = "http://127.0.0.1:18080"
 HOST = f"hello.{NS}.{knative_manifests.DOMAIN}"
 
@@ -40,6 +42,8 @@ spec:
         autoscaling.knative.dev/window: 6s
         autoscaling.knative.dev/max-scale: "1"
     spec:
+      # Also the pod's termination grace (Knative sets it to the request timeout): the teardown stays short.
+      timeoutSeconds: 30
       containers:
         - image: hermes.local/{knative_images.HELLO}:{knative_images.HELLO_TAG}
           imagePullPolicy: IfNotPresent
@@ -111,7 +115,6 @@ def hello() -> Iterator[None]:
     kubectl("create", "namespace", NS, check=False)
     kubectl("apply", "-f", "-", stdin=HELLO)
     yield
-    # Waits, so that a next run does not meet the namespace terminating.
     kubectl("delete", "namespace", NS, "--timeout=300s", check=False)
 
 
