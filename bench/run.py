@@ -136,6 +136,7 @@ def bare_first_200(env: dict[str, str]) -> float:
 
 def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
     env = {**os.environ, **function_env(ES_URL=es_url, ES_INDEX=alias)}
+    lean_bench.byte_compile(ROOT)  # as the buildpack does (and the bare function alike)
     ours, bare = [], []
     for _ in range(reps):
         port = free_port()
@@ -300,6 +301,8 @@ def lean_path(
             "with pydantic": (older, {**base, "PYTHONPATH": str(older)}),
             "now": (ROOT, base),
         }
+        for path, _ in sides.values():
+            lean_bench.byte_compile(path)  # as the buildpack does (and the bare function alike)
         cold = lean_bench.cold_starts(first_200, bare, sides, reps)
         load = lean_bench.cpu_and_latency(
             side,
