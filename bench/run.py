@@ -316,7 +316,16 @@ def lean_path(
             p50_requests=p50_requests,
             rounds=rounds,
         )
+        layers = subprocess.run(  # noqa: S603 - our own module, in the function's environment
+            [PY, "-m", "bench.layers", lean_bench.QUERY],
+            cwd=ROOT,
+            env={**clean, **base},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return {
+        "layers": json.loads(layers.stdout),
         "before_ref": lean_bench.BEFORE_REF,
         "pydantic_ref": lean_bench.PYDANTIC_REF,
         "index": alias,
