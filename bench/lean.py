@@ -191,7 +191,7 @@ ratios are the goals' terms.
 
 **Cold start**: spawn → first `200` on `/search?q=alpha`, against `bench/hello/main.py` to its first
 `200`, {len(cold["bare"])} alternating repetitions; every tree byte-compiled first, as the buildpack compiles the
-image's sources (`compileall`), so no side compiles `hermes` from source at each spawn.
+image's sources (`compileall`), so no side compiles `hermes` from source at each spawn{_from_source_note(cold)}.
 
 | | median | over bare | runs |
 |---|---|---|---|
@@ -218,6 +218,17 @@ requests per side and round, alternating.
 What changed, and what each step was worth while developing: see "Where the search path's time goes" below
 the cold-start section.
 """
+
+
+def _from_source_note(cold: dict[str, list[float]]) -> str:
+    if "now, from source" not in cold:
+        return ""
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return (
+            ' ("now, from source": this commit never compiled, under this run\'s `PYTHONDONTWRITEBYTECODE`, as'
+            " every side ran before the benchmark compiled them)"
+        )
+    return ' ("now, from source": this commit, compiled by its own first spawn only)'
 
 
 def _layers_md(r: dict[str, Any], now: dict[str, float]) -> str:

@@ -293,8 +293,9 @@ def lean_path(
     with (
         features_bench.before_tree(lean_bench.BEFORE_REF) as tree,
         features_bench.before_tree(lean_bench.PYDANTIC_REF) as older,
+        features_bench.before_tree("HEAD") as source_only,
     ):
-        for path in (tree, older):
+        for path in (tree, older, source_only):
             expect(features_bench.python_path_check(path).startswith(str(path)), "a worktree is not the one imported")
         sides = {
             "before": (tree, {**base, "PYTHONPATH": str(tree)}),
@@ -303,7 +304,9 @@ def lean_path(
         }
         for path, _ in sides.values():
             lean_bench.byte_compile(path)  # as the buildpack does (and the bare function alike)
-        cold = lean_bench.cold_starts(first_200, bare, sides, reps)
+        # This commit again, never compiled: what each spawn paid when the benchmark did not compile.
+        from_source = {"now, from source": (source_only, {**base, "PYTHONPATH": str(source_only)})}
+        cold = lean_bench.cold_starts(first_200, bare, {**sides, **from_source}, reps)
         load = lean_bench.cpu_and_latency(
             side,
             lambda pid: [pid, *descendants(pid)],
@@ -681,6 +684,43 @@ transport), `urllib3` and `orjson`, which the first answer needs; and pydantic i
 `HERMES_ANALYSIS` is set or the served index declares fields. Tried and not kept: building the transport on
 a background thread during start-up, joined before gunicorn forks — no gain (imports are CPU-bound under one
 GIL: 0.709 s vs 0.702 s median of 7 while developing).
+
+**The benchmark's own cold start.** With `PYTHONDONTWRITEBYTECODE=1` in its environment (as on this shared
+machine) and the functions run from the working tree, every spawn compiled all of `hermes` (and
+`functions/search/main.py`) from source before its first answer — `SourceLoader.source_to_code` was 17 % of
+py-spy's samples over a cold start — while the deployed image is byte-compiled by the buildpack (`compileall`:
+GoogleCloudPlatform/buildpacks `cmd/python/functions_framework/lib/lib.go`, as `tests/deploy/image.py` does).
+The cold-start sections now compile every tree first, the older ones and the bare function alike: importing
+the search function through `functions_framework.create_app` took 227 ms of CPU from source and 197 ms
+byte-compiled (median of 10, alternating, while developing). What is left on the way costs more in imports
+that the first answer needs (`elastic_transport` with urllib3, ssl, `http.client` and asyncio; `hermes`
+itself ~20 ms, `hermes.search.app` cumulative under `-X importtime`) than in anything deferrable: the parts of
+`hermes` a first search does not use (analytics' normaliser, search keys, popular queries, explanations, the
+rate limiter) import in ~3 ms in all, so they stay.
+
+**Per request.** Profiled at 1 client while developing (py-spy `--gil` on the worker and cProfile in-process,
+against a canned Elasticsearch answer so that only the function's CPU shows; the lean section's layer table
+measures the same against the real one): Hermes' own code (parameters, query building, the answer's body and
+headers, metrics) is ~80–100 µs of the function's ~1,000–1,400 µs per search. The rest is the stack it runs
+on: the Elasticsearch client ~280 µs (elastic_transport's own ~30 µs, urllib3 ~90 µs over plain `http.client`,
+which parses each answer's headers with the `email` package), functions-framework and Flask ~140 µs, and
+gunicorn's gthread worker with the kernel ~400–550 µs (a pure-Python HTTP parser; each keep-alive connection
+handed from a pool thread back to the poller through a pipe, and back; a dozen syscalls). functions-framework
+3.10.2 (`_http/gunicorn.py`) runs gunicorn with `WORKERS` workers (default 1) of gthread with `THREADS` threads
+(default 4 × cores), no request timeout unless `CLOUD_RUN_TIMEOUT_SECONDS`, and takes no other gunicorn
+option. The Knative Service's `WORKERS=1`, `THREADS=16` suit its 1-CPU limit and `containerConcurrency: 50`:
+at ~1.3 ms of CPU and ~5 ms of waiting on Elasticsearch per search, 16 threads never bind before the core
+does, and threads cost only when runnable at once (at 4 clients the function spent ~7 % more CPU per search
+than at 1; `THREADS=2` saved ~13 % at 4 clients but would cap a pod at 2 searches in flight). Tried and not
+kept: the transport without its `x-elastic-client-meta` header (344 vs 337 µs per transport call, medians of
+8 alternating rounds of 1,000: noise); higher garbage-collector thresholds (27 gen-0 collections per 1,000
+requests: 561 vs 559 µs per WSGI call); one `sendall` for a request's headers and body instead of the two
+urllib3 and `http.client` make (~22 µs less per request in a raw `http.client` test, reachable only by
+patching urllib3's connection class). So the CPU and latency goals are out of reach by trimming Hermes: its
+whole share is ~100 µs. Reaching them means leaving gthread + Flask (functions-framework's ASGI mode,
+`FUNCTION_USE_ASGI`, runs uvicorn instead, with an async transport and more to import at a cold start) or
+urllib3 (a node class of our own over `http.client`: ~100 µs less per search in-process) — choices for
+whoever owns the contract's runtime, not made here.
 
 ## Search: overhead of the function
 
