@@ -722,6 +722,31 @@ whole share is ~100 µs. Reaching them means leaving gthread + Flask (functions-
 urllib3 (a node class of our own over `http.client`: ~100 µs less per search in-process) — choices for
 whoever owns the contract's runtime, not made here.
 
+**Runs of the lean section on this branch** (2026-12-06, `--only lean`, the machine shared with heavy
+builds; 1-minute load average from `/proc/loadavg` during each run; "now" is the same code in all five, only
+the benchmark changed). Before the trees were byte-compiled, the last three runs gave 1.44×, 1.50× and
+1.55× (20:13–20:37 UTC; 0.35× CPU and +1.49 ms in the last).
+
+| run (UTC) | load | bare | now | cold start | now, from source | CPU ratio | added p50 | before: added p50 |
+|---|---|---|---|---|---|---|---|---|
+| 23:08 | 8–12 | 0.629 s | 0.717 s | 1.14× | — | 0.40× | +1.86 ms | +1.90 ms |
+| 23:26 | 6–13 | 0.261 s | 0.407 s | 1.56× | — | 0.36× | +3.45 ms | +2.50 ms |
+| 23:31 | 4–8 | 0.187 s | 0.298 s | 1.60× | — | 0.36× | +2.28 ms | +1.38 ms |
+| 23:38 | 3–6 | 0.166 s | 0.264 s | 1.59× | — | 0.35× | +1.52 ms | +1.28 ms |
+| 23:42 | 4–7 | 0.173 s | 0.285 s | 1.65× | 1.79× (0.310 s) | 0.36× | +2.98 ms | +2.01 ms |
+
+The last run (the section above) shows the compile step inside one run: 0.285 s compiled vs 0.310 s from
+source (1.65× vs 1.79× of the bare function). The earlier runs' 1.44–1.55× were not paying it: the main
+checkout's `hermes/__pycache__` holds files written by runs without `PYTHONDONTWRITEBYTECODE`, so those runs
+found them; byte-compiling makes the figure independent of that, it does not lower it below them. None of the
+three goals is met on this machine today: cold start 1.56–1.65× in four runs of five (1.14× once, when the
+bare function itself took 0.63 s), CPU 0.35–0.40×, added p50 +1.5 to +3.5 ms. The layer table's differences
+subtract medians taken minutes apart under a load that swings, so they move from run to run (gunicorn's
+share 217–896 µs); the developing profile above, on a quieter machine, is the steadier guide. One thing
+not explained here: in four runs of five (and at 20:37), "now" added more 1-client latency than "before"
+(0.2–1.0 ms more; 0.04 ms less in the first run), while neither its CPU per search nor the layers show why;
+worth a profile of its own.
+
 ## Search: overhead of the function
 
 The exact `_search` body the function sends for `q={ov["query"]}` (fuzzy multi_match, highlight, tag facets),
