@@ -743,9 +743,12 @@ three goals is met on this machine today: cold start 1.56–1.65× in four runs 
 bare function itself took 0.63 s), CPU 0.35–0.40×, added p50 +1.5 to +3.5 ms. The layer table's differences
 subtract medians taken minutes apart under a load that swings, so they move from run to run (gunicorn's
 share 217–896 µs); the developing profile above, on a quieter machine, is the steadier guide. One thing
-not explained here: in four runs of five (and at 20:37), "now" added more 1-client latency than "before"
-(0.2–1.0 ms more; 0.04 ms less in the first run), while neither its CPU per search nor the layers show why;
-worth a profile of its own.
+to read with care: in four runs of five (and at 20:37), "now" added more 1-client latency than "before"
+(0.2–1.0 ms more; 0.04 ms less in the first run). "Added" subtracts the direct p50 of *today's* body, and
+"before" sends an older one (other highlighting and rules), so its row also carries Elasticsearch's
+difference between the two bodies. With one canned Elasticsearch answer for both, so that only the
+functions differ (4 alternating rounds of 800 searches at 1 client, while developing), "now" was the
+faster: p50 1.80 vs 2.06 ms, 1,331 vs 1,538 µs of CPU per search.
 
 ## Search: overhead of the function
 
