@@ -138,6 +138,35 @@ es-up: ## Start the local dev Elasticsearch (port 9200 unless HERMES_ES_PORT)
 es-down: ## Stop the local dev Elasticsearch
 	$(PYTHON) -m scripts.local_es down
 
+##@ Test cluster (a real Kubernetes + Knative built from source, inside namespaces; root; docs/cluster.md)
+
+.PHONY: cluster-build
+cluster-build: ## Build (once, cached outside the repo) every binary of the test cluster
+	bash scripts/cluster/build.sh >/dev/null
+
+.PHONY: cluster
+cluster: install cluster-build ## Start Kubernetes + Knative here in namespaces, install Hermes with helm, load it
+	$(PY) -m scripts.cluster.node up
+	$(PY) -m scripts.cluster.knative install
+	bash tests/cluster/ingress/up.sh
+	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m scripts.cluster.hermes_app install
+
+.PHONY: cluster-down
+cluster-down: ## Remove the test cluster: its processes (by PID), namespaces and state; restore the host's sysctls
+	$(PY) -m scripts.cluster.node down
+
+.PHONY: cluster-test
+cluster-test: cluster ## Hermes end to end on the test cluster (brings it up first; leaves it running)
+	HERMES_CLUSTER_TEST=1 HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+
+.PHONY: cluster-hotfix
+cluster-hotfix: install ## Rebuild one function's image and ship it with kn service update (FUNCTION=search)
+	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m scripts.cluster.hotfix $(FUNCTION)
+
+.PHONY: cluster-conformance
+cluster-conformance: ## Knative's own ingress conformance tests against the test bed's ingress
+	bash tests/cluster/ingress/conformance.sh
+
 ##@ Benchmarks
 
 .PHONY: bench
