@@ -39,21 +39,26 @@ def test_a_long_load_runs_in_several_slices_on_several_pods_and_completes_by_its
     now = datetime.now(UTC)
     loaded.source.put(*(record(f"h{i:04d}", now, title=f"Hamlet {i:04d}") for i in range(200)))
     loaded.source.page_delay_s = 1.5  # 10 records a page: each partition reads for ~25 s, its slices 10 s
-    most = 0
+    most, together = 0, 0
+    posted: list[str] = []
     stop = threading.Event()
 
     def watch() -> None:
-        nonlocal most
+        """The most full-load pods at once, and the most slices running at once (state index, per partition)."""
+        nonlocal most, together
         while not stop.is_set():
             most = max(most, len(pods("hermes-full-load")))
+            load = loaded.load_of(posted[0]) if posted else None
+            if load is not None:
+                together = max(together, sum(1 for part in loaded.partitions(load) if part.running))
             stop.wait(1)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     started = time.monotonic()
     try:
-        event_id = post_event("dev.hermes.load.full", {})
-        load = loaded.ended(event_id, 900)
+        posted.append(post_event("dev.hermes.load.full", {}))
+        load = loaded.ended(posted[0], 900)
     finally:
         took = time.monotonic() - started
         stop.set()
@@ -62,7 +67,9 @@ def test_a_long_load_runs_in_several_slices_on_several_pods_and_completes_by_its
     assert load.status == "completed", load
     slices = {part.partition: part.slice for part in loaded.partitions(load)}
     say(f"long load of {len(loaded.source.records)} records: {took:.0f} s, slices per partition {slices}, "
-        f"at most {most} full-load pods at once")  # fmt: skip
+        f"at most {together} slices running at once on {most} full-load pods")  # fmt: skip
     assert all(n >= 2 for n in slices.values()), f"every partition handed over at least once: {slices}"
+    # containerConcurrency 1: two slices running at once are two pods serving at once.
+    assert together >= 2, "the two partitions' slices ran at the same time"
     assert most >= 2, "Knative ran the two partitions' slices on two pods at once"
     assert loaded.served_count() == len(loaded.source.records)
