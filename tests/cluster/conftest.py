@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from hermes.client import build_client
+from hermes.settings import Settings
 from scripts import local_es
 from scripts.cluster import forward, hermes_app, knative_images, lifecycle
 from scripts.cluster.knative import kubectl
@@ -113,9 +115,11 @@ def _uninstall(es_url: str) -> None:
         hermes_app.helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
     kubectl("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=300s", check=False)
     forward.remove(SOURCE_FORWARD)
-    subprocess.run(
-        ["/usr/bin/curl", "-sS", "-o", "/dev/null", "-X", "DELETE", f"{es_url}/e2e-*,e2e.hermes-state"], check=False
-    )
+    # The release's alias `e2e`: its data indices and its state index (each by name: Elasticsearch refuses a
+    # wildcard delete by default).
+    client = build_client(Settings.model_validate({"ES_URL": es_url, "ES_INDEX": "e2e"}))
+    for index in client.indices.get(index="e2e-*,e2e.hermes-state", ignore_unavailable=True, allow_no_indices=True):
+        client.indices.delete(index=index, ignore_unavailable=True)
 
 
 @pytest.fixture(scope="session")
