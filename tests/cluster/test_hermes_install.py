@@ -9,7 +9,7 @@ import re
 import pytest
 
 from scripts.cluster.knative import kubectl
-from tests.cluster.e2e import KINDS, NAMESPACE, Release, hit_ids, pods, say, search, until
+from tests.cluster.e2e import KINDS, NAMESPACE, Release, hit_ids, pods, post_event, say, search, until
 
 pytestmark = pytest.mark.slow
 
@@ -58,16 +58,28 @@ def _exec(pod: str, container: str, *argv: str) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def test_function_pods_run_as_the_rendered_non_root_uid_on_a_read_only_root(loaded: Release) -> None:
-    ksvc = json.loads(kubectl("get", "ksvc", "hermes-search", "-n", NAMESPACE, "-o", "json").stdout)
+def _woken(service: str) -> list[str]:
+    """Running pods of ``service``, after giving it a reason to run: a search, the per-minute delta tick (the
+    delta PingSource keeps delta_load busy), a full load posted to the Broker."""
+    if service == "hermes-search":
+        until("search answers (a pod runs)", lambda: search("Town")[0] == 200, 180)
+    elif service == "hermes-full-load" and not pods(service):
+        post_event("dev.hermes.load.full", {})
+    found: list[str] = until(f"a running {service} pod", lambda: pods(service), 150)
+    return found
+
+
+@pytest.mark.parametrize("component", ["search", "delta-load", "full-load"])
+def test_function_pods_run_as_the_rendered_non_root_uid_on_a_read_only_root(loaded: Release, component: str) -> None:
+    service = f"hermes-{component}"
+    ksvc = json.loads(kubectl("get", "ksvc", service, "-n", NAMESPACE, "-o", "json").stdout)
     rendered = ksvc["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     uid, gid = rendered["runAsUser"], rendered["runAsGroup"]
     assert uid != 0 and rendered["readOnlyRootFilesystem"] is True
 
-    until("search answers (a pod runs)", lambda: search("Town")[0] == 200, 180)
-    (pod, *_) = until("a running search pod", lambda: pods("hermes-search"), 60)
+    (pod, *_) = _woken(service)
     # What the kernel holds for the container's first process, as runc started it from the kubelet's spec.
-    code, status = _exec(pod, "search", "cat", "/proc/1/status")
+    code, status = _exec(pod, component, "cat", "/proc/1/status")
     assert code == 0, status
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     assert fields["Uid"].split() == [str(uid)] * 4, fields["Uid"]
@@ -76,12 +88,12 @@ def test_function_pods_run_as_the_rendered_non_root_uid_on_a_read_only_root(load
     assert fields["NoNewPrivs"].strip() == "1", "allowPrivilegeEscalation: false"
     assert fields["Seccomp"].strip() == "2", "RuntimeDefault: a seccomp filter"
     # The root filesystem refuses a write, even where the image's files are; /tmp (an emptyDir) takes one.
-    code, out = _exec(pod, "search", "touch", "/workspace/written-by-the-cluster-test")
+    code, out = _exec(pod, component, "touch", "/workspace/written-by-the-cluster-test")
     assert code != 0 and re.search("Read-only file system", out), out
-    code, out = _exec(pod, "search", "touch", "/tmp/written-by-the-cluster-test")  # noqa: S108 -- the pod's emptyDir
+    code, out = _exec(pod, component, "touch", "/tmp/written-by-the-cluster-test")  # noqa: S108 -- the pod's emptyDir
     assert code == 0, out
-    code, mounts = _exec(pod, "search", "cat", "/proc/mounts")
+    code, mounts = _exec(pod, component, "cat", "/proc/mounts")
     root = next(line.split() for line in mounts.splitlines() if line.split()[1] == "/")
     assert "ro" in root[3].split(","), root
     flags = root[3].split(",")[0]
-    say(f"search pod {pod}: Uid {fields['Uid'].split()}, CapEff {fields['CapEff'].strip()}, root mounted {flags}")
+    say(f"{component} pod {pod}: Uid {fields['Uid'].split()}, CapEff {fields['CapEff'].strip()}, root mounted {flags}")
