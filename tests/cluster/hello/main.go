@@ -22,7 +22,7 @@ type event struct {
 
 func main() {
 	var mu sync.Mutex
-	var seen []event
+	seen := []event{}
 	http.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
