@@ -92,6 +92,8 @@ def _install(source_port: int) -> dict[str, str]:
     _forward("hermes-es", 9200, es_port)  # the same forward hermes_app makes for the `hermes` release
     forward.remove(SOURCE_FORWARD)  # a kept release's forward leads to an earlier session's source port
     _forward(SOURCE_FORWARD, SOURCE_NODE_PORT, source_port)
+    # A previous session's namespace may still be terminating (Knative's finalizers): wait it out first.
+    kubectl("wait", "--for=delete", f"namespace/{NAMESPACE}", "--timeout=300s", check=False)
     kubectl("create", "namespace", NAMESPACE, check=False)
     services = hermes_app.external_service("elasticsearch", 9200, 9200, NAMESPACE)
     services += "---\n" + hermes_app.external_service("records", 8080, SOURCE_NODE_PORT, NAMESPACE)
