@@ -102,12 +102,12 @@ def _answers(url: str) -> bool:
     return subprocess.run([str(CURL), "-fsS", "-o", "/dev/null", "--max-time", "5", url], check=False).returncode == 0  # noqa: S603
 
 
-def external_service(name: str, port: int, node_port: int) -> str:
+def external_service(name: str, port: int, node_port: int, namespace: str = NAMESPACE) -> str:
     """A selector-less Service and its EndpointSlice: `name:port` in the namespace -> 10.201.0.1:node_port."""
     return f"""\
 apiVersion: v1
 kind: Service
-metadata: {{name: {name}, namespace: {NAMESPACE}}}
+metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   ports: [{{name: http, port: {port}, targetPort: {node_port}, protocol: TCP}}]
 ---
@@ -115,7 +115,7 @@ apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
   name: {name}-host
-  namespace: {NAMESPACE}
+  namespace: {namespace}
   labels: {{kubernetes.io/service-name: {name}, endpointslice.kubernetes.io/managed-by: hermes-cluster}}
 addressType: IPv4
 ports: [{{name: http, port: {node_port}, protocol: TCP}}]

@@ -3,13 +3,13 @@
 A Knative Service becomes Ready behind the test bed's ingress, answers through 127.0.0.1:18080 by its Host
 header, scales to zero, and a request brings it back; a PingSource's tick goes through an MT channel-based
 Broker and a Trigger to it. Needs the cluster with Knative installed (``make cluster``); skipped unless
-``HERMES_CLUSTER_TEST=1`` (``make cluster-test`` sets it, and then a cluster that is down fails).
+``HERMES_CLUSTER_TEST=1`` (tests/cluster/conftest.py: ``make cluster-test`` sets it, and then a cluster that
+is down fails).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,8 +21,7 @@ import pytest
 from scripts.cluster import knative_images, knative_manifests
 from scripts.cluster.knative import kubectl
 
-if os.environ.get("HERMES_CLUSTER_TEST") != "1":
-    pytest.skip("the test cluster suite runs with make cluster-test (HERMES_CLUSTER_TEST=1)", allow_module_level=True)
+pytestmark = pytest.mark.slow
 
 # A fresh name each run: a namespace deleted and made again at once with the same revision names meets the
 # autoscaler's state of the old revision ("error creating metric"), and then never scales it to zero.

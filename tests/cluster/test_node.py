@@ -1,4 +1,5 @@
-"""The test cluster's node, against the real cluster `make cluster-up` started (skipped when it is not up).
+"""The test cluster's node, against the real cluster `make cluster-up` started (skipped unless HERMES_CLUSTER_TEST=1,
+then failing when it is down: tests/cluster/conftest.py).
 
 Containment is the host's own view: `ip addr`, `ip route show table all`, `iptables-save` and
 `ip6tables-save` now against what `up` recorded before it changed anything. The data plane is proved from
@@ -9,22 +10,16 @@ a host-loopback service through an outward forward).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from scripts.cluster import containment, layout, lifecycle
+from scripts.cluster import containment, layout
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not lifecycle.is_up(), reason="the test cluster is not up (make cluster-up)"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 def _node(*args: str) -> subprocess.CompletedProcess[str]:
