@@ -43,6 +43,7 @@ def url(folder: Path) -> str:
     with _locked(folder):
         if record.exists():
             return str(json.loads(record.read_text())["url"])
+        folder.chmod(0o755)  # mkdtemp's 0700 would keep out the user Elasticsearch runs as (scripts/local_es.py)
         server = local_es.start(folder / "es")
         _STARTED.append(server)
         record.write_text(json.dumps({"url": server.url, "pid": server.pid}))
