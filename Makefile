@@ -8,6 +8,11 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# `make test` and `make test-fast` run in pytest-xdist workers sharing one Elasticsearch (tests/support/shared_es.py);
+# most of a test's time is waiting (Elasticsearch, function processes, slices), so 4 pay on 2 cores. A module stays
+# on one worker (--dist loadfile): its module-scoped corpora and processes are set up once. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= 4
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
 # `make test-matrix`: the oldest supported 8.x, the newest 8.x (what `make test` runs), the newest 9.x.
 ES_MATRIX ?= 8.11.4 8.19.21 9.5.4
 MATRIX_REPORT ?= docs/compatibility.md
@@ -69,11 +74,11 @@ system-deps: ## Install the machine packages the tests need (as root, apt-get), 
 
 .PHONY: test
 test: install system-deps npm-deps ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
-	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: install system-deps ## The fast loop: unit tests and the integration tests not marked slow
-	$(PY) -m pytest tests/unit tests/integration -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 .PHONY: test-matrix
 test-matrix: install ## Run unit + integration tests against each Elasticsearch in ES_MATRIX; writes MATRIX_REPORT
