@@ -48,19 +48,28 @@ def _rbac() -> list[dict[str, Any]]:
     ]
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("coredns", namespace=_NS)},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": _meta("system:coredns"),
-         "rules": rules},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": _meta("system:coredns"),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
-         "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": _NS}]},
-    ]  # fmt: skip
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": _meta("system:coredns"),
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": _meta("system:coredns"),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
+            "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": _NS}],
+        },
+    ]
 
 
 def _container() -> dict[str, Any]:
-    ports = [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
-             {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-             {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}]  # fmt: skip
+    ports = [
+        {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+        {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+    ]
     return {
         "name": "coredns",
         "image": layout.COREDNS_IMAGE,
@@ -69,12 +78,19 @@ def _container() -> dict[str, Any]:
         "ports": ports,
         "resources": {"requests": {"cpu": "50m", "memory": "40Mi"}, "limits": {"memory": "170Mi"}},
         "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
-        "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}, "initialDelaySeconds": 10,
-                          "periodSeconds": 10, "failureThreshold": 5},
+        "livenessProbe": {
+            "httpGet": {"path": "/health", "port": 8080},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "failureThreshold": 5,
+        },
         "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 2},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}},
-    }  # fmt: skip
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]},
+        },
+    }
 
 
 def _deployment() -> dict[str, Any]:
@@ -90,14 +106,20 @@ def _deployment() -> dict[str, Any]:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _meta("coredns", namespace=_NS, labels=_LABELS),
-        "spec": {"replicas": 1, "selector": {"matchLabels": _LABELS},
-                 "template": {"metadata": {"labels": _LABELS}, "spec": pod}},
-    }  # fmt: skip
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": _LABELS},
+            "template": {"metadata": {"labels": _LABELS}, "spec": pod},
+        },
+    }
 
 
 def _service() -> dict[str, Any]:
-    ports = [{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-             {"name": "metrics", "port": 9153, "protocol": "TCP"}]  # fmt: skip
+    ports = [
+        {"name": "dns", "port": 53, "protocol": "UDP"},
+        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+        {"name": "metrics", "port": 9153, "protocol": "TCP"},
+    ]
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -108,7 +130,11 @@ def _service() -> dict[str, Any]:
 
 def coredns() -> str:
     """CoreDNS's objects as one JSON List for `kubectl apply -f -`."""
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("coredns", namespace=_NS),
-              "data": {"Corefile": COREFILE}}  # fmt: skip
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta("coredns", namespace=_NS),
+        "data": {"Corefile": COREFILE},
+    }
     items = [*_rbac(), config, _deployment(), _service()]
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})

@@ -41,74 +41,111 @@ def _kubeconfig(name: str) -> str:
 def etcd() -> Daemon:
     # --unsafe-no-fsync: the data is disposable (`down --purge`) and the disk is shared by several engineers;
     # fsync on every write would put their I/O into our apiserver's latency.
-    return Daemon("etcd", [
-        binary("etcd"), "--name", "hermes", "--data-dir", str(layout.ETCD_DATA),
-        "--listen-client-urls", ETCD_URL, "--advertise-client-urls", ETCD_URL,
-        "--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-        "--initial-cluster", "hermes=http://127.0.0.1:2380", "--listen-metrics-urls", "http://127.0.0.1:2381",
-        "--unsafe-no-fsync", "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
-        "--log-level", "warn",
-    ])  # fmt: skip
+    return Daemon(
+        "etcd",
+        [
+            binary("etcd"),
+            "--name",
+            "hermes",
+            "--data-dir",
+            str(layout.ETCD_DATA),
+            "--listen-client-urls",
+            ETCD_URL,
+            "--advertise-client-urls",
+            ETCD_URL,
+            "--listen-peer-urls",
+            "http://127.0.0.1:2380",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:2380",
+            "--initial-cluster",
+            "hermes=http://127.0.0.1:2380",
+            "--listen-metrics-urls",
+            "http://127.0.0.1:2381",
+            "--unsafe-no-fsync",
+            "--auto-compaction-mode",
+            "periodic",
+            "--auto-compaction-retention",
+            "1h",
+            "--log-level",
+            "warn",
+        ],
+    )
 
 
 def apiserver() -> Daemon:
-    return Daemon("kube-apiserver", [
-        binary("kube-apiserver"),
-        f"--advertise-address={layout.NODE_IP}", f"--secure-port={layout.APISERVER_PORT}",
-        f"--etcd-servers={ETCD_URL}",
-        "--authorization-mode=Node,RBAC",
-        # The default admission chain (MutatingAdmissionWebhook, ValidatingAdmissionWebhook,
-        # ValidatingAdmissionPolicy, ServiceAccount, ... which Knative's webhooks rely on) plus NodeRestriction.
-        "--enable-admission-plugins=NodeRestriction",
-        f"--client-ca-file={_crt('ca')}",
-        f"--tls-cert-file={_crt('apiserver')}", f"--tls-private-key-file={_key('apiserver')}",
-        f"--kubelet-client-certificate={_crt('apiserver-kubelet-client')}",
-        f"--kubelet-client-key={_key('apiserver-kubelet-client')}",
-        f"--kubelet-certificate-authority={_crt('ca')}",
-        "--kubelet-preferred-address-types=InternalIP",
-        f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
-        f"--service-account-issuer={SA_ISSUER}",
-        f"--service-account-key-file={pki.path('sa', 'pub')}",
-        f"--service-account-signing-key-file={_key('sa')}",
-        f"--requestheader-client-ca-file={_crt('front-proxy-ca')}",
-        "--requestheader-allowed-names=front-proxy-client",
-        "--requestheader-username-headers=X-Remote-User",
-        "--requestheader-group-headers=X-Remote-Group",
-        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-        f"--proxy-client-cert-file={_crt('front-proxy-client')}",
-        f"--proxy-client-key-file={_key('front-proxy-client')}",
-        "--allow-privileged=true",
-        "--profiling=false",
-    ])  # fmt: skip
+    return Daemon(
+        "kube-apiserver",
+        [
+            binary("kube-apiserver"),
+            f"--advertise-address={layout.NODE_IP}",
+            f"--secure-port={layout.APISERVER_PORT}",
+            f"--etcd-servers={ETCD_URL}",
+            "--authorization-mode=Node,RBAC",
+            # The default admission chain (MutatingAdmissionWebhook, ValidatingAdmissionWebhook,
+            # ValidatingAdmissionPolicy, ServiceAccount, ... which Knative's webhooks rely on) plus NodeRestriction.
+            "--enable-admission-plugins=NodeRestriction",
+            f"--client-ca-file={_crt('ca')}",
+            f"--tls-cert-file={_crt('apiserver')}",
+            f"--tls-private-key-file={_key('apiserver')}",
+            f"--kubelet-client-certificate={_crt('apiserver-kubelet-client')}",
+            f"--kubelet-client-key={_key('apiserver-kubelet-client')}",
+            f"--kubelet-certificate-authority={_crt('ca')}",
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
+            f"--service-account-issuer={SA_ISSUER}",
+            f"--service-account-key-file={pki.path('sa', 'pub')}",
+            f"--service-account-signing-key-file={_key('sa')}",
+            f"--requestheader-client-ca-file={_crt('front-proxy-ca')}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={_crt('front-proxy-client')}",
+            f"--proxy-client-key-file={_key('front-proxy-client')}",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ],
+    )
 
 
 def controller_manager() -> Daemon:
     kubeconfig = _kubeconfig("controller-manager")
-    return Daemon("kube-controller-manager", [
-        binary("kube-controller-manager"),
-        f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--bind-address=127.0.0.1",
-        f"--root-ca-file={_crt('ca')}",
-        f"--service-account-private-key-file={_key('sa')}",
-        "--use-service-account-credentials=true",
-        f"--cluster-signing-cert-file={_crt('ca')}", f"--cluster-signing-key-file={_key('ca')}",
-        "--allocate-node-cidrs=false",
-        f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
-        "--cluster-name=hermes",
-        "--leader-elect=false",
-        "--profiling=false",
-    ])  # fmt: skip
+    return Daemon(
+        "kube-controller-manager",
+        [
+            binary("kube-controller-manager"),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--root-ca-file={_crt('ca')}",
+            f"--service-account-private-key-file={_key('sa')}",
+            "--use-service-account-credentials=true",
+            f"--cluster-signing-cert-file={_crt('ca')}",
+            f"--cluster-signing-key-file={_key('ca')}",
+            "--allocate-node-cidrs=false",
+            f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
+            "--cluster-name=hermes",
+            "--leader-elect=false",
+            "--profiling=false",
+        ],
+    )
 
 
 def scheduler() -> Daemon:
     kubeconfig = _kubeconfig("scheduler")
-    return Daemon("kube-scheduler", [
-        binary("kube-scheduler"),
-        f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--bind-address=127.0.0.1", "--leader-elect=false", "--profiling=false",
-    ])  # fmt: skip
+    return Daemon(
+        "kube-scheduler",
+        [
+            binary("kube-scheduler"),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--leader-elect=false",
+            "--profiling=false",
+        ],
+    )
 
 
 def containerd() -> Daemon:
@@ -116,14 +153,17 @@ def containerd() -> Daemon:
 
 
 def kubelet() -> Daemon:
-    return Daemon("kubelet", [
-        binary("kubelet"),
-        f"--config={configs.KUBELET_CONFIG}",
-        f"--kubeconfig={_kubeconfig('kubelet')}",
-        f"--root-dir={layout.KUBELET_ROOT}",
-        f"--hostname-override={layout.NODE_NAME}",
-        f"--node-ip={layout.NODE_IP}",
-    ])  # fmt: skip
+    return Daemon(
+        "kubelet",
+        [
+            binary("kubelet"),
+            f"--config={configs.KUBELET_CONFIG}",
+            f"--kubeconfig={_kubeconfig('kubelet')}",
+            f"--root-dir={layout.KUBELET_ROOT}",
+            f"--hostname-override={layout.NODE_NAME}",
+            f"--node-ip={layout.NODE_IP}",
+        ],
+    )
 
 
 def kube_proxy() -> Daemon:

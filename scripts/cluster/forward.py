@@ -38,8 +38,11 @@ def inward(name: str, host_port: int, target: str) -> None:
     sock = _sock(name)
     spawn(f"fwd-{name}-in", ["socat", f"UNIX-LISTEN:{sock},fork,unlink-early,mode=600", f"TCP:{target}"])
     wait_for(f"the {name} forward's socket", (FWD / f"{name}.sock").exists, timeout=10, interval=0.05)
-    spawn(f"fwd-{name}-out", ["socat", f"TCP-LISTEN:{host_port},bind=127.0.0.1,reuseaddr,fork", f"UNIX-CONNECT:{sock}"],
-          in_ns=False)  # fmt: skip
+    spawn(
+        f"fwd-{name}-out",
+        ["socat", f"TCP-LISTEN:{host_port},bind=127.0.0.1,reuseaddr,fork", f"UNIX-CONNECT:{sock}"],
+        in_ns=False,
+    )
     wait_for(f"127.0.0.1:{host_port}", lambda: _listening("127.0.0.1", host_port), timeout=10, interval=0.05)
 
 
@@ -50,8 +53,11 @@ def outward(name: str, port: int, host_port: int | None = None) -> None:
     remove(name)
     FWD.mkdir(parents=True, exist_ok=True)
     sock = _sock(name)
-    spawn(f"fwd-{name}-out", ["socat", f"UNIX-LISTEN:{sock},fork,unlink-early,mode=600",
-                              f"TCP:127.0.0.1:{host_port or port}"], in_ns=False)  # fmt: skip
+    spawn(
+        f"fwd-{name}-out",
+        ["socat", f"UNIX-LISTEN:{sock},fork,unlink-early,mode=600", f"TCP:127.0.0.1:{host_port or port}"],
+        in_ns=False,
+    )
     wait_for(f"the {name} forward's socket", (FWD / f"{name}.sock").exists, timeout=10, interval=0.05)
     spawn(
         f"fwd-{name}-in", ["socat", f"TCP-LISTEN:{port},bind={layout.NODE_IP},reuseaddr,fork", f"UNIX-CONNECT:{sock}"]

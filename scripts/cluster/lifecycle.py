@@ -36,8 +36,14 @@ MNT_NS_FILE = layout.RUN / "ns.mnt"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # What `down` removes without --purge: the cluster's state, so the next `up` starts a fresh cluster. Kept: logs,
 # the PKI and kubeconfigs (a host.kubeconfig stays valid across restarts), the host record of `check-host`.
-_RESET = [layout.ETCD_DATA, layout.KUBELET_ROOT, layout.CONTAINERD_ROOT, layout.STATE / "cni-ipam",
-          layout.STATE / "var-log", layout.STATE / "var-lib-cni"]  # fmt: skip
+_RESET = [
+    layout.ETCD_DATA,
+    layout.KUBELET_ROOT,
+    layout.CONTAINERD_ROOT,
+    layout.STATE / "cni-ipam",
+    layout.STATE / "var-log",
+    layout.STATE / "var-lib-cni",
+]
 
 
 def is_up() -> bool:
@@ -85,8 +91,10 @@ def up() -> None:
         log("bring-up failed: taking down what was started (logs kept in /var/lib/hermes-cluster/logs)")
         down(purge=False)
         raise
-    log(f"cluster up in {time.monotonic() - started:.1f} s; from the host: "
-        f"KUBECONFIG={layout.HOST_KUBECONFIG} kubectl get nodes")  # fmt: skip
+    log(
+        f"cluster up in {time.monotonic() - started:.1f} s; from the host: "
+        f"KUBECONFIG={layout.HOST_KUBECONFIG} kubectl get nodes"
+    )
 
 
 def _bring_up(started: float) -> None:
@@ -99,8 +107,16 @@ def _bring_up(started: float) -> None:
         previous.replace(previous.with_suffix(".log.1"))
     containment.record()
     netns.save_host_sysctls()
-    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
-                 "etcd", "coredns"):  # fmt: skip
+    for name in (
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+        "kubectl",
+        "etcd",
+        "coredns",
+    ):
         layout.binary(name)
     node_images.build_all()
     pki.make_all()

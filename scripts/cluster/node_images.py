@@ -50,9 +50,27 @@ def _stale(target: Path, sources: list[Path]) -> bool:
 
 
 def _pack(image: Image, binary: Path) -> None:
-    run([sys.executable, "-m", "scripts.cluster.oci", "binary", "--name", image.name, "--tag", image.tag,
-         "--file", f"{binary}:{image.at}", "--user", image.user, "--entrypoint", image.at,
-         "--out", str(archive(image))], cwd=REPO)  # fmt: skip
+    run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.cluster.oci",
+            "binary",
+            "--name",
+            image.name,
+            "--tag",
+            image.tag,
+            "--file",
+            f"{binary}:{image.at}",
+            "--user",
+            image.user,
+            "--entrypoint",
+            image.at,
+            "--out",
+            str(archive(image)),
+        ],
+        cwd=REPO,
+    )
 
 
 def build_pause() -> None:
@@ -71,8 +89,11 @@ def build_probe() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         binary = Path(tmp) / "probe"
-        run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(binary), "."], cwd=HERE / "probe",
-            env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOWORK": "off"})  # fmt: skip
+        run(
+            ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(binary), "."],
+            cwd=HERE / "probe",
+            env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOWORK": "off"},
+        )
         _pack(PROBE, binary)
 
 
@@ -92,8 +113,20 @@ def import_archives(paths: list[Path]) -> None:
     """Import OCI archives into containerd's `k8s.io` namespace, unpacked for the node's snapshotter."""
     snapshotter = snapshotter_in_use()
     for path in paths:
-        run_inside(["ctr", "--address", str(layout.CONTAINERD_SOCK), "-n", "k8s.io", "images", "import",
-                    "--snapshotter", snapshotter, str(path)])  # fmt: skip
+        run_inside(
+            [
+                "ctr",
+                "--address",
+                str(layout.CONTAINERD_SOCK),
+                "-n",
+                "k8s.io",
+                "images",
+                "import",
+                "--snapshotter",
+                snapshotter,
+                str(path),
+            ]
+        )
 
 
 def own_archives() -> list[Path]:

@@ -73,8 +73,11 @@ def path(name: str, ext: str) -> Path:
 
 
 def _key(out: Path, *, rsa: bool = False) -> None:
-    algorithm = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] if rsa else [
-        "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]  # fmt: skip
+    algorithm = (
+        ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
+        if rsa
+        else ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    )
     run(["openssl", "genpkey", *algorithm, "-out", str(out)])
     out.chmod(0o600)
 
@@ -87,10 +90,26 @@ def make_ca(name: str, cn: str) -> None:
     if path(name, "crt").exists():
         return
     _key(path(name, "key"))
-    run(["openssl", "req", "-x509", "-new", "-key", str(path(name, "key")), "-subj", f"/CN={cn}",
-         "-days", DAYS, "-addext", "basicConstraints=critical,CA:TRUE",
-         "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-         "-out", str(path(name, "crt"))])  # fmt: skip
+    run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            str(path(name, "key")),
+            "-subj",
+            f"/CN={cn}",
+            "-days",
+            DAYS,
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+            "-out",
+            str(path(name, "crt")),
+        ]
+    )
 
 
 def make_leaf(cert: Cert) -> None:
@@ -99,17 +118,38 @@ def make_leaf(cert: Cert) -> None:
         return
     key, usage = path(cert.name, "key"), "serverAuth" if cert.server else "clientAuth"
     _key(key)
-    ext = ["keyUsage=critical,digitalSignature,keyEncipherment", f"extendedKeyUsage={usage}",
-           "basicConstraints=critical,CA:FALSE"]  # fmt: skip
+    ext = [
+        "keyUsage=critical,digitalSignature,keyEncipherment",
+        f"extendedKeyUsage={usage}",
+        "basicConstraints=critical,CA:FALSE",
+    ]
     if cert.sans:
         ext.append("subjectAltName=" + ",".join(cert.sans))
     with tempfile.TemporaryDirectory() as tmp:
         csr, extfile = Path(tmp) / "csr", Path(tmp) / "ext"
         extfile.write_text("\n".join(ext) + "\n")
         run(["openssl", "req", "-new", "-key", str(key), "-subj", _subject(cert), "-out", str(csr)])
-        run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(path(cert.ca, "crt")),
-             "-CAkey", str(path(cert.ca, "key")), "-set_serial", str(int.from_bytes(_random(16), "big")),
-             "-days", DAYS, "-extfile", str(extfile), "-out", str(crt)])  # fmt: skip
+        run(
+            [
+                "openssl",
+                "x509",
+                "-req",
+                "-in",
+                str(csr),
+                "-CA",
+                str(path(cert.ca, "crt")),
+                "-CAkey",
+                str(path(cert.ca, "key")),
+                "-set_serial",
+                str(int.from_bytes(_random(16), "big")),
+                "-days",
+                DAYS,
+                "-extfile",
+                str(extfile),
+                "-out",
+                str(crt),
+            ]
+        )
 
 
 def _random(n: int) -> bytes:

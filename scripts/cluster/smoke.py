@@ -28,8 +28,13 @@ _SECURITY = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilit
 
 
 def _probe(name: str, args: list[str]) -> dict[str, Any]:
-    return {"name": name, "image": layout.PROBE_IMAGE, "imagePullPolicy": "Never", "args": args,
-            "securityContext": _SECURITY}  # fmt: skip
+    return {
+        "name": name,
+        "image": layout.PROBE_IMAGE,
+        "imagePullPolicy": "Never",
+        "args": args,
+        "securityContext": _SECURITY,
+    }
 
 
 def manifests() -> str:
@@ -38,14 +43,29 @@ def manifests() -> str:
     echo["readinessProbe"] = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}
     items = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo", "namespace": NS},
-         "spec": {"replicas": 2, "selector": {"matchLabels": _LABELS},
-                  "template": {"metadata": {"labels": _LABELS}, "spec": {"containers": [echo]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", "namespace": NS},
-         "spec": {"selector": _LABELS, "ports": [{"port": 80, "targetPort": 8080}]}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client", "namespace": NS},
-         "spec": {"containers": [_probe("client", ["sleep"])], "terminationGracePeriodSeconds": 1}},
-    ]  # fmt: skip
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "echo", "namespace": NS},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": _LABELS},
+                "template": {"metadata": {"labels": _LABELS}, "spec": {"containers": [echo]}},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "echo", "namespace": NS},
+            "spec": {"selector": _LABELS, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "client", "namespace": NS},
+            "spec": {"containers": [_probe("client", ["sleep"])], "terminationGracePeriodSeconds": 1},
+        },
+    ]
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
@@ -99,15 +119,18 @@ def run_smoke(*, keep: bool = False) -> None:
     try:
         wait_for("the echo Deployment", lambda: deployment_ready(NS, "echo"), timeout=120)
         wait_for("the client pod", _pod_ready, timeout=120)
-        _expect("DNS kubernetes.default.svc.cluster.local",
-                _in_client("resolve", f"kubernetes.default.svc.{layout.CLUSTER_DOMAIN}"),
-                layout.KUBERNETES_SERVICE_IP)  # fmt: skip
+        _expect(
+            "DNS kubernetes.default.svc.cluster.local",
+            _in_client("resolve", f"kubernetes.default.svc.{layout.CLUSTER_DOMAIN}"),
+            layout.KUBERNETES_SERVICE_IP,
+        )
         cluster_ip = get_json("-n", NS, "service", "echo")["spec"]["clusterIP"]
         _expect(f"Service by ClusterIP {cluster_ip}", _in_client("get", f"http://{cluster_ip}/"), "hello from echo-")
         from_node = run_inside(["curl", "-sS", "-m", "5", f"http://{cluster_ip}/"])
         _expect("Service from the node's namespace (the apiserver's path to webhooks)", from_node, "hello from echo-")
-        _expect("Service by name", _in_client("get", f"http://echo.{NS}.svc.{layout.CLUSTER_DOMAIN}/"),
-                "hello from echo-")  # fmt: skip
+        _expect(
+            "Service by name", _in_client("get", f"http://echo.{NS}.svc.{layout.CLUSTER_DOMAIN}/"), "hello from echo-"
+        )
         _expect("host loopback through an outward forward", _from_host_service(), "hello from the host")
         log(f"smoke passed in {time.monotonic() - started:.1f} s")
     finally:
