@@ -8,6 +8,11 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# `make test` and `make test-fast` run in pytest-xdist workers sharing one Elasticsearch (tests/support/shared_es.py);
+# most of a test's time is waiting (Elasticsearch, function processes, slices), so 4 pay on 2 cores. A module stays
+# on one worker (--dist loadfile): its module-scoped corpora and processes are set up once. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= 4
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
 # `make test-matrix`: the oldest supported 8.x, the newest 8.x (what `make test` runs), the newest 9.x.
 ES_MATRIX ?= 8.11.4 8.19.21 9.5.4
 MATRIX_REPORT ?= docs/compatibility.md
@@ -69,11 +74,11 @@ system-deps: ## Install the machine packages the tests need (as root, apt-get), 
 
 .PHONY: test
 test: install system-deps npm-deps ## Run every test (starts a real Elasticsearch; builds the deploy checkers once)
-	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: install system-deps ## The fast loop: unit tests and the integration tests not marked slow
-	$(PY) -m pytest tests/unit tests/integration -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 .PHONY: test-matrix
 test-matrix: install ## Run unit + integration tests against each Elasticsearch in ES_MATRIX; writes MATRIX_REPORT
@@ -110,8 +115,9 @@ typecheck: install ## mypy --strict on the shared package
 	$(VENV)/bin/mypy
 
 .PHONY: check
-check: lint typecheck test ## Everything CI runs: lint, types, every test, then the matrix's other versions
+check: lint typecheck test ## Everything CI runs: lint, types, every test, the matrix's other versions, the cluster
 	$(if $(strip $(MATRIX_REST)),$(MAKE) test-matrix MATRIX_REPORT= ES_MATRIX="$(MATRIX_REST)")
+	$(MAKE) cluster-check
 
 ##@ Documentation
 
@@ -137,6 +143,51 @@ es-up: ## Start the local dev Elasticsearch (port 9200 unless HERMES_ES_PORT)
 .PHONY: es-down
 es-down: ## Stop the local dev Elasticsearch
 	$(PYTHON) -m scripts.local_es down
+
+##@ Test cluster (a real Kubernetes + Knative built from source, inside namespaces; root; docs/cluster.md)
+
+.PHONY: cluster-build
+cluster-build: ## Build (once, cached outside the repo) every binary of the test cluster
+	bash scripts/cluster/build.sh >/dev/null
+
+.PHONY: cluster
+cluster: install cluster-build ## Start Kubernetes + Knative here in namespaces, install Hermes with helm, load it
+	$(PY) -m scripts.cluster.node up
+	$(PY) -m scripts.cluster.knative install
+	bash tests/cluster/ingress/up.sh
+	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m scripts.cluster.hermes_app install
+
+.PHONY: cluster-down
+cluster-down: ## Remove the test cluster: its processes (by PID), namespaces and state; restore the host's sysctls
+	$(PYTHON) -m scripts.cluster.node down $(if $(PURGE),--purge)
+
+.PHONY: cluster-test
+cluster-test: cluster ## Hermes end to end on the test cluster (brings it up first; leaves it running)
+	HERMES_CLUSTER_TEST=1 HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+
+.PHONY: cluster-check
+# make check's cluster leg. A cold build of the cluster's binaries takes ~25 min on 2 cores (docs/cluster.md
+# § Building), which would take a fresh machine's CI past an hour: so the leg runs whenever that build cache
+# is warm, and says why it skips otherwise. It leaves running only what was running before it.
+cluster-check: ## cluster-test when the test cluster's binaries are built (and root); then down again
+	@if [ "$$(id -u)" != 0 ] || ! bash scripts/cluster/build.sh --check >/dev/null 2>&1; then \
+	  echo "cluster-check: SKIPPED: the test cluster needs root and its binaries built (make cluster-build)"; \
+	  exit 0; fi; \
+	cluster_was_up=0; es_was_up=0; \
+	$(PYTHON) -c 'from scripts.cluster import lifecycle; raise SystemExit(not lifecycle.is_up())' && cluster_was_up=1; \
+	$(PYTHON) -m scripts.local_es url >/dev/null 2>&1 && es_was_up=1; \
+	rc=0; $(MAKE) cluster-test || rc=$$?; \
+	if [ $$cluster_was_up = 0 ]; then $(MAKE) cluster-down || rc=$$?; fi; \
+	if [ $$es_was_up = 0 ]; then $(MAKE) es-down; fi; \
+	exit $$rc
+
+.PHONY: cluster-hotfix
+cluster-hotfix: install ## Rebuild one function's image and ship it with kn service update (FUNCTION=search)
+	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m scripts.cluster.hotfix $(FUNCTION)
+
+.PHONY: cluster-conformance
+cluster-conformance: ## Knative's own ingress conformance tests against the test bed's ingress
+	bash tests/cluster/ingress/conformance.sh
 
 ##@ Benchmarks
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support import shared_es
+
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
@@ -50,12 +52,37 @@ def isolate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 _SERVER_INFO: list[str] = []
+# pytest-xdist's controller: the folder its workers share the session's Elasticsearch in.
+_SHARE = pytest.StashKey[Path]()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say which Elasticsearch the integration tests talked to."""
+    """Say which Elasticsearch the integration tests talked to (under pytest-xdist: the one the workers shared)."""
+    folder = terminalreporter.config.stash.get(_SHARE, None)
+    url = shared_es.started_url(folder) if folder else None
+    if url:
+        _describe_server(url, "started by the tests, shared by the workers", lambda *_: None)
     for line in _SERVER_INFO:
         terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's controller: give every worker the folder where the first one to need it starts the
+    session's Elasticsearch (unless ``HERMES_TEST_ES_URL`` names one)."""
+    if os.environ.get("HERMES_TEST_ES_URL"):
+        return
+    config = node.config
+    if _SHARE not in config.stash:
+        config.stash[_SHARE] = Path(tempfile.mkdtemp(prefix="hermes-es-shared-"))
+    node.workerinput[shared_es.KEY] = str(config.stash[_SHARE])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller stops the shared Elasticsearch once every worker is done."""
+    folder = config.stash.get(_SHARE, None)
+    if folder is not None:
+        shared_es.stop(folder)
 
 
 def _describe_server(url: str, how: str, record: Callable[[str, object], None]) -> None:
@@ -69,8 +96,9 @@ def _describe_server(url: str, how: str, record: Callable[[str, object], None]) 
 
 
 @pytest.fixture(scope="session")
-def es_url(record_testsuite_property: Callable[[str, object], None]) -> Iterator[str]:
-    """A real Elasticsearch: ``HERMES_TEST_ES_URL`` if given, else one we start and stop.
+def es_url(request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]) -> Iterator[str]:
+    """A real Elasticsearch: ``HERMES_TEST_ES_URL`` if given, else one we start and stop (under
+    pytest-xdist: one for all workers, tests/support/shared_es.py).
 
     The one we start is ``HERMES_ES_VERSION`` (scripts/local_es.py), read here, before any test's
     ``isolate_environment``: a session fixture is set up ahead of the function-scoped ones.
@@ -81,6 +109,10 @@ def es_url(record_testsuite_property: Callable[[str, object], None]) -> Iterator
     if given:
         _describe_server(given, "HERMES_TEST_ES_URL", record_testsuite_property)
         yield given
+        return
+    shared = shared_es.folder_of(request.config)
+    if shared is not None:
+        yield shared_es.url(shared)
         return
     run_dir = Path(tempfile.mkdtemp(prefix="hermes-es-"))
     server = local_es.start(run_dir)

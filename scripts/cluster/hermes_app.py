@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scripts import local_es
-from scripts.cluster import knative_images, oci
+from scripts.cluster import knative_images, knative_manifests, oci
 from scripts.cluster.knative import kubectl
 
 log = logging.getLogger("cluster.hermes")
@@ -148,6 +148,34 @@ def install() -> None:
     # The post-install hook (the first full load) runs before helm returns; it retries while Knative settles.
     helm(*args, *[a for s in sets for a in ("--set", s)], "--timeout", "15m")
     wait()
+    broker_forward()
+    print(usage())  # noqa: T201 -- what `make cluster` leaves the user with
+
+
+BROKER_PORT = 18081  # host 127.0.0.1:18081 -> the Broker's ingress inside (Knative routes no Broker through KIngress)
+
+
+def broker_forward() -> None:
+    """Host 127.0.0.1:BROKER_PORT -> broker-ingress.knative-eventing, so an operator's curl reaches the Broker."""
+    from scripts.cluster import forward as fwd  # noqa: PLC0415 -- the node's module
+
+    ip = kubectl("get", "svc", "broker-ingress", "-n", "knative-eventing", "-o", "jsonpath={.spec.clusterIP}").stdout
+    fwd.inward("hermes-broker", BROKER_PORT, f"{ip.strip()}:80")
+
+
+def usage() -> str:
+    """How to search, post a full load, look inside and ship an edit: printed at the end of `make cluster`."""
+    host = f"hermes-search.{NAMESPACE}.{knative_manifests.DOMAIN}"
+    return f"""
+Hermes runs on the test cluster (namespace {NAMESPACE}; Knative Serving + Eventing v0.50.0 on Kubernetes v1.35.4).
+  search:     curl -H 'Host: {host}' 'http://127.0.0.1:18080/search?q=paris'
+  full load:  make full-load URL=http://127.0.0.1:{BROKER_PORT}/{NAMESPACE}/{RELEASE}   (a CloudEvent to the Broker)
+  look:       KUBECONFIG=/var/lib/hermes-cluster/host.kubeconfig kubectl get ksvc,broker,trigger -n {NAMESPACE}
+              scripts/cluster/enter kubectl get pods -A      (inside the cluster's namespaces)
+  edit+ship:  make cluster-hotfix FUNCTION=search         (rebuild the image, kn service update)
+  prove:      make cluster-test
+  remove:     make cluster-down
+"""
 
 
 def wait(timeout_s: float = 600) -> None:

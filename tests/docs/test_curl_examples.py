@@ -12,7 +12,8 @@ import re
 import shlex
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,18 +41,16 @@ def _demo_source(demo: str, folder: Path) -> str:
     return f"file://{path}"
 
 
-@pytest.fixture(scope="module")
-def served(request: pytest.FixtureRequest, es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a search function serving the demo ``request.param``, loaded by a real full load."""
-    demo: str = request.param
+@contextmanager
+def _serving(demo: str, es_url: str, folder: Path) -> Iterator[str]:
+    """The base URL of a search function serving ``demo``, loaded by a real full load; its indices deleted after."""
     alias = f"t{uuid.uuid4().hex[:10]}"
     env = {
         "ES_URL": es_url,
         "ES_INDEX": alias,
         "HERMES_SCHEMA": f"file://{ROOT / 'examples' / demo / 'schema.json'}",
     }
-    source = _demo_source(demo, tmp_path_factory.mktemp(demo))
-    settings = Settings.model_validate({**env, "DATA_SOURCE_URL": source})
+    settings = Settings.model_validate({**env, "DATA_SOURCE_URL": _demo_source(demo, folder)})
     full_load(build_client(settings), settings)
     try:
         with running("search", "search", env) as url:
@@ -60,6 +59,22 @@ def served(request: pytest.FixtureRequest, es_url: str, tmp_path_factory: pytest
         found = requests.get(f"{es_url}/{alias}-*,{alias}.hermes-state?filter_path=*.aliases", timeout=30)
         if found.status_code == 200 and found.json():
             requests.delete(f"{es_url}/{','.join(found.json())}", timeout=30).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def served(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """``served(demo)``: the base URL of the search function serving that demo, loaded and started once per
+    module (an indirect parameter per example would key the module fixture by example, and reload the demo
+    for each of them)."""
+    with ExitStack() as stack:
+        urls: dict[str, str] = {}
+
+        def url_of(demo: str) -> str:
+            if demo not in urls:
+                urls[demo] = stack.enter_context(_serving(demo, es_url, tmp_path_factory.mktemp(demo)))
+            return urls[demo]
+
+        yield url_of
 
 
 def _promises(command: str) -> list[str]:
@@ -72,11 +87,9 @@ def _examples() -> list[tuple[str, str]]:
     return [(demo, item.text) for demo in docs_check.DEMOS for item in docs_check.curl_examples(demo)]
 
 
-@pytest.mark.parametrize(
-    ("served", "command"), _examples(), ids=[f"{d}:{c[5:70].strip()}" for d, c in _examples()], indirect=["served"]
-)
-def test_curl_example_answers_as_documented(served: str, command: str) -> None:
-    argv = shlex.split(command.replace(docs_check.SEARCH_BASE, served), comments=True)
+@pytest.mark.parametrize(("demo", "command"), _examples(), ids=[f"{d}:{c[5:70].strip()}" for d, c in _examples()])
+def test_curl_example_answers_as_documented(served: Callable[[str], str], demo: str, command: str) -> None:
+    argv = shlex.split(command.replace(docs_check.SEARCH_BASE, served(demo)), comments=True)
     argv += ["-sS", "-w", "\n%{http_code}"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

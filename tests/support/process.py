@@ -43,18 +43,30 @@ def command(name: str, target: str, port: int) -> list[str]:
     ]
 
 
+def transient(exc: Exception) -> bool:
+    """Whether a check's error means "not yet": its server unreachable or slow (``requests``, the
+    Elasticsearch client's connection errors and timeouts), or Elasticsearch answering 503 (a shard of an
+    index just created not started yet, which a busy machine makes last seconds)."""
+    from elastic_transport import ApiError, TransportError
+
+    if isinstance(exc, requests.RequestException | TransportError):
+        return True
+    return isinstance(exc, ApiError) and exc.meta.status == 503
+
+
 def eventually(check: Callable[[], Any], wait_s: float = 60) -> Any:
     """Poll until `check` returns something truthy (a tick, a reload, a paused source); its last answer otherwise.
 
-    A check that cannot reach its server yet (``requests.RequestException``) counts as not yet.
+    A check that fails with a :func:`transient` error counts as not yet.
     """
     deadline = time.monotonic() + wait_s
     while True:
         try:
             if found := check():
                 return found
-        except requests.RequestException:
-            pass
+        except Exception as exc:
+            if not transient(exc):
+                raise
         if time.monotonic() > deadline:
             return check()
         time.sleep(0.3)

@@ -78,7 +78,7 @@ def test_elasticsearch_down_mid_load_fails_and_the_lock_frees_after_its_ttl(
 ) -> None:
     url, src = source
     src.put(*records(5))
-    direct = make_settings(DATA_SOURCE_URL=url, HERMES_LOCK_TTL_S=1)
+    direct = make_settings(DATA_SOURCE_URL=url, HERMES_LOCK_TTL_S=30)
     full_load(build_client(direct), direct)
     host, port = direct.es_url.removeprefix("http://").split(":")
     proxy = Proxy(host, int(port))
@@ -87,7 +87,7 @@ def test_elasticsearch_down_mid_load_fails_and_the_lock_frees_after_its_ttl(
         via_proxy = make_settings(
             DATA_SOURCE_URL=url,
             ES_URL=f"http://127.0.0.1:{proxy.port}",
-            HERMES_LOCK_TTL_S=1,
+            HERMES_LOCK_TTL_S=30,
             HERMES_ES_BULK_TIMEOUT_S=2,
             HERMES_ES_MAX_RETRIES=0,
         )
@@ -104,8 +104,8 @@ def test_elasticsearch_down_mid_load_fails_and_the_lock_frees_after_its_ttl(
     finally:
         proxy.down()
     # The lock the failed run left expires after its TTL (no heartbeat renews it): the next run proceeds.
-    assert LoadLock(es, direct.state_index, 1).current() is not None
-    lock_clock.advance(1.5)  # past the TTL of 1 s
+    assert LoadLock(es, direct.state_index, 30).current() is not None
+    lock_clock.advance(31)  # past the TTL (30 s: at 1 s a renewal gets 0.2 s, too short for a busy machine)
     assert full_load(build_client(direct), direct)["status"] == "completed"
 
 

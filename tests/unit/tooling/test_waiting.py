@@ -79,3 +79,32 @@ def test_eventually_counts_a_refused_connection_as_not_yet() -> None:
 
     assert eventually(check, wait_s=30)
     assert len(calls) == 3
+
+
+def test_eventually_counts_an_elasticsearch_503_or_timeout_as_not_yet() -> None:
+    from elastic_transport import ApiResponseMeta, ConnectionTimeout, HttpHeaders, NodeConfig
+    from elasticsearch import ApiError
+
+    meta = ApiResponseMeta(503, "1.1", HttpHeaders(), 0.01, NodeConfig("http", "127.0.0.1", 9200))
+    errors: list[Exception] = [ApiError("search_phase_execution_exception", meta, {}), ConnectionTimeout("slow")]
+
+    def check() -> bool:
+        if errors:
+            raise errors.pop(0)
+        return True
+
+    assert eventually(check, wait_s=30)
+    assert errors == []
+
+
+def test_eventually_lets_any_other_error_through() -> None:
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+    from elasticsearch import ApiError
+
+    meta = ApiResponseMeta(400, "1.1", HttpHeaders(), 0.01, NodeConfig("http", "127.0.0.1", 9200))
+
+    def check() -> bool:
+        raise ApiError("mapper_parsing_exception", meta, {})
+
+    with pytest.raises(ApiError):
+        eventually(check, wait_s=30)
