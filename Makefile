@@ -163,7 +163,7 @@ cluster-down: ## Remove the test cluster: its processes (by PID), namespaces and
 
 .PHONY: cluster-test
 cluster-test: cluster ## Hermes end to end on the test cluster (brings it up first; leaves it running)
-	HERMES_CLUSTER_TEST=1 HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+	HERMES_CLUSTER_TEST=1 HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m pytest -s tests/cluster $(PYTEST_ARGS)
 
 .PHONY: cluster-check
 # make check's cluster leg. A cold build of the cluster's binaries takes ~25 min on 2 cores (docs/cluster.md

@@ -222,20 +222,61 @@ def first_load(timeout_s: float = 900) -> None:
 def _full_load_job() -> str:
     """A Job posting dev.hermes.load.full to the release's Broker, as the chart's hook does."""
     broker = f"http://broker-ingress.knative-eventing.svc.cluster.local/{NAMESPACE}/{RELEASE}"
-    args = ["--fail", "--silent", "--show-error", "--max-time", "30", "--retry", "10", "--retry-all-errors",
-            "-X", "POST", "-H", "Ce-Specversion: 1.0", "-H", "Ce-Type: dev.hermes.load.full",
-            "-H", "Ce-Source: /scripts/cluster/hermes_app", "-H", f"Ce-Id: cluster-first-load-{int(time.time())}",
-            "-H", "Content-Type: application/json", "--data", "{}", broker]  # fmt: skip
+    args = [
+        "--fail",
+        "--silent",
+        "--show-error",
+        "--max-time",
+        "30",
+        "--retry",
+        "10",
+        "--retry-all-errors",
+        "-X",
+        "POST",
+        "-H",
+        "Ce-Specversion: 1.0",
+        "-H",
+        "Ce-Type: dev.hermes.load.full",
+        "-H",
+        "Ce-Source: /scripts/cluster/hermes_app",
+        "-H",
+        f"Ce-Id: cluster-first-load-{int(time.time())}",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        "{}",
+        broker,
+    ]
     image = curl_image()[0]
-    return json.dumps({
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"generateName": "hermes-cluster-first-load-", "namespace": NAMESPACE},
-        "spec": {"backoffLimit": 3, "ttlSecondsAfterFinished": 600, "template": {"spec": {
-            "restartPolicy": "Never",
-            "containers": [{"name": "post", "image": image, "imagePullPolicy": "IfNotPresent", "args": args,
-                            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
-                                                "allowPrivilegeEscalation": False}}]}}},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"generateName": "hermes-cluster-first-load-", "namespace": NAMESPACE},
+            "spec": {
+                "backoffLimit": 3,
+                "ttlSecondsAfterFinished": 600,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {
+                                "name": "post",
+                                "image": image,
+                                "imagePullPolicy": "IfNotPresent",
+                                "args": args,
+                                "securityContext": {
+                                    "runAsNonRoot": True,
+                                    "runAsUser": 10001,
+                                    "allowPrivilegeEscalation": False,
+                                },
+                            }
+                        ],
+                    }
+                },
+            },
+        }
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

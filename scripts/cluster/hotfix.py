@@ -45,8 +45,21 @@ def running_image(namespace: str, service: str) -> str:
 def update_service(namespace: str, service: str, image: str, timeout_s: int = 600) -> None:
     """`kn service update SERVICE --image IMAGE`, waiting until the new revision is Ready and serves."""
     config = os.environ.get("HERMES_KUBECONFIG", str(layout.HOST_KUBECONFIG))
-    argv = [str(kn_binary()), "service", "update", service, "-n", namespace, "--image", image,
-            "--kubeconfig", config, "--wait", "--wait-timeout", str(timeout_s)]  # fmt: skip
+    argv = [
+        str(kn_binary()),
+        "service",
+        "update",
+        service,
+        "-n",
+        namespace,
+        "--image",
+        image,
+        "--kubeconfig",
+        config,
+        "--wait",
+        "--wait-timeout",
+        str(timeout_s),
+    ]
     subprocess.run(argv, check=True)  # noqa: S603
 
 

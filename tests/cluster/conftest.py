@@ -69,8 +69,10 @@ def cluster_up() -> None:
     if not lifecycle.is_up():
         pytest.fail("the test cluster is down: start it with `make cluster` (or scripts/cluster/up), then rerun")
     if not lifecycle.healthy():
-        pytest.fail("the test cluster is up but unhealthy (a daemon gone, apiserver or node not ready): see "
-                    "`python -m scripts.cluster.node status` and /var/lib/hermes-cluster/logs/")  # fmt: skip
+        pytest.fail(
+            "the test cluster is up but unhealthy (a daemon gone, apiserver or node not ready): see "
+            "`python -m scripts.cluster.node status` and /var/lib/hermes-cluster/logs/"
+        )
 
 
 def _knative_installed() -> bool:

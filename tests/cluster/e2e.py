@@ -96,8 +96,14 @@ def pods(service: str, *, running: bool = True) -> list[str]:
     return found
 
 
-def post_event(type_: str, data: dict[str, Any], *, source: str = "/cluster-test/curl", path: str = BROKER_PATH,
-               id_: str | None = None) -> str:  # fmt: skip
+def post_event(
+    type_: str,
+    data: dict[str, Any],
+    *,
+    source: str = "/cluster-test/curl",
+    path: str = BROKER_PATH,
+    id_: str | None = None,
+) -> str:
     """Post one binary-mode CloudEvent with curl to the Broker's address, as an operator (or the install Job)
     does: ``http://broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<broker>``. curl runs in the
     node's network namespace (scripts/cluster/enter), which reaches ClusterIPs through kube-proxy; the node
@@ -106,12 +112,35 @@ def post_event(type_: str, data: dict[str, Any], *, source: str = "/cluster-test
     ip = kubectl("get", "svc", "broker-ingress", "-n", "knative-eventing", "-o", "jsonpath={.spec.clusterIP}").stdout
     host = "broker-ingress.knative-eventing.svc.cluster.local"
     argv = [
-        sys.executable, "-m", "scripts.cluster.node", "enter", "/usr/bin/curl", "-sS", "--fail-with-body",
-        "--max-time", "30", "--resolve", f"{host}:80:{ip}", "-X", "POST", "-w", "%{http_code}",
-        "-H", "Ce-Specversion: 1.0", "-H", f"Ce-Type: {type_}", "-H", f"Ce-Source: {source}",
-        "-H", f"Ce-Id: {event_id}", "-H", "Content-Type: application/json", "--data", json.dumps(data),
+        sys.executable,
+        "-m",
+        "scripts.cluster.node",
+        "enter",
+        "/usr/bin/curl",
+        "-sS",
+        "--fail-with-body",
+        "--max-time",
+        "30",
+        "--resolve",
+        f"{host}:80:{ip}",
+        "-X",
+        "POST",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Ce-Specversion: 1.0",
+        "-H",
+        f"Ce-Type: {type_}",
+        "-H",
+        f"Ce-Source: {source}",
+        "-H",
+        f"Ce-Id: {event_id}",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        json.dumps(data),
         f"http://{host}{path}",
-    ]  # fmt: skip
+    ]
     done = subprocess.run(argv, cwd=hermes_app.ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, f"posting {type_} to the Broker: {done.stdout} {done.stderr}"
     assert done.stdout.strip().endswith("202"), f"the Broker took the event with {done.stdout!r}"

@@ -33,8 +33,10 @@ def test_a_delta_that_fails_is_dead_lettered_and_recorded_by_the_undelivered_rou
     assert event["source"] == DELTA_SOURCE
     assert str(event["error_dest"]).startswith(f"http://hermes-delta-load.{NAMESPACE}.svc.cluster.local")
     assert str(event["error_code"]).startswith("5"), event
-    say(f"failing delta -> retried -> dead-letter Broker -> /undelivered recorded it: {took:.0f} s "
-        f"(last status {event['error_code']})")  # fmt: skip
+    say(
+        f"failing delta -> retried -> dead-letter Broker -> /undelivered recorded it: {took:.0f} s "
+        f"(last status {event['error_code']})"
+    )
 
 
 def test_a_full_load_that_fails_is_dead_lettered_and_its_load_ended(loaded: Release) -> None:
@@ -61,5 +63,7 @@ def test_a_full_load_that_fails_is_dead_lettered_and_its_load_ended(loaded: Rele
     load = loaded.load_of(event_id)
     assert load is None or load.status == "failed", load
     assert loaded.served_count() == served_before, "the served index is untouched"
-    say(f"failing full load -> retried -> dead-letter Broker -> /undelivered recorded it: {took:.0f} s "
-        f"(last status {event['error_code']}, its load {load.status if load else 'never started'})")  # fmt: skip
+    say(
+        f"failing full load -> retried -> dead-letter Broker -> /undelivered recorded it: {took:.0f} s "
+        f"(last status {event['error_code']}, its load {load.status if load else 'never started'})"
+    )

@@ -66,8 +66,10 @@ def test_a_long_load_runs_in_several_slices_on_several_pods_and_completes_by_its
         loaded.source.page_delay_s = 0.0
     assert load.status == "completed", load
     slices = {part.partition: part.slice for part in loaded.partitions(load)}
-    say(f"long load of {len(loaded.source.records)} records: {took:.0f} s, slices per partition {slices}, "
-        f"at most {together} slices running at once on {most} full-load pods")  # fmt: skip
+    say(
+        f"long load of {len(loaded.source.records)} records: {took:.0f} s, slices per partition {slices}, "
+        f"at most {together} slices running at once on {most} full-load pods"
+    )
     assert all(n >= 2 for n in slices.values()), f"every partition handed over at least once: {slices}"
     # containerConcurrency 1: two slices running at once are two pods serving at once.
     assert together >= 2, "the two partitions' slices ran at the same time"

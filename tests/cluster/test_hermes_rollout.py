@@ -24,8 +24,22 @@ def _ksvc() -> dict[str, object]:
 
 
 def _tag(source: str, target: str) -> None:
-    argv = [sys.executable, "-m", "scripts.cluster.node", "enter", "ctr", "--address", str(layout.CONTAINERD_SOCK),
-            "-n", "k8s.io", "images", "tag", "--force", source, target]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "scripts.cluster.node",
+        "enter",
+        "ctr",
+        "--address",
+        str(layout.CONTAINERD_SOCK),
+        "-n",
+        "k8s.io",
+        "images",
+        "tag",
+        "--force",
+        source,
+        target,
+    ]
     subprocess.run(argv, cwd=hermes_app.ROOT, check=True, capture_output=True)
 
 
@@ -71,8 +85,10 @@ def test_kn_service_update_ships_a_new_revision_with_zero_failed_searches(loaded
         stop.set()
         load.join()
     total = ok + len(failed)
-    say(f"rollout {before} -> {after} ({new}): kn returned after {shipped:.0f} s; {total} searches during it, "
-        f"{ok} answered, {len(failed)} failed")  # fmt: skip
+    say(
+        f"rollout {before} -> {after} ({new}): kn returned after {shipped:.0f} s; {total} searches during it, "
+        f"{ok} answered, {len(failed)} failed"
+    )
     assert not failed, failed[:5]
     assert ok >= 20
     assert pods("hermes-search"), "the new revision serves"
