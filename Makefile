@@ -151,14 +151,14 @@ cluster-build: ## Build (once, cached outside the repo) every binary of the test
 	bash scripts/cluster/build.sh >/dev/null
 
 .PHONY: cluster
-cluster: install cluster-build ## Start Kubernetes + Knative here in namespaces, install Hermes with helm, load it
+cluster: install system-deps cluster-build ## Start Kubernetes + Knative here in namespaces, install Hermes with helm, load it
 	$(PY) -m scripts.cluster.node up
 	$(PY) -m scripts.cluster.knative install
 	bash tests/cluster/ingress/up.sh
 	HERMES_TOOLS_BIN="$$(bash scripts/tools.sh)" $(PY) -m scripts.cluster.hermes_app install
 
 .PHONY: cluster-down
-cluster-down: ## Remove the test cluster: its processes (by PID), namespaces and state; restore the host's sysctls
+cluster-down: ## Remove the test cluster (processes by PID, namespaces, state; sysctls restored). PURGE=1: its logs too
 	$(PYTHON) -m scripts.cluster.node down $(if $(PURGE),--purge)
 
 .PHONY: cluster-test
@@ -173,13 +173,11 @@ cluster-check: ## cluster-test when the test cluster's binaries are built (and r
 	@if [ "$$(id -u)" != 0 ] || ! bash scripts/cluster/build.sh --check >/dev/null 2>&1; then \
 	  echo "cluster-check: SKIPPED: the test cluster needs root and its binaries built (make cluster-build)"; \
 	  exit 0; fi; \
-	cluster_was_up=0; es_was_up=0; \
-	$(PYTHON) -c 'from scripts.cluster import lifecycle; raise SystemExit(not lifecycle.is_up())' && cluster_was_up=1; \
-	$(PYTHON) -m scripts.local_es url >/dev/null 2>&1 && es_was_up=1; \
-	rc=0; $(MAKE) cluster-test || rc=$$?; \
-	if [ $$cluster_was_up = 0 ]; then $(MAKE) cluster-down || rc=$$?; fi; \
-	if [ $$es_was_up = 0 ]; then $(MAKE) es-down; fi; \
-	exit $$rc
+	$(PYTHON) -c 'from scripts.cluster import lifecycle; raise SystemExit(not lifecycle.is_up())' && exec $(MAKE) cluster-test; \
+	es_was_up=0; $(PYTHON) -m scripts.local_es url >/dev/null 2>&1 && es_was_up=1; \
+	undo() { $(PYTHON) -m scripts.cluster.node down || true; [ $$es_was_up = 1 ] || $(PYTHON) -m scripts.local_es down; }; \
+	trap undo EXIT; trap 'exit 130' INT TERM; \
+	$(MAKE) cluster-test
 
 .PHONY: cluster-hotfix
 cluster-hotfix: install ## Rebuild one function's image and ship it with kn service update (FUNCTION=search)

@@ -112,6 +112,7 @@ def kubelet_config() -> dict[str, Any]:
         "kind": "KubeletConfiguration",
         "failCgroupV1": False,
         "cgroupDriver": "cgroupfs",
+        "cgroupRoot": f"/{layout.CGROUP_PARENT}",
         "failSwapOn": False,
         "memorySwap": {"swapBehavior": "NoSwap"},
         "containerRuntimeEndpoint": f"unix://{layout.CONTAINERD_SOCK}",

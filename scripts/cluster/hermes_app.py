@@ -200,9 +200,10 @@ def _status() -> dict[str, Any]:
 def first_load(timeout_s: float = 900) -> None:
     """Wait for the chart's first load to be served; post it again through the Broker if it never started.
 
-    The post-install hook posts as soon as the Broker's ingress accepts, which can be before the channel's
-    dispatcher knows the Triggers' subscriptions: the InMemoryChannel then accepts the event and drops it.
-    A full load holds the alias's lock while it runs (``hermes status``: ``lock``); with no lock and nothing
+    A Broker's InMemoryChannel accepts an event and drops it when no subscription has reached its dispatcher
+    yet. The post-install hook waits for the full-load service and 15 s more before it posts, a margin, not a
+    guarantee (docs/deploy.md § First full load): this is the safety net behind it. A full load holds the
+    alias's lock while it runs (``hermes status``: ``lock``); with no lock and nothing
     served a minute after every object is Ready, the hook's event was lost.
     """
     start = time.monotonic()

@@ -43,7 +43,18 @@ HOLDER_PID = RUN / "ns.pid"
 SYSCTL_SAVED = RUN / "sysctl.saved"
 CONTAINERD_SOCK = RUN / "containerd" / "containerd.sock"
 # The host-wide sysctls the kubelet sets (protectKernelDefaults false): saved before `up`, restored by `down`.
-HOST_SYSCTLS = ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops")
+# kubernetes v1.35.4 pkg/kubelet/cm/container_manager_linux.go (setupKernelTunables) sets these six.
+HOST_SYSCTLS = (
+    "vm.overcommit_memory",
+    "vm.panic_on_oom",
+    "kernel.panic",
+    "kernel.panic_on_oops",
+    "kernel.keys.root_maxkeys",
+    "kernel.keys.root_maxbytes",
+)
+# The kubelet's cgroupRoot: every pod's cgroup lives under /sys/fs/cgroup/<controller>/hermes-cluster, a name
+# no other kubelet uses, so `down` kills and removes only what this cluster made.
+CGROUP_PARENT = "hermes-cluster"
 
 
 def cache_dir() -> Path:

@@ -3,8 +3,8 @@
 up:   record the host -> save sysctls -> images, PKI -> holder + interfaces + mounts -> etcd, containerd,
       apiserver -> images imported -> /readyz -> host forward -> controller-manager, scheduler, kubelet,
       kube-proxy -> node Ready -> CoreDNS Ready. Any failure or Ctrl-C runs `down` before re-raising.
-down: kubelet -> pod processes (kubepods cgroups) -> every other daemon and forward, by recorded PID ->
-      leftovers in our mount namespace (runc shims) -> the holder -> kubepods cgroups -> sysctls -> files.
+down: kubelet -> pod processes (the cluster's cgroups) -> every other daemon and forward, by recorded PID ->
+      leftovers in our mount namespace (runc shims) -> the holder -> the cluster's cgroups -> sysctls -> files.
 """
 
 from __future__ import annotations
@@ -134,6 +134,7 @@ def _bring_up(started: float) -> None:
     wait_for("the apiserver's /readyz", _watching(kube.apiserver_ready), timeout=120)
     mark("apiserver ready")
     forward.inward("apiserver", layout.HOST_APISERVER_PORT, f"{layout.NODE_IP}:{layout.APISERVER_PORT}")
+    _make_cgroup_parent()
     for daemon in (daemons.controller_manager(), daemons.scheduler(), daemons.kubelet(), daemons.kube_proxy()):
         spawn(daemon.name, daemon.argv)
     # CoreDNS is applied before the node is Ready: the scheduler places it the moment the node can take it.
@@ -222,14 +223,34 @@ def _host_as_before() -> bool:
     return not changes
 
 
+def _hierarchies() -> list[Path]:
+    """Each mounted cgroup hierarchy (v1 controllers, the unified one), symlinked aliases left out."""
+    return [
+        d for d in sorted(CGROUP_ROOT.iterdir()) if d.is_dir() and not d.is_symlink() and (d / "cgroup.procs").exists()
+    ]
+
+
+def _make_cgroup_parent() -> None:
+    """The kubelet's cgroupRoot in every hierarchy: it must exist before the kubelet starts (it validates it).
+
+    A new cpuset cgroup starts with no CPUs and no memory nodes: give ours its parent's, as runc does for
+    the cgroups it creates (libcontainer/cgroups/fs/cpuset.go, ensureParent)."""
+    for hierarchy in _hierarchies():
+        parent = hierarchy / layout.CGROUP_PARENT
+        parent.mkdir(exist_ok=True)
+        for knob in ("cpuset.cpus", "cpuset.mems"):
+            if (parent / knob).exists() and not _read(parent / knob).strip():
+                (parent / knob).write_text(_read(hierarchy / knob))
+
+
 def _kubepods() -> list[Path]:
-    """Every kubepods cgroup folder of every hierarchy, deepest first."""
-    found = [p for top in CGROUP_ROOT.glob("*/kubepods*") for p in [top, *top.rglob("*")] if p.is_dir()]
+    """This cluster's cgroup folders (its cgroupRoot and all below it) in every hierarchy, deepest first."""
+    found = [p for top in CGROUP_ROOT.glob(f"*/{layout.CGROUP_PARENT}") for p in [top, *top.rglob("*")] if p.is_dir()]
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
 def _kill_pods() -> None:
-    """SIGKILL every process in a kubepods cgroup: the pods' containers and sandboxes."""
+    """SIGKILL every process in this cluster's cgroups: the pods' containers and sandboxes."""
     for _ in range(50):
         pids = {int(x) for d in _kubepods() for x in _read(d / "cgroup.procs").split()}
         pids = {p for p in pids if alive(p)}

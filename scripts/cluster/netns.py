@@ -38,7 +38,8 @@ def save_host_sysctls() -> None:
     """Record the host-wide sysctls the kubelet changes, once: a second `up` must not save its own values."""
     if layout.SYSCTL_SAVED.exists():
         return
-    lines = [f"{key}={_sysctl_path(key).read_text().strip()}\n" for key in layout.HOST_SYSCTLS]
+    present = [key for key in layout.HOST_SYSCTLS if _sysctl_path(key).exists()]  # kernel.keys.* may be absent
+    lines = [f"{key}={_sysctl_path(key).read_text().strip()}\n" for key in present]
     layout.SYSCTL_SAVED.write_text("".join(lines))
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from scripts.cluster import knative_images, knative_manifests
 from scripts.cluster.knative import kubectl
+from tests.cluster.e2e import until
 
 pytestmark = pytest.mark.slow
 
@@ -71,16 +71,6 @@ spec:
   data: '{{"from": "the knative smoke test"}}'
   sink: {{ref: {{apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}}}
 """
-
-
-def until(what: str, probe: Callable[[], Any], timeout_s: float, every_s: float = 2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if result := probe():
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(every_s)
 
 
 def get(path: str = "/") -> tuple[int, str]:

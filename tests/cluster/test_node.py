@@ -1,4 +1,4 @@
-"""The test cluster's node, against the real cluster `make cluster-up` started (skipped unless HERMES_CLUSTER_TEST=1,
+"""The test cluster's node, against the real cluster `make cluster` started (skipped unless HERMES_CLUSTER_TEST=1,
 then failing when it is down: tests/cluster/conftest.py).
 
 Containment is the host's own view: `ip addr`, `ip route show table all`, `iptables-save` and

@@ -1,4 +1,5 @@
-"""A throwaway containerd (the machine's 1.6, CRI off) on a temp root, state and socket, and `ctr` against it:
+"""A throwaway containerd (the machine's 1.6, CRI off) on a temp root, state and socket, in a mount namespace of
+its own, and `ctr` against it:
 import an OCI archive as the cluster does, run an image as the kubelet would (runc, read-only root, a tmpfs
 /tmp, the image's user, no new privileges). Its runc state lives under the temp folder too, so nothing of a
 real cluster's containerd is touched.
@@ -51,7 +52,8 @@ class Containerd:
         name = f"t-{uuid.uuid4().hex[:10]}"
         pid_file = self.folder / f"{name}.pid"
         argv = ["ctr", "--address", self.address, "-n", NAMESPACE, "run", "--rm", "--read-only", "--net-host"]
-        argv += ["--runc-root", str(self.folder / "runc"), "--pid-file", str(pid_file)]
+        argv += ["--runc-root", str(self.folder / "runc"), "--fifo-dir", str(self.folder / "fifo")]
+        argv += ["--pid-file", str(pid_file)]
         argv += ["--mount", "type=tmpfs,src=tmpfs,dst=/tmp,options=rw:nosuid:nodev:mode=1777"]
         argv += [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
         with log.open("wb") as out:
@@ -85,8 +87,14 @@ def started(folder: Path) -> Iterator[Containerd]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(CONFIG.format(root=folder))
     daemon = Containerd(folder)
+    # containerd 1.6's shims put their sockets under /run/containerd/s whatever the config says: give this
+    # containerd a mount namespace of its own with a tmpfs there, so nothing of it stays on the host's /run
+    # (and its containers' root mounts stay out of the host's mount table).
+    private_run = 'mkdir -p /run/containerd && mount -t tmpfs -o mode=0711 tmpfs /run/containerd && exec "$@"'
+    argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", private_run, "sh"]
+    argv += ["containerd", "--config", str(folder / "config.toml")]
     with (folder / "containerd.log").open("wb") as log:
-        proc = subprocess.Popen(["containerd", "--config", str(folder / "config.toml")], stdout=log, stderr=log)
+        proc = subprocess.Popen(argv, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 30
         while not _answers(daemon):

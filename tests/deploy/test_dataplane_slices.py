@@ -41,14 +41,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLICE_S = 1
 # One slice is ~SLICE_S: a source of PAGES pages at PAGE_DELAY_S each takes 5x that or more in one shot.
 PAGES, PAGE_SIZE, PAGE_DELAY_S = 24, 10, 0.25
-# Fast retries, still spanning a restarted process (0.5 s doubled 6 times: 31.5 s). Kept one flag and its
-# value per line, as helm's command line reads (the formatter would split each pair over two lines).
+# Fast retries, still spanning a restarted process (0.5 s doubled 6 times: 31.5 s).
 VALUES = [
-    "--set", f"load.sliceSeconds={SLICE_S}",
-    "--set", "broker.backoffDelay=PT0.1S",
-    "--set", "broker.fullLoadBackoffDelay=PT0.5S",
-    "--set", "broker.sliceBackoffDelay=PT0.5S",
-]  # fmt: skip
+    arg
+    for value in (
+        f"load.sliceSeconds={SLICE_S}",
+        "broker.backoffDelay=PT0.1S",
+        "broker.fullLoadBackoffDelay=PT0.5S",
+        "broker.sliceBackoffDelay=PT0.5S",
+    )
+    for arg in ("--set", value)
+]
 BROKER_PATH = "/hermes/hermes"  # the Broker's address on the ingress: /<namespace>/<broker>
 
 

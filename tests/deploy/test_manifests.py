@@ -229,6 +229,11 @@ def test_install_posts_a_first_full_load(tools: Path, chart_default: list[dict[s
     with_broker = args_of(chart_default)
     assert "Ce-Type: dev.hermes.load.full" in with_broker  # what the full-load Trigger filters on
     assert with_broker[-1].endswith("/hermes/hermes")  # the Broker's ingress: /<namespace>/<broker>
+    # Before it posts, the Job waits for the full-load service (its Trigger's subscriber) and stops at the first
+    # transfer's final failure instead of posting anyway.
+    wait = with_broker[: with_broker.index("--next")]
+    assert wait[-1] == "http://hermes-full-load.hermes.svc.cluster.local/health/live"
+    assert "--fail-early" in wait
     direct = args_of(helm_template(tools, "--set", "broker.enabled=false"))
     assert direct[-1] == "http://hermes-full-load.hermes.svc.cluster.local/"
     assert not any(o["kind"] == "Job" for o in helm_template(tools, "--set", "firstLoad.enabled=false"))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.deploy.image import sources
+from scripts.cluster.buildpack import sources
 from tests.support.process import ROOT, eventually, free_port, processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
