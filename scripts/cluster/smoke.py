@@ -12,6 +12,7 @@ Each check raises with what it saw; the namespace is deleted afterwards unless `
 
 from __future__ import annotations
 
+import functools
 import http.server
 import json
 import threading
@@ -73,6 +74,10 @@ def _in_client(*args: str) -> str:
     return kubectl("exec", "-n", NS, "client", "--", "/probe", *args)
 
 
+def _answers_from_client(url: str) -> bool:
+    return "hello from echo-" in _in_client("get", url)
+
+
 def _pod_ready() -> bool:
     pod = get_json("-n", NS, "pod", "client")
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
@@ -125,12 +130,16 @@ def run_smoke(*, keep: bool = False) -> None:
             layout.KUBERNETES_SERVICE_IP,
         )
         cluster_ip = get_json("-n", NS, "service", "echo")["spec"]["clusterIP"]
+        by_name = f"http://echo.{NS}.svc.{layout.CLUSTER_DOMAIN}/"
+        # Ready endpoints reach kube-proxy's rules a moment after the pods are Ready (its sync period); until
+        # then the ClusterIP refuses (kube-proxy's REJECT for a Service without endpoints), and CoreDNS may not
+        # list the new name yet. Wait for both first: the checks below then prove the paths, not the timing.
+        for url in (f"http://{cluster_ip}/", by_name):
+            wait_for(f"{url} from a pod", functools.partial(_answers_from_client, url), timeout=60)
         _expect(f"Service by ClusterIP {cluster_ip}", _in_client("get", f"http://{cluster_ip}/"), "hello from echo-")
         from_node = run_inside(["curl", "-sS", "-m", "5", f"http://{cluster_ip}/"])
         _expect("Service from the node's namespace (the apiserver's path to webhooks)", from_node, "hello from echo-")
-        _expect(
-            "Service by name", _in_client("get", f"http://echo.{NS}.svc.{layout.CLUSTER_DOMAIN}/"), "hello from echo-"
-        )
+        _expect("Service by name", _in_client("get", by_name), "hello from echo-")
         _expect("host loopback through an outward forward", _from_host_service(), "hello from the host")
         log(f"smoke passed in {time.monotonic() - started:.1f} s")
     finally:
