@@ -175,7 +175,7 @@ cluster-check: ## cluster-test when the test cluster's binaries are built (and r
 	  exit 0; fi; \
 	$(PYTHON) -c 'from scripts.cluster import lifecycle; raise SystemExit(not lifecycle.is_up())' && exec $(MAKE) cluster-test; \
 	es_was_up=0; $(PYTHON) -m scripts.local_es url >/dev/null 2>&1 && es_was_up=1; \
-	undo() { $(PYTHON) -m scripts.cluster.node down || true; [ $$es_was_up = 1 ] || $(PYTHON) -m scripts.local_es down; }; \
+	undo() { rc=$$?; $(PYTHON) -m scripts.cluster.node down || rc=1; [ $$es_was_up = 1 ] || $(PYTHON) -m scripts.local_es down; exit $$rc; }; \
 	trap undo EXIT; trap 'exit 130' INT TERM; \
 	$(MAKE) cluster-test
 

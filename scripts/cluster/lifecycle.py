@@ -245,7 +245,9 @@ def _make_cgroup_parent() -> None:
 
 def _kubepods() -> list[Path]:
     """This cluster's cgroup folders (its cgroupRoot and all below it) in every hierarchy, deepest first."""
-    found = [p for top in CGROUP_ROOT.glob(f"*/{layout.CGROUP_PARENT}") for p in [top, *top.rglob("*")] if p.is_dir()]
+    # os.walk, not Path.rglob: a pod's cgroup may vanish while we walk (its processes just exited), and os.walk
+    # skips a folder it can no longer list where rglob raises.
+    found = [Path(folder) for top in CGROUP_ROOT.glob(f"*/{layout.CGROUP_PARENT}") for folder, _, _ in os.walk(top)]
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
