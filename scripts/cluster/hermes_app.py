@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scripts import local_es
-from scripts.cluster import knative_images, knative_manifests, oci
+from scripts.cluster import knative_images, knative_manifests, layout, oci
 from scripts.cluster.knative import kubectl
 
 log = logging.getLogger("cluster.hermes")
@@ -57,7 +57,7 @@ def curl_image() -> tuple[str, Path]:
     """hermes.local/curl:<Debian version>: /usr/bin/curl with every library ldd names, at the same paths."""
     query = ["dpkg-query", "-W", "-f=${Version}", "curl"]
     version = subprocess.run(query, capture_output=True, text=True, check=True).stdout.split("-")[0]  # noqa: S603
-    out = knative_images.images_dir() / f"curl-{version}.oci.tar"
+    out = layout.images_dir() / f"curl-{version}.oci.tar"
     if not out.is_file():
         ldd = subprocess.run(["ldd", str(CURL)], capture_output=True, text=True, check=True)  # noqa: S603, S607
         libs = {Path(word) for line in ldd.stdout.splitlines() for word in line.split() if word.startswith("/")}

@@ -20,7 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.cluster import knative_images, knative_manifests
+from scripts import local_es
+from scripts.cluster import knative_images, knative_manifests, layout
 
 log = logging.getLogger("cluster.knative")
 
@@ -54,12 +55,12 @@ spec:
 
 
 def manifests_dir() -> Path:
-    return knative_images.cache_dir() / "cluster" / "manifests"
+    return local_es.cache_dir() / "cluster" / "manifests"
 
 
 def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the cluster's kubectl (the cache's v1.35.4 when built) against the test cluster."""
-    own = knative_images.bin_dir() / "kubectl"
+    own = layout.bin_dir() / "kubectl"
     binary = str(own) if own.is_file() else shutil.which("kubectl") or "kubectl"
     config = os.environ.get("HERMES_KUBECONFIG", str(HOST_KUBECONFIG))
     cmd = [binary, "--kubeconfig", config, *args]
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("wrote %s", path)
     elif args.command == "images":
         archives = knative_images.build_all()
-        log.info("wrote %d archives in %s", len(archives), knative_images.images_dir())
+        log.info("wrote %d archives in %s", len(archives), layout.images_dir())
         if not args.no_import:
             knative_images.import_all(archives)
     else:

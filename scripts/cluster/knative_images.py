@@ -21,6 +21,8 @@ from pathlib import Path
 
 from scripts.cluster import oci
 from scripts.cluster.knative_manifests import COMPONENTS, EVENTING, REGISTRY, VERSION
+from scripts.cluster.layout import bin_dir, images_dir
+from scripts.local_es import cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 NONROOT = "65532"
@@ -31,23 +33,6 @@ RUN = [c for c in COMPONENTS.values() if c not in {"eventing-apiserver-receive-a
 # Built here when the shared build (scripts/cluster/build.sh) does not make them: the MT broker's controller
 # reconciles every Broker of class MTChannelBasedBroker; without it no Broker becomes Ready.
 EXTRA = {"eventing-mt-broker-controller": f"{EVENTING}/cmd/mtchannel_broker"}
-
-
-def cache_dir() -> Path:
-    """The cache outside the repo, computed as scripts/tools.sh does."""
-    if env := os.environ.get("HERMES_CACHE_DIR"):
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/cache/hermes")
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hermes"
-
-
-def bin_dir() -> Path:
-    return cache_dir() / "cluster" / "bin"
-
-
-def images_dir() -> Path:
-    return cache_dir() / "cluster" / "images"
 
 
 def _import_path(component: str) -> str:

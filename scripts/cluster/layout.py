@@ -5,8 +5,9 @@ One place for every path and address, so `up`, `down`, `enter` and the other eng
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from scripts.local_es import cache_dir  # the cache outside the repo, as scripts/tools.sh computes it
 
 K8S_VERSION = "v1.35.4"
 NODE_NAME = "hermes-node"
@@ -55,15 +56,6 @@ HOST_SYSCTLS = (
 # The kubelet's cgroupRoot: every pod's cgroup lives under /sys/fs/cgroup/<controller>/hermes-cluster, a name
 # no other kubelet uses, so `down` kills and removes only what this cluster made.
 CGROUP_PARENT = "hermes-cluster"
-
-
-def cache_dir() -> Path:
-    """The cache outside the repo, computed as scripts/tools.sh does."""
-    if env := os.environ.get("HERMES_CACHE_DIR"):
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/cache/hermes")
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hermes"
 
 
 def bin_dir() -> Path:
