@@ -16,9 +16,9 @@ SERVING_VERSION=v0.50.0
 EVENTING_VERSION=v0.50.0
 CHECKOV_VERSION=3.3.30
 
-if [ -n "${HERMES_CACHE_DIR:-}" ]; then CACHE="$HERMES_CACHE_DIR"
-elif [ "$(id -u)" = 0 ]; then CACHE=/var/cache/hermes
-else CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/hermes"; fi
+# shellcheck source=scripts/cache_dir.sh
+. "$(dirname "$0")/cache_dir.sh"
+CACHE=$(hermes_cache_dir)
 BIN="$CACHE/tools/bin"
 mkdir -p "$BIN"
 export GOBIN="$BIN" GOFLAGS=-mod=mod CGO_ENABLED=0

@@ -64,18 +64,22 @@ def _rbac() -> list[dict[str, Any]]:
     ]
 
 
+# CoreDNS's ports: name, port (the container's and the Service's alike), protocol.
+_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP"))
+
+
+def _ports(key: str) -> list[dict[str, Any]]:
+    """_PORTS as a container (`key` containerPort) or a Service (`key` port) lists them."""
+    return [{"name": name, key: port, "protocol": protocol} for name, port, protocol in _PORTS]
+
+
 def _container() -> dict[str, Any]:
-    ports = [
-        {"name": "dns", "containerPort": 53, "protocol": "UDP"},
-        {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-        {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
-    ]
     return {
         "name": "coredns",
         "image": layout.COREDNS_IMAGE,
         "imagePullPolicy": "Never",
         "args": ["-conf", "/etc/coredns/Corefile"],
-        "ports": ports,
+        "ports": _ports("containerPort"),
         "resources": {"requests": {"cpu": "50m", "memory": "40Mi"}, "limits": {"memory": "170Mi"}},
         "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
         "livenessProbe": {
@@ -115,16 +119,11 @@ def _deployment() -> dict[str, Any]:
 
 
 def _service() -> dict[str, Any]:
-    ports = [
-        {"name": "dns", "port": 53, "protocol": "UDP"},
-        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-        {"name": "metrics", "port": 9153, "protocol": "TCP"},
-    ]
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta("kube-dns", namespace=_NS, labels=_LABELS),
-        "spec": {"selector": _LABELS, "clusterIP": layout.DNS_SERVICE_IP, "ports": ports},
+        "spec": {"selector": _LABELS, "clusterIP": layout.DNS_SERVICE_IP, "ports": _ports("port")},
     }
 
 

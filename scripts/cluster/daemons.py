@@ -108,44 +108,42 @@ def apiserver() -> Daemon:
     )
 
 
-def controller_manager() -> Daemon:
-    kubeconfig = _kubeconfig("controller-manager")
+def _control_plane(name: str, client: str, *flags: str) -> Daemon:
+    """The controller-manager or the scheduler: the kubeconfig of its `client` certificate for the apiserver,
+    authentication and authorization alike, its secure port on loopback, no leader election (one node)."""
+    kubeconfig = _kubeconfig(client)
     return Daemon(
-        "kube-controller-manager",
+        name,
         [
-            binary("kube-controller-manager"),
+            binary(name),
             f"--kubeconfig={kubeconfig}",
             f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}",
             "--bind-address=127.0.0.1",
-            f"--root-ca-file={_crt('ca')}",
-            f"--service-account-private-key-file={_key('sa')}",
-            "--use-service-account-credentials=true",
-            f"--cluster-signing-cert-file={_crt('ca')}",
-            f"--cluster-signing-key-file={_key('ca')}",
-            "--allocate-node-cidrs=false",
-            f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
-            "--cluster-name=hermes",
+            *flags,
             "--leader-elect=false",
             "--profiling=false",
         ],
+    )
+
+
+def controller_manager() -> Daemon:
+    return _control_plane(
+        "kube-controller-manager",
+        "controller-manager",
+        f"--root-ca-file={_crt('ca')}",
+        f"--service-account-private-key-file={_key('sa')}",
+        "--use-service-account-credentials=true",
+        f"--cluster-signing-cert-file={_crt('ca')}",
+        f"--cluster-signing-key-file={_key('ca')}",
+        "--allocate-node-cidrs=false",
+        f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
+        "--cluster-name=hermes",
     )
 
 
 def scheduler() -> Daemon:
-    kubeconfig = _kubeconfig("scheduler")
-    return Daemon(
-        "kube-scheduler",
-        [
-            binary("kube-scheduler"),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            "--leader-elect=false",
-            "--profiling=false",
-        ],
-    )
+    return _control_plane("kube-scheduler", "scheduler")
 
 
 def containerd() -> Daemon:

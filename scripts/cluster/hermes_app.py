@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
 from scripts import local_es
 from scripts.cluster import knative_images, knative_manifests, layout, oci
 from scripts.cluster.knative import kubectl
@@ -47,10 +49,13 @@ CURL = Path("/usr/bin/curl")
 KINDS = ("ksvc", "broker", "trigger", "pingsource", "sinkbinding")
 
 
-def helm(*args: str) -> None:
+def helm(*args: str, capture: bool = False) -> str:
+    """Run helm against the cluster; its output goes to ours unless `capture`, then it is returned."""
     tools = Path(os.environ.get("HERMES_TOOLS_BIN") or local_es.cache_dir() / "tools" / "bin")
     config = os.environ.get("HERMES_KUBECONFIG", "/var/lib/hermes-cluster/host.kubeconfig")
-    subprocess.run([str(tools / "helm"), "--kubeconfig", config, *args], check=True)  # noqa: S603
+    argv = [str(tools / "helm"), "--kubeconfig", config, *args]
+    out = subprocess.run(argv, stdout=subprocess.PIPE if capture else None, text=True, check=True)  # noqa: S603
+    return out.stdout or ""
 
 
 def curl_image() -> tuple[str, Path]:
@@ -102,7 +107,7 @@ def _answers(url: str) -> bool:
     return subprocess.run([str(CURL), "-fsS", "-o", "/dev/null", "--max-time", "5", url], check=False).returncode == 0  # noqa: S603
 
 
-def external_service(name: str, port: int, node_port: int, namespace: str = NAMESPACE) -> str:
+def external_service(name: str, port: int, node_port: int, namespace: str) -> str:
     """A selector-less Service and its EndpointSlice: `name:port` in the namespace -> 10.201.0.1:node_port."""
     return f"""\
 apiVersion: v1
@@ -130,13 +135,20 @@ def backends() -> None:
     demo_source()
     forward("hermes-es", 9200, es.port or 9200)
     forward("hermes-records", SOURCE_PORT, SOURCE_PORT)
-    kubectl("create", "namespace", NAMESPACE, check=False)
-    manifest = external_service("elasticsearch", 9200, 9200) + "---\n" + external_service("records", 8080, SOURCE_PORT)
+    backend_services(NAMESPACE, SOURCE_PORT)
+
+
+def backend_services(namespace: str, records_node_port: int) -> None:
+    """The namespace, with `elasticsearch:9200` and `records:8080` in it led to the node's outward forwards."""
+    kubectl("create", "namespace", namespace, check=False)
+    manifest = external_service("elasticsearch", 9200, 9200, namespace)
+    manifest += "---\n" + external_service("records", 8080, records_node_port, namespace)
     kubectl("apply", "-f", "-", stdin=manifest)
 
 
-def install() -> None:
-    backends()
+def helm_install(release: str, namespace: str, values: Path) -> dict[str, str]:
+    """The function and curl images built and imported, then `helm upgrade --install` of the chart with `values`
+    and those images; return function -> image reference."""
     images = function_images()
     curl_ref, curl_archive = curl_image()
     knative_images.import_all([archive for _, archive in images.values()] + [curl_archive])
@@ -144,9 +156,15 @@ def install() -> None:
     for function, key in (("search", "search"), ("delta_load", "deltaLoad"), ("full_load", "fullLoad")):
         repo, _, tag = images[function][0].rpartition(":")
         sets += [f"functions.{key}.image.repository={repo}", f"functions.{key}.image.tag={tag}"]
-    args = ["upgrade", "--install", RELEASE, str(ROOT / "helm" / "hermes"), "-n", NAMESPACE, "-f", str(VALUES)]
+    args = ["upgrade", "--install", release, str(ROOT / "helm" / "hermes"), "-n", namespace, "-f", str(values)]
     # The post-install hook (the first full load) runs before helm returns; it retries while Knative settles.
     helm(*args, *[a for s in sets for a in ("--set", s)], "--timeout", "15m")
+    return {function: ref for function, (ref, _) in images.items()}
+
+
+def install() -> None:
+    backends()
+    helm_install(RELEASE, NAMESPACE, VALUES)
     wait()
     broker_forward()
     print(usage())  # noqa: T201 -- what `make cluster` leaves the user with
@@ -221,63 +239,25 @@ def first_load(timeout_s: float = 900) -> None:
 
 
 def _full_load_job() -> str:
-    """A Job posting dev.hermes.load.full to the release's Broker, as the chart's hook does."""
-    broker = f"http://broker-ingress.knative-eventing.svc.cluster.local/{NAMESPACE}/{RELEASE}"
-    args = [
-        "--fail",
-        "--silent",
-        "--show-error",
-        "--max-time",
-        "30",
-        "--retry",
-        "10",
-        "--retry-all-errors",
-        "-X",
-        "POST",
-        "-H",
-        "Ce-Specversion: 1.0",
-        "-H",
-        "Ce-Type: dev.hermes.load.full",
-        "-H",
-        "Ce-Source: /scripts/cluster/hermes_app",
-        "-H",
-        f"Ce-Id: cluster-first-load-{int(time.time())}",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
-        "{}",
-        broker,
-    ]
-    image = curl_image()[0]
-    return json.dumps(
-        {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"generateName": "hermes-cluster-first-load-", "namespace": NAMESPACE},
-            "spec": {
-                "backoffLimit": 3,
-                "ttlSecondsAfterFinished": 600,
-                "template": {
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "containers": [
-                            {
-                                "name": "post",
-                                "image": image,
-                                "imagePullPolicy": "IfNotPresent",
-                                "args": args,
-                                "securityContext": {
-                                    "runAsNonRoot": True,
-                                    "runAsUser": 10001,
-                                    "allowPrivilegeEscalation": False,
-                                },
-                            }
-                        ],
-                    }
-                },
-            },
-        }
-    )
+    """The chart's own first-load Job, as helm rendered it for this release, under a fresh name and event id.
+
+    One source of truth: the chart (helm/hermes/templates/first-load.yaml) is the product and says how the
+    first load is posted. `helm get hooks` prints the hooks the release was installed with (helm.sh/helm/v3
+    cmd/helm/get_hooks.go), so the repost runs that Job again instead of a copy of its curl arguments.
+    """
+    hooks = helm("get", "hooks", RELEASE, "-n", NAMESPACE, capture=True)
+    return json.dumps(repost_job(hooks, NAMESPACE, int(time.time())))
+
+
+def repost_job(hooks: str, namespace: str, stamp: int) -> dict[str, Any]:
+    """The first-load Job among a release's rendered `hooks`, renamed (generateName) with its event id made
+    unique: Hermes remembers the (source, id) of each load it ran (hermes/load/state.py) and skips a repeat."""
+    docs = [d for d in yaml.safe_load_all(hooks) if d]
+    (job,) = [d for d in docs if d["kind"] == "Job" and d["metadata"]["name"].endswith("-first-load")]
+    job["metadata"] = {"generateName": f"{job['metadata']['name']}-", "namespace": namespace}
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = [f"{a}-repost-{stamp}" if a.startswith("Ce-Id: ") else a for a in container["args"]]
+    return dict(job)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

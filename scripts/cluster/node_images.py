@@ -109,24 +109,17 @@ def build_all() -> None:
     build_coredns()
 
 
+def ctr(*args: str) -> list[str]:
+    """The argv of `ctr ARGS` against the node's containerd, in the `k8s.io` namespace the kubelet's images live
+    in (run it inside the cluster's namespaces)."""
+    return ["ctr", "--address", str(layout.CONTAINERD_SOCK), "-n", "k8s.io", *args]
+
+
 def import_archives(paths: list[Path]) -> None:
     """Import OCI archives into containerd's `k8s.io` namespace, unpacked for the node's snapshotter."""
     snapshotter = snapshotter_in_use()
     for path in paths:
-        run_inside(
-            [
-                "ctr",
-                "--address",
-                str(layout.CONTAINERD_SOCK),
-                "-n",
-                "k8s.io",
-                "images",
-                "import",
-                "--snapshotter",
-                snapshotter,
-                str(path),
-            ]
-        )
+        run_inside(ctr("images", "import", "--snapshotter", snapshotter, str(path)))
 
 
 def own_archives() -> list[Path]:

@@ -58,14 +58,8 @@ CERTS = (
     Cert("front-proxy-client", "front-proxy-client", ca="front-proxy-ca"),
 )
 CAS = {"ca": "hermes-cluster-ca", "front-proxy-ca": "hermes-cluster-front-proxy-ca"}
-# Which client certificate each kubeconfig carries, and whether it talks to the apiserver from inside.
-KUBECONFIGS = {
-    "admin": "admin",
-    "controller-manager": "controller-manager",
-    "scheduler": "scheduler",
-    "kubelet": "kubelet",
-    "kube-proxy": "kube-proxy",
-}
+# The kubeconfigs for the apiserver's address inside, each carrying the client certificate of its own name.
+KUBECONFIGS = ("admin", "controller-manager", "scheduler", "kubelet", "kube-proxy")
 
 
 def path(name: str, ext: str) -> Path:
@@ -205,8 +199,8 @@ def make_all() -> None:
     for cert in CERTS:
         make_leaf(cert)
     make_service_account_keys()
-    for name, client in KUBECONFIGS.items():
-        _write_private(kubeconfig_path(name), kubeconfig(name, client, inside_url()))
+    for name in KUBECONFIGS:
+        _write_private(kubeconfig_path(name), kubeconfig(name, name, inside_url()))
     host = f"https://127.0.0.1:{layout.HOST_APISERVER_PORT}"
     _write_private(layout.HOST_KUBECONFIG, kubeconfig("admin", "admin", host))
 

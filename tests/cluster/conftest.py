@@ -3,11 +3,11 @@
 Every test here is skipped unless ``HERMES_CLUSTER_TEST=1`` (``make cluster-test`` sets it); with it, a
 cluster that is down or unhealthy FAILS, with what to run. The Hermes scenarios share one release of their
 own, ``hermes-e2e`` in the namespace ``hermes-e2e``, installed once per session by :func:`release` with
-scripts.cluster.hermes_app's pieces and tests/cluster/values-e2e.yaml, and uninstalled at the end
-(``HERMES_E2E_KEEP=1`` keeps it for a look). Its data source is tests/support/datasource.py on the host's
-loopback, reached by the pods as ``records:8080`` through the node's outward forward on 10.201.0.1; its
-Elasticsearch is the dev one (``python -m scripts.local_es up``) under an alias of its own, ``e2e``.
-The scenarios run in the order of :data:`ORDER`, one after another (two cores).
+scripts.cluster.hermes_app.helm_install (what `make cluster` installs with) and tests/cluster/values-e2e.yaml,
+and uninstalled at the end (``HERMES_E2E_KEEP=1`` keeps it for a look). Its data source is
+tests/support/datasource.py on the host's loopback, reached by the pods as ``records:8080`` through the node's
+outward forward on 10.201.0.1; its Elasticsearch is the dev one (``python -m scripts.local_es up``) under an
+alias of its own, ``e2e``. The scenarios run in the order of :data:`ORDER`, one after another (two cores).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pytest
 from hermes.client import build_client
 from hermes.settings import Settings
 from scripts import local_es
-from scripts.cluster import forward, hermes_app, knative_images, lifecycle
+from scripts.cluster import forward, hermes_app, lifecycle
 from scripts.cluster.knative import kubectl
 from tests.cluster.e2e import NAMESPACE, RELEASE, SOURCE_NODE_PORT, Release, post_event, until, until_or_none
 from tests.support.datasource import SourceBehaviour, record, serve
@@ -96,21 +96,8 @@ def _install(source_port: int) -> dict[str, str]:
     _forward(SOURCE_FORWARD, SOURCE_NODE_PORT, source_port)
     # A previous session's namespace may still be terminating (Knative's finalizers): wait it out first.
     kubectl("wait", "--for=delete", f"namespace/{NAMESPACE}", "--timeout=300s", check=False)
-    kubectl("create", "namespace", NAMESPACE, check=False)
-    services = hermes_app.external_service("elasticsearch", 9200, 9200, NAMESPACE)
-    services += "---\n" + hermes_app.external_service("records", 8080, SOURCE_NODE_PORT, NAMESPACE)
-    kubectl("apply", "-f", "-", stdin=services)
-    images = hermes_app.function_images()
-    curl_ref, curl_archive = hermes_app.curl_image()
-    knative_images.import_all([archive for _, archive in images.values()] + [curl_archive])
-    sets = [f"test.image={curl_ref}"]
-    for function, key in (("search", "search"), ("delta_load", "deltaLoad"), ("full_load", "fullLoad")):
-        repo, _, tag = images[function][0].rpartition(":")
-        sets += [f"functions.{key}.image.repository={repo}", f"functions.{key}.image.tag={tag}"]
-    chart = str(hermes_app.ROOT / "helm" / "hermes")
-    args = ["upgrade", "--install", RELEASE, chart, "-n", NAMESPACE, "-f", str(VALUES), "--timeout", "15m"]
-    hermes_app.helm(*args, *[a for s in sets for a in ("--set", s)])
-    return {function: ref for function, (ref, _) in images.items()}
+    hermes_app.backend_services(NAMESPACE, SOURCE_NODE_PORT)
+    return hermes_app.helm_install(RELEASE, NAMESPACE, VALUES)
 
 
 def _uninstall(es_url: str) -> None:

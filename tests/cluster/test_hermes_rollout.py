@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from scripts.cluster import hermes_app, hotfix, layout
+from scripts.cluster import hermes_app, hotfix, node_images
 from scripts.cluster.knative import kubectl
 from tests.cluster.e2e import NAMESPACE, Release, hit_ids, pods, say, search, until
 
@@ -24,22 +24,8 @@ def _ksvc() -> dict[str, object]:
 
 
 def _tag(source: str, target: str) -> None:
-    argv = [
-        sys.executable,
-        "-m",
-        "scripts.cluster.node",
-        "enter",
-        "ctr",
-        "--address",
-        str(layout.CONTAINERD_SOCK),
-        "-n",
-        "k8s.io",
-        "images",
-        "tag",
-        "--force",
-        source,
-        target,
-    ]
+    enter = [sys.executable, "-m", "scripts.cluster.node", "enter"]
+    argv = enter + node_images.ctr("images", "tag", "--force", source, target)
     subprocess.run(argv, cwd=hermes_app.ROOT, check=True, capture_output=True)
 
 

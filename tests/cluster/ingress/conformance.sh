@@ -30,9 +30,9 @@ SELECT=${1:-}
 SKIP=${HERMES_CONFORMANCE_SKIP:-tls}
 PARALLEL=${HERMES_CONFORMANCE_PARALLEL:-4}
 ALPHA=${HERMES_CONFORMANCE_ALPHA:-}  # non-empty: also the alpha tests (httpoption; needs TLS, so fails here)
-if [ -n "${HERMES_CACHE_DIR:-}" ]; then CACHE="$HERMES_CACHE_DIR"
-elif [ "$(id -u)" = 0 ]; then CACHE=/var/cache/hermes
-else CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/hermes"; fi
+# shellcheck source=scripts/cache_dir.sh
+. "$here/../../../scripts/cache_dir.sh"
+CACHE=$(hermes_cache_dir)
 log() { printf '[conformance] %s\n' "$*" >&2; }
 holder=$(cat "$RUN/ns.pid" 2>/dev/null || true)
 [ -n "$holder" ] && [ -d "/proc/$holder" ] || { log "the cluster is not up"; exit 1; }

@@ -8,8 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"knative.dev/networking/pkg/apis/networking/v1alpha1"
 	fakenet "knative.dev/networking/pkg/client/clientset/versioned/fake"
 	listers "knative.dev/networking/pkg/client/listers/networking/v1alpha1"
@@ -24,14 +22,11 @@ func TestSyncMarksReadyOnceBackendsResolve(t *testing.T) {
 	other.Annotations = map[string]string{"networking.knative.dev/ingress.class": "istio.ingress.networking.knative.dev"}
 
 	client := fakenet.NewSimpleClientset(ing, other)
-	ingIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	_ = ingIdx.Add(ing)
-	_ = ingIdx.Add(other)
-	svcIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	svcIdx := indexer()
 	c := &Controller{
 		Class: "hermes.ingress.networking.knative.dev", Client: client,
-		Ingresses: listers.NewIngressLister(ingIdx), Table: new(atomic.Pointer[Table]),
-		Resolver:     &Resolver{Services: corelisters.NewServiceLister(svcIdx), ClusterDomain: "cluster.local"},
+		Ingresses: listers.NewIngressLister(indexer(ing, other)), Table: new(atomic.Pointer[Table]),
+		Resolver:     resolverOf(svcIdx),
 		PublicDomain: "pub.ns.svc.cluster.local", PrivateDomain: "priv.ns.svc.cluster.local",
 		Log: slog.New(slog.DiscardHandler), dirty: make(chan struct{}, 1),
 	}

@@ -4,18 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"sync/atomic"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"knative.dev/networking/pkg/apis/networking/v1alpha1"
 )
 
@@ -31,22 +24,13 @@ func TestH2CEndToEnd(t *testing.T) {
 	backend.Config.Protocols.SetUnencryptedHTTP2(true) // refuses HTTP/1.1
 	backend.Start()
 	defer backend.Close()
-	_, portStr, _ := net.SplitHostPort(backend.Listener.Addr().String())
-	port, _ := strconv.Atoi(portStr)
-
-	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	_ = idx.Add(&corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "grpc"},
-		Spec:       corev1.ServiceSpec{ClusterIP: "127.0.0.1", Ports: []corev1.ServicePort{{Name: "http2", Port: int32(port)}}},
-	})
-	res := &Resolver{Services: corelisters.NewServiceLister(idx), ClusterDomain: "cluster.local"}
+	svc, port := localService(t, "grpc", "http2", backend)
 	sp := split("grpc", 0, nil)
-	sp.ServicePort.IntVal = int32(port)
-	table := new(atomic.Pointer[Table])
-	table.Store(BuildTable([]*v1alpha1.Ingress{kingress("a", 1, rule(v1alpha1.IngressVisibilityExternalIP,
-		[]string{"grpc.example.com"}, v1alpha1.HTTPIngressPath{Splits: []v1alpha1.IngressBackendSplit{sp}}))}))
+	sp.ServicePort.IntVal = port
+	ing := kingress("a", 1, rule(v1alpha1.IngressVisibilityExternalIP,
+		[]string{"grpc.example.com"}, v1alpha1.HTTPIngressPath{Splits: []v1alpha1.IngressBackendSplit{sp}}))
 
-	front := httptest.NewUnstartedServer(NewProxy(true, table, res, slog.New(slog.DiscardHandler)))
+	front := httptest.NewUnstartedServer(proxyOf(resolverOf(indexer(svc)), ing))
 	front.Config = newServer("", front.Config.Handler)
 	front.Start()
 	defer front.Close()

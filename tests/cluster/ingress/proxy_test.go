@@ -2,11 +2,8 @@ package main
 
 import (
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -14,9 +11,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
-	"k8s.io/client-go/tools/cache"
 	"knative.dev/networking/pkg/apis/networking/v1alpha1"
 )
 
@@ -28,30 +23,20 @@ func TestProxyRoundTrip(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	defer backend.Close()
-	_, portStr, _ := net.SplitHostPort(backend.Listener.Addr().String())
-	port, _ := strconv.Atoi(portStr)
-
-	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	_ = idx.Add(&corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "s"},
-		Spec:       corev1.ServiceSpec{ClusterIP: "127.0.0.1", Ports: []corev1.ServicePort{{Name: "http", Port: int32(port)}}},
-	})
-	_ = idx.Add(&corev1.Service{ // what Serving makes for a cluster-local route name
+	svc, port := localService(t, "s", "http", backend)
+	alias := &corev1.Service{ // what Serving makes for a cluster-local route name
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "alias"},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "s.ns.svc.cluster.local"},
-	})
-	res := &Resolver{Services: corelisters.NewServiceLister(idx), ClusterDomain: "cluster.local"}
+	}
 
 	sp := split("alias", 0, map[string]string{"Knative-Serving-Revision": "r1"})
-	sp.ServicePort.IntVal = int32(port)
+	sp.ServicePort.IntVal = port
 	ing := kingress("a", 1,
 		rule(v1alpha1.IngressVisibilityExternalIP, []string{"app.example.com"},
 			v1alpha1.HTTPIngressPath{Path: "/rewrite", RewriteHost: "inner.ns.svc.cluster.local", Splits: []v1alpha1.IngressBackendSplit{sp}},
 			v1alpha1.HTTPIngressPath{AppendHeaders: map[string]string{"Knative-Serving-Namespace": "ns"}, Splits: []v1alpha1.IngressBackendSplit{sp}}),
 	)
-	table := new(atomic.Pointer[Table])
-	table.Store(BuildTable([]*v1alpha1.Ingress{ing}))
-	front := httptest.NewServer(NewProxy(true, table, res, slog.New(slog.DiscardHandler)))
+	front := httptest.NewServer(proxyOf(resolverOf(indexer(svc, alias)), ing))
 	defer front.Close()
 
 	do := func(host, path string) (int, string) {
@@ -82,16 +67,14 @@ func TestProxyRoundTrip(t *testing.T) {
 }
 
 func TestResolveToReadyEndpoints(t *testing.T) {
-	svcIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	_ = svcIdx.Add(&corev1.Service{
+	sliceIdx := indexer()
+	res := resolverOf(indexer(&corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "s"},
 		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.9", Ports: []corev1.ServicePort{
 			{Name: "http", Port: 80}, {Name: "http2", Port: 81},
 		}},
-	})
-	sliceIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	res := &Resolver{Services: corelisters.NewServiceLister(svcIdx),
-		Slices: discoverylisters.NewEndpointSliceLister(sliceIdx), ClusterDomain: "cluster.local"}
+	}))
+	res.Slices = discoverylisters.NewEndpointSliceLister(sliceIdx)
 	if _, _, err := res.Resolve("ns", "s", intstr.FromInt(80)); err == nil {
 		t.Fatal("resolved a Service without endpoints")
 	}

@@ -10,16 +10,15 @@
 # Steps: build (cached, rebuilt when the sources change) -> KIngress CRD if Knative is not installed yet ->
 # manifests -> kubeconfig from the ServiceAccount token -> config-network ingress-class if Serving is there
 # -> the process (PID in /run/hermes-cluster/hermes-ingress.pid, log in /var/lib/hermes-cluster/logs/) ->
-# the host forward 127.0.0.1:18080 -> 10.201.0.1:8080 (socat through a unix socket, named as
-# scripts/cluster/forward.py names its forwards, so `cluster-down` stops it).
+# the host forward 127.0.0.1:18080 -> 10.201.0.1:8080 (scripts/cluster/forward.py: `cluster-down` stops it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 RUN=/run/hermes-cluster STATE=/var/lib/hermes-cluster
 NODE_IP=10.201.0.1 EXTERNAL_PORT=8080 LOCAL_PORT=8081 HOST_PORT=${HERMES_INGRESS_HOST_PORT:-18080}
 NETWORKING_VERSION=v0.0.0-20260727162500-c7a7b772cac9  # what knative.dev/serving v0.50.0's go.mod requires
-if [ -n "${HERMES_CACHE_DIR:-}" ]; then CACHE="$HERMES_CACHE_DIR"
-elif [ "$(id -u)" = 0 ]; then CACHE=/var/cache/hermes
-else CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/hermes"; fi
+# shellcheck source=scripts/cache_dir.sh
+. "$here/../../../scripts/cache_dir.sh"
+CACHE=$(hermes_cache_dir)
 log() { printf '[ingress] %s\n' "$*" >&2; }
 alive() { [ -n "${1:-}" ] && [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
@@ -103,23 +102,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# 7. Host 127.0.0.1:$HOST_PORT -> $NODE_IP:$EXTERNAL_PORT inside (daemons fwd-ingress-in / fwd-ingress-out):
-# the node tooling's `forward in` when this checkout has it, else the same two socat processes by hand.
-repo=$(cd "$here/../../.." && pwd)
-if [ -f "$repo/scripts/cluster/node.py" ] && [ -f "$repo/scripts/cluster/forward.py" ]; then
-  PYTHONPATH="$repo" python3 -m scripts.cluster.node forward in ingress "$HOST_PORT" "$NODE_IP:$EXTERNAL_PORT"
-elif ! { alive "$(cat "$RUN/fwd-ingress-in.pid" 2>/dev/null || true)" && alive "$(cat "$RUN/fwd-ingress-out.pid" 2>/dev/null || true)"; }; then
-  sock="$RUN/fwd/ingress.sock"
-  for end in in out; do
-    p=$(cat "$RUN/fwd-ingress-$end.pid" 2>/dev/null || true); if alive "$p"; then kill "$p"; fi; rm -f "$RUN/fwd-ingress-$end.pid"
-  done
-  mkdir -p "$RUN/fwd"
-  setsid nsenter -t "$holder" -n -m -- socat "UNIX-LISTEN:$sock,fork,unlink-early,mode=600" "TCP:$NODE_IP:$EXTERNAL_PORT" \
-    </dev/null >>"$STATE/logs/fwd-ingress-in.log" 2>&1 &
-  echo $! > "$RUN/fwd-ingress-in.pid"
-  for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
-  setsid socat "TCP-LISTEN:$HOST_PORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$sock" \
-    </dev/null >>"$STATE/logs/fwd-ingress-out.log" 2>&1 &
-  echo $! > "$RUN/fwd-ingress-out.pid"
-fi
+# 7. Host 127.0.0.1:$HOST_PORT -> $NODE_IP:$EXTERNAL_PORT inside, by the node's `forward in` (daemons
+# fwd-ingress-in / fwd-ingress-out, which `cluster-down` stops).
+PYTHONPATH="$here/../../.." python3 -m scripts.cluster.node forward in ingress "$HOST_PORT" "$NODE_IP:$EXTERNAL_PORT"
 log "ingress: http://127.0.0.1:$HOST_PORT (host) = http://$NODE_IP:$EXTERNAL_PORT (node); class hermes.ingress.networking.knative.dev"
