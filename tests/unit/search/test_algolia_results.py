@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 from flask import Response
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from hermes.search.algolia_results import facet_counts, highlight, matched_tokens, query_words, result
@@ -115,6 +115,7 @@ _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 @given(_text, st.sets(st.from_regex(r"\w{1,6}", fullmatch=True), max_size=4))
 def test_removing_the_tags_gives_the_stored_value_back(value: str, tokens: set[str]) -> None:
     pre, post = "\x00[", "]\x00"
+    assume(pre not in value and post not in value)  # a value holding a tag itself cannot be told from a mark
     out = highlight(value, tokens, sorted(tokens), (pre, post))
     assert str(out["value"]).replace(pre, "").replace(post, "") == value
     assert out["matchLevel"] in ("none", "partial", "full")
