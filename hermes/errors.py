@@ -5,9 +5,10 @@ Exceptions are mapped to responses at exactly one boundary (``hermes.responses``
 
 from __future__ import annotations
 
-from typing import NotRequired
+from typing import TYPE_CHECKING
 
-from typing_extensions import TypedDict
+if TYPE_CHECKING:
+    from hermes.bodies import ErrorBody, ErrorDetail
 
 
 class HermesError(Exception):
@@ -184,20 +185,6 @@ class NotGreenError(LoadFailedError):
     """The new index did not reach green health (every replica allocated) in time; the alias did not move."""
 
     type = "index_not_green"
-
-
-class ErrorDetail(TypedDict):
-    """What went wrong: a snake_case type, a human message, the parameter at fault if one is."""
-
-    type: str
-    message: str
-    parameter: NotRequired[str]
-
-
-class ErrorBody(TypedDict):
-    """The contract's error object: every error answer of every function, and the CLI's."""
-
-    error: ErrorDetail
 
 
 def error_body(err: HermesError) -> ErrorBody:

@@ -5,35 +5,29 @@ Both apps (``hermes.search.app`` and ``hermes.load.app``) answer through
 translated by ``hermes.client.translate``, anything else is logged with its traceback
 and answered with a generic 500.
 
-The shared body shapes (``hermes.errors.ErrorBody``, :class:`Health`) are ``TypedDict``s:
-the code that builds them is type-checked against them, and ``/openapi.json`` is
-generated from the same classes.
+The shared body shapes (``hermes.bodies``) are ``TypedDict``s: the code that builds them
+is type-checked against them, and ``/openapi.json`` is generated from the same classes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Literal, NotRequired
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Flask, Response
-from typing_extensions import TypedDict
 from werkzeug.exceptions import HTTPException
 
 from hermes.client import translate
 from hermes.errors import HermesError, RateLimitedError, error_body
 
+if TYPE_CHECKING:
+    from hermes.bodies import Health
+
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-
-
-class Health(TypedDict):
-    """Liveness and readiness answers."""
-
-    status: Literal["ok", "unavailable"]
-    detail: NotRequired[str]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

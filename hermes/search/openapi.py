@@ -9,8 +9,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, TypeAdapter
 
-from hermes.errors import ErrorBody
-from hermes.responses import Health
+from hermes.bodies import ErrorBody, Health
 from hermes.schema import EMPTY, Schema
 from hermes.search.algolia import MAX_REQUESTS, QueryParams
 from hermes.search.algolia_results import MultiQueryResponse
