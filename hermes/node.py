@@ -48,6 +48,7 @@ import re
 import ssl
 import time
 import warnings
+import weakref
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,8 @@ class HttpClientNode(BaseNode):
         super().__init__(config)
         self._ssl_context = _ssl_context(config) if config.scheme == "https" else None
         self._idle: deque[http.client.HTTPConnection] = deque()
+        # A node dropped without close() (a transport cache cleared) closes its connections, as urllib3's pool does.
+        weakref.finalize(self, _close_all, self._idle)
         self._max_idle = config.connections_per_node
         self._closed = False
         # The node's own headers (host, user agent, keep-alive, credentials), lower-cased once.
@@ -127,8 +130,7 @@ class HttpClientNode(BaseNode):
     def close(self) -> None:
         """Close the idle connections; those in use close when their answer is read."""
         self._closed = True
-        while self._idle:
-            self._idle.pop().close()
+        _close_all(self._idle)
 
     def _exchange(self, method: str, request: bytes, timeout: float | None) -> tuple[int, HttpHeaders, bytes]:
         """One request and its answer on a kept or new connection (one resend if a kept one was stale)."""
@@ -192,6 +194,11 @@ class HttpClientNode(BaseNode):
     ) -> None:
         if _request_log.hasHandlers():  # elastic_transport's debug log, built only when someone listens
             self._log_request(method, target, HttpHeaders(headers), body, meta, response, exception)
+
+
+def _close_all(idle: deque[http.client.HTTPConnection]) -> None:
+    while idle:
+        idle.pop().close()
 
 
 def _request_bytes(method: str, target: str, headers: dict[str, str], body: bytes | None) -> bytes:

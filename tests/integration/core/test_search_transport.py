@@ -11,6 +11,7 @@ import pytest
 from elasticsearch import helpers
 
 from hermes.client import ElasticsearchStatusError, build_transport
+from hermes.load import indices
 from hermes.node import HttpClientNode
 from hermes.search.models import SearchParams
 from hermes.search.query import search_body
@@ -25,6 +26,7 @@ DOCS = [
     {"id": "1", "title": "Paris travel guide", "content": "cafés and museums", "tags": ["fr"]},
     {"id": "a/b c", "title": "Berlin nights", "content": "clubs in Paris", "tags": ["de"]},
 ]
+UPDATED = "2026-01-01T00:00:00Z"
 
 
 @pytest.fixture
@@ -36,10 +38,13 @@ def reader(make_settings: Any) -> Iterator[Reader]:
 
 @pytest.fixture
 def loaded(es: Elasticsearch, alias: str) -> str:
-    index = f"{alias}-v1"
-    es.indices.create(index=index, aliases={alias: {}}, mappings={"_meta": {"hermes": "test"}})
-    actions = ({"_index": index, "_id": d["id"], "_source": {**d, "deleted": False}} for d in DOCS)
+    index = indices.new_index_name(alias)
+    indices.create_index(es, index)
+    actions = (
+        {"_index": index, "_id": d["id"], "_source": {**d, "updated_at": UPDATED, "deleted": False}} for d in DOCS
+    )
     helpers.bulk(es, actions, refresh=True)
+    indices.swap_alias(es, alias, index)
     return index
 
 
@@ -58,7 +63,7 @@ def test_searches_and_reads_answer_as_the_full_client_does(
     assert reader.get(alias, "missing") is None
     assert reader.alias_exists(alias)
     assert not reader.alias_exists(f"{alias}-none")
-    assert reader.mapping_meta(alias) == {loaded: {"hermes": "test"}}
+    assert reader.mapping_meta(alias) == {loaded: es.indices.get_mapping(index=loaded)[loaded]["mappings"]["_meta"]}
     assert reader.mapping_meta(f"{alias}-none") == {}
 
 

@@ -6,6 +6,7 @@ close a kept connection, never answer, or answer over TLS, and see the node's re
 
 from __future__ import annotations
 
+import gc
 import gzip
 import http.client
 import socket
@@ -62,6 +63,7 @@ class Server:
 
     port: int
     connections: list[list[Request]] = field(default_factory=list)
+    hung_up: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))  # a client closed one
 
 
 def _read_request(conn: socket.socket, buffer: bytearray) -> Request | None:
@@ -79,7 +81,7 @@ def _read_request(conn: socket.socket, buffer: bytearray) -> Request | None:
     return request
 
 
-def _serve_connection(conn: socket.socket, answer: Answer, seen: list[Request]) -> None:
+def _serve_connection(conn: socket.socket, answer: Answer, seen: list[Request], hung_up: threading.Semaphore) -> None:
     buffer = bytearray()
     with conn:
         while (request := _read_request(conn, buffer)) is not None:
@@ -90,6 +92,7 @@ def _serve_connection(conn: socket.socket, answer: Answer, seen: list[Request]) 
             conn.sendall(reply)
             if isinstance(reply, Closing):
                 return
+        hung_up.release()
 
 
 @contextmanager
@@ -109,7 +112,9 @@ def serve(answer: Answer, tls: ssl.SSLContext | None = None) -> Iterator[Server]
                     return
                 continue
             server.connections.append([])
-            threading.Thread(target=_serve_connection, args=(conn, answer, server.connections[-1]), daemon=True).start()
+            threading.Thread(
+                target=_serve_connection, args=(conn, answer, server.connections[-1], server.hung_up), daemon=True
+            ).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -340,3 +345,12 @@ def test_an_answer_cut_short_is_a_connection_error_and_its_connection_dropped(no
         with serve(lambda _request, _n: OK) as other:  # nothing kept: the next request connects anew
             es = node(other.port)
             assert es.perform_request("GET", "/").meta.status == 200
+
+
+def test_a_node_dropped_without_close_closes_its_connections() -> None:
+    with serve(lambda _request, _n: OK) as server:
+        es = HttpClientNode(NodeConfig("http", "127.0.0.1", server.port))
+        es.perform_request("GET", "/")
+        del es  # as when a cached transport is forgotten
+        gc.collect()
+        assert server.hung_up.acquire(timeout=10)
