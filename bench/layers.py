@@ -5,7 +5,10 @@ object. The same ``/search?q=<QUERY>`` is made, alternating, through ever more o
 all in this process, against the real Elasticsearch:
 
 - ``transport``: the ``_search`` body the function sends, through ``hermes.client.get_transport()``
-  (elastic_transport over urllib3, orjson both ways): the Elasticsearch client's own share;
+  (elastic_transport over ``http.client`` with Hermes' node, ``hermes.node``; orjson both ways): the
+  Elasticsearch client's own share;
+- ``transport_urllib3``: the same through the same transport's settings with elastic_transport's own
+  urllib3 node (what the search function used before ``hermes.node``), for comparison only;
 - ``handler``: ``hermes.search.app.handle_search`` on a werkzeug request (parameters, query building,
   the transport, the answer's body and headers);
 - ``framework``: functions-framework's Flask app (``create_app``) called as a WSGI application, as
@@ -23,11 +26,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.test import EnvironBuilder
 
 from bench.checks import expect
+
+if TYPE_CHECKING:
+    from elastic_transport import Transport
 
 ROUNDS = 5
 PER_ROUND = 300
@@ -59,8 +65,15 @@ def layers(query: str, rounds: int = ROUNDS, per_round: int = PER_ROUND) -> dict
     headers = {"accept": "application/json", "content-type": "application/json"}
     target = f"/{settings.es_index}/_search"
 
+    ours = get_transport()
+    urllib3 = _with_urllib3_node(ours)
+
     def transport() -> None:
-        status = get_transport().perform_request("POST", target, body=body, headers=headers).meta.status
+        status = ours.perform_request("POST", target, body=body, headers=headers).meta.status
+        expect(status == 200, f"Elasticsearch answered {status}")
+
+    def transport_urllib3() -> None:
+        status = urllib3.perform_request("POST", target, body=body, headers=headers).meta.status
         expect(status == 200, f"Elasticsearch answered {status}")
 
     def handler() -> None:
@@ -72,14 +85,34 @@ def layers(query: str, rounds: int = ROUNDS, per_round: int = PER_ROUND) -> dict
         b"".join(app(dict(environ), lambda status, _headers, _exc=None: answered.append(status)))
         expect(answered[:1] == ["200 OK"], f"the function answered {answered}")
 
-    sides = {"transport": transport, "handler": handler, "framework": framework}
+    sides = {
+        "transport": transport,
+        "transport_urllib3": transport_urllib3,
+        "handler": handler,
+        "framework": framework,
+    }
     for call in sides.values():
         per_call_us(call, 50)  # warm: the connection, the caches, the metrics thread
     runs: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(rounds):
         for name, call in sides.items():
             runs[name].append(per_call_us(call, per_round))
+    urllib3.close()
     return {"us": {name: statistics.median(v) for name, v in runs.items()}, "runs_us": runs}
+
+
+def _with_urllib3_node(transport: Transport) -> Transport:
+    """A transport like ``transport`` (its node, serializer and retries) over elastic_transport's urllib3 node."""
+    from elastic_transport import OrjsonSerializer  # noqa: PLC0415
+    from elastic_transport import Transport as Built  # noqa: PLC0415
+
+    return Built(
+        [node.config for node in transport.node_pool.all()],
+        node_class="urllib3",
+        serializers={"application/json": OrjsonSerializer()},
+        max_retries=transport.max_retries,
+        retry_on_timeout=transport.retry_on_timeout,
+    )
 
 
 if __name__ == "__main__":

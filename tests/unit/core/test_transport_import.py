@@ -11,7 +11,7 @@ from hermes.client import build_transport
 from hermes.settings import Settings
 transport = build_transport(Settings(ES_URL="http://127.0.0.1:9"))
 assert "requests" not in sys.modules, "elastic_transport probed requests"
-assert type(transport.node_pool.get()).__name__ == "Urllib3HttpNode"
+assert type(transport.node_pool.get()).__name__ == "HttpClientNode"
 import requests  # the guard is gone: the loaders' library still imports
 assert requests.get
 """
