@@ -44,7 +44,7 @@ from hermes.search.models import SearchParams
 from hermes.search.query import search_body
 from hermes.settings import Settings, to_environ
 from scripts import local_es
-from tests.support.process import command, descendants, free_port, running, started
+from tests.support.process import command, descendants, free_port, running, started, wait_live
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,8 +130,13 @@ def time_to_first_200(argv: list[str], url: str, env: dict[str, str], cwd: Path 
 def bare_first_200(env: dict[str, str]) -> float:
     """Spawn to first 200 of the baseline: a bare functions-framework function (bench/hello/main.py)."""
     port = free_port()
+    return time_to_first_200(hello_command(port), f"http://127.0.0.1:{port}/", env)
+
+
+def hello_command(port: int) -> list[str]:
+    """The bare functions-framework function (bench/hello/main.py), as the contract starts a function."""
     hello = [str(Path(PY).parent / "functions-framework"), "--source", "bench/hello/main.py", "--target", "hello"]
-    return time_to_first_200([*hello, "--port", str(port), "--host", "127.0.0.1"], f"http://127.0.0.1:{port}/", env)
+    return [*hello, "--port", str(port), "--host", "127.0.0.1"]
 
 
 def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
@@ -290,6 +295,19 @@ def lean_path(
         with started("search", "search", env, cwd=cwd) as (url, proc):
             yield url, proc.pid
 
+    @contextmanager
+    def runtime() -> Iterator[tuple[str, int]]:
+        port = free_port()
+        argv = hello_command(port)
+        proc = subprocess.Popen(argv, cwd=ROOT, env=clean, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        try:
+            url = f"http://127.0.0.1:{port}"
+            expect(wait_live(url, proc, 30), "the bare function did not answer")
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            proc.wait()
+
     with (
         features_bench.before_tree(lean_bench.BEFORE_REF) as tree,
         features_bench.before_tree(lean_bench.PYDANTIC_REF) as older,
@@ -318,6 +336,7 @@ def lean_path(
             cpu_requests=cpu_requests,
             p50_requests=p50_requests,
             rounds=rounds,
+            runtime=runtime,
         )
         layers = subprocess.run(  # noqa: S603 - our own module, in the function's environment
             [PY, "-m", "bench.layers", lean_bench.QUERY],
