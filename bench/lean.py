@@ -35,7 +35,16 @@ PYDANTIC_REF = "50ca941"
 HEADER = "\n## Search: the lean path, now and before\n"
 QUERY = "kilo"  # the overhead section's selective term: Elasticsearch's own work stays small
 GOALS = {"cold_ratio": 1.5, "cpu_ratio": 0.3, "added_p50_ms": 0.7}
-RUNTIME = "bare function"  # bench/hello/main.py measured beside the search function: the runtime's own cost
+# Functions measured beside the search function, in the same rounds: what the runtime alone costs.
+# name: (what it is, whether it searches Elasticsearch)
+FLOORS = {
+    "bare function": ("`bench/hello/main.py`: answers `ok`, no search", False),
+    "pass-through function": (
+        "`bench/hello/passthrough.py`: sends the same `_search` body over `http.client` and answers"
+        " Elasticsearch's bytes unchanged",
+        True,
+    ),
+}
 _TICK = os.sysconf("SC_CLK_TCK")
 
 Running = Callable[[Path, dict[str, str]], AbstractContextManager[tuple[str, int]]]  # yields (url, pid)
@@ -107,23 +116,23 @@ def cpu_and_latency(
     p50_requests: int,
     rounds: int,
     queries: dict[str, str] | None = None,
-    runtime: Callable[[], AbstractContextManager[tuple[str, int]]] | None = None,
+    floors: dict[str, Callable[[], AbstractContextManager[tuple[str, int]]]] | None = None,
 ) -> dict[str, Any]:
     """CPU per request (function over Elasticsearch) and 1-client latency, every side running at once
     (each side searching ``queries[side]``, else :data:`QUERY`).
 
-    ``runtime`` starts the bare function (:data:`RUNTIME`), measured in the same rounds as a side of its own:
-    what functions-framework, Flask and gunicorn cost per request with no Hermes and no Elasticsearch in it.
+    ``floors`` start the functions of :data:`FLOORS`, each measured in the same rounds as a side of its own:
+    what functions-framework, Flask and gunicorn cost per request with no Hermes in it.
     """
     pool = urllib3.PoolManager(maxsize=cpu_clients * (len(sides) + 2))
-    names = [*sides, *([RUNTIME] if runtime else [])]
+    floors = floors or {}
+    names = [*sides, *floors]
     cpu: dict[str, dict[str, list[float]]] = {name: {"function": [], "elasticsearch": []} for name in names}
     lat: dict[str, list[float]] = {"direct": [], **{name: [] for name in names}}
     one: dict[str, list[float]] = {name: [] for name in names}  # the function's CPU per request at 1 client
     with ExitStack() as stack:
         started = {name: stack.enter_context(running(cwd, env)) for name, (cwd, env) in sides.items()}
-        if runtime:
-            started[RUNTIME] = stack.enter_context(runtime())
+        started.update({name: stack.enter_context(start()) for name, start in floors.items()})
         calls = {name: _caller(pool, url, (queries or {}).get(name, QUERY)) for name, (url, _) in started.items()}
         for call in [direct, *calls.values()]:
             hammer(call, cpu_clients, 50)  # warm: connections, caches, the metrics thread
@@ -149,8 +158,8 @@ def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dic
     direct = med(load["latency_s"]["direct"])
     out = {}
     for name, parts in load["cpu_s"].items():
-        if name == RUNTIME:
-            continue  # no Elasticsearch call: see runtime_floor
+        if name in FLOORS:
+            continue  # see floor_rows
         fn, es = sum(parts["function"]), sum(parts["elasticsearch"])
         out[name] = {
             "cold_s": med(cold[name]),
@@ -164,48 +173,42 @@ def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dic
     return out
 
 
-def runtime_floor(r: dict[str, Any]) -> dict[str, float] | None:
-    """What the runtime alone costs (the bare function, no Hermes, no Elasticsearch), in the goals' terms.
-
-    ``cpu_ratio``: its CPU per request over the CPU Elasticsearch spent on one search of "now" (4 clients);
-    ``cpu_ratio_with_client``: the same with the Elasticsearch client's CPU per search added (``bench/layers.py``,
-    in-process), which any function that searches pays on top; ``p50_ms``: one round trip through it at 1 client.
-    """
-    if RUNTIME not in r["cpu_s"]:
-        return None
+def floor_rows(r: dict[str, Any]) -> str:
+    """The floors' figures in the goals' terms (CPU over Elasticsearch's for the same search; 1-client p50 over
+    the direct search), as rows of the CPU and latency table."""
     med = statistics.median
-    cpu = r["cpu_s"][RUNTIME]["function"]
-    fn_us = sum(cpu) / len(cpu) * 1e6
-    es_us = r["summary"]["now"]["es_cpu_us"]
-    client_us = r.get("layers", {}).get("us", {}).get("transport", 0.0)
-    return {
-        "fn_cpu_us": fn_us,
-        "cpu_ratio": fn_us / es_us,
-        "cpu_ratio_with_client": (fn_us + client_us) / es_us,
-        "client_us": client_us,
-        "p50_ms": med(r["latency_s"][RUNTIME]) * 1000,
-        "one_client_cpu_us": med(r["cpu_1_client_s"][RUNTIME]) * 1e6,
-    }
+    direct = med(r["latency_s"]["direct"])
+    rows = []
+    for name in (n for n in FLOORS if n in r["cpu_s"]):
+        parts = r["cpu_s"][name]
+        fn, es = sum(parts["function"]) / len(parts["function"]), sum(parts["elasticsearch"]) / len(parts["function"])
+        searched = FLOORS[name][1]  # else Elasticsearch's CPU meanwhile is not this function's doing
+        ratio = f"**{fn / es:.2f}×**" if searched else "—"
+        p50 = med(r["latency_s"][name])
+        added = f"**{(p50 - direct) * 1000:+.2f} ms**" if searched else "—"
+        rows.append(f"| {name} | {fn * 1e6:.0f} µs | {ratio} | {p50 * 1000:.2f} ms | {added} |")
+    return "\n".join(rows)
 
 
-def _runtime_md(r: dict[str, Any]) -> str:
-    floor = runtime_floor(r)
-    if floor is None:
+def _floors_md(r: dict[str, Any]) -> str:
+    rows = floor_rows(r)
+    if not rows:
         return ""
-    client = (
-        f" With the Elasticsearch client's own {floor['client_us']:.0f} µs per search added (the layer table"
-        f" below), which any function that searches pays too: **{floor['cpu_ratio_with_client']:.2f}×**."
-        if floor["client_us"]
-        else ""
+    s = r["summary"]["now"]
+    now = (
+        f"{s['fn_cpu_us']:.0f} µs | **{s['cpu_ratio']:.2f}×** | {s['p50_ms']:.2f} ms | **{s['added_p50_ms']:+.2f} ms**"
     )
+    what = "\n".join(f"- {name}: {text}." for name, (text, _) in FLOORS.items())
     return f"""
-**The runtime's own floor**: the bare function (`bench/hello/main.py`, answering `ok` with no Hermes and no
-Elasticsearch call) measured in the same rounds as the sides above, through the same functions-framework,
-Flask and gunicorn gthread worker that the contract's command starts: {floor["fn_cpu_us"]:.0f} µs of CPU per
-request at {r["cpu_clients"]} clients ({floor["one_client_cpu_us"]:.0f} µs at 1 client), i.e.
-**{floor["cpu_ratio"]:.2f}×** of the CPU Elasticsearch spent on one search of "now".{client} Its p50 at 1
-client, one HTTP round trip through the runtime with nothing in it: **{floor["p50_ms"]:.2f} ms** (goal for the
-latency the search function adds: ≤ {GOALS["added_p50_ms"]} ms).
+**The runtime's own floor**: the contract starts every function the same way (functions-framework, its
+gunicorn gthread worker, Flask), so two functions with no Hermes in them ran in the same rounds as the sides
+above, measured the same way:
+{what}
+
+| | function CPU per request | over Elasticsearch's | p50 at 1 client | added |
+|---|---|---|---|---|
+| search function ("now") | {now} |
+{rows}
 """
 
 
@@ -269,7 +272,7 @@ requests per side and round, alternating.
 | | p50 | added |
 |---|---|---|
 {lat_rows}
-{_runtime_md(r)}
+{_floors_md(r)}
 {_layers_md(r, now)}
 What changed, and what each step was worth while developing: see "Where the search path's time goes" below
 the cold-start section.

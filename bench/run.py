@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,10 +133,12 @@ def bare_first_200(env: dict[str, str]) -> float:
     return time_to_first_200(hello_command(port), f"http://127.0.0.1:{port}/", env)
 
 
-def hello_command(port: int) -> list[str]:
-    """The bare functions-framework function (bench/hello/main.py), as the contract starts a function."""
-    hello = [str(Path(PY).parent / "functions-framework"), "--source", "bench/hello/main.py", "--target", "hello"]
-    return [*hello, "--port", str(port), "--host", "127.0.0.1"]
+def hello_command(port: int, target: str = "hello") -> list[str]:
+    """A bare functions-framework function of bench/hello (``hello``: main.py, else ``<target>.py``), started
+    as the contract starts a function."""
+    source = f"bench/hello/{'main' if target == 'hello' else target}.py"
+    ff = str(Path(PY).parent / "functions-framework")
+    return [ff, "--source", source, "--target", target, "--port", str(port), "--host", "127.0.0.1"]
 
 
 def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
@@ -296,17 +298,24 @@ def lean_path(
             yield url, proc.pid
 
     @contextmanager
-    def runtime() -> Iterator[tuple[str, int]]:
+    def floor(target: str, extra: dict[str, str]) -> Iterator[tuple[str, int]]:
         port = free_port()
-        argv = hello_command(port)
-        proc = subprocess.Popen(argv, cwd=ROOT, env=clean, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        argv = hello_command(port, target)
+        env = {**clean, **extra}
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         try:
             url = f"http://127.0.0.1:{port}"
-            expect(wait_live(url, proc, 30), "the bare function did not answer")
+            expect(wait_live(url, proc, 30), f"the {target} function did not answer")
             yield url, proc.pid
         finally:
             proc.terminate()
             proc.wait()
+
+    search_env = {"BENCH_SEARCH_URL": f"{server.url}/{alias}/_search", "BENCH_SEARCH_BODY": json.dumps(body)}
+    floors: dict[str, Callable[[], AbstractContextManager[tuple[str, int]]]] = {
+        "bare function": lambda: floor("hello", {}),
+        "pass-through function": lambda: floor("passthrough", search_env),
+    }
 
     with (
         features_bench.before_tree(lean_bench.BEFORE_REF) as tree,
@@ -336,7 +345,7 @@ def lean_path(
             cpu_requests=cpu_requests,
             p50_requests=p50_requests,
             rounds=rounds,
-            runtime=runtime,
+            floors=floors,
         )
         layers = subprocess.run(  # noqa: S603 - our own module, in the function's environment
             [PY, "-m", "bench.layers", lean_bench.QUERY],
