@@ -132,6 +132,8 @@ SearchResponse = TypedDict(
         "facets": dict[str, list[FacetValue] | FacetRange],
         # Only on zero hits, and only when the corrected query has hits.
         "did_you_mean": NotRequired[str],
+        # Only when Elasticsearch stopped at the search's server-side timeout: the hits are those found by then.
+        "timed_out": NotRequired[Literal[True]],
     },
 )
 

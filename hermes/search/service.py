@@ -91,7 +91,7 @@ def to_search_response(params: SearchParams, body: dict[str, Any], fq: FieldQuer
     """Map a ``_search`` answer to the contract's body (pure)."""
     total = body["hits"]["total"]
     distance = fq.sort == "distance"
-    return {
+    response: SearchResponse = {
         "query": params.q,
         "total": total["value"],
         "total_relation": total["relation"],
@@ -101,6 +101,9 @@ def to_search_response(params: SearchParams, body: dict[str, Any], fq: FieldQuer
         "hits": [_hit(h, distance) for h in body["hits"]["hits"]],
         "facets": fields.facets(fq.schema, body.get("aggregations", {})),
     }
+    if body.get("timed_out"):  # Elasticsearch hit the search's `timeout`: the hits found by then, not all of them
+        response["timed_out"] = True
+    return response
 
 
 def _hit(hit: dict[str, Any], distance: bool) -> Hit:
