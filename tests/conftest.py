@@ -56,6 +56,18 @@ _SERVER_INFO: list[str] = []
 _SHARE = pytest.StashKey[Path]()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Set up the functions' JSON logging once, before any test runs.
+
+    `configure_logging` replaces the root logger's handlers the first time a process calls it. Called inside a
+    test (the first app a worker builds), it also dropped that test's `caplog` handler, so a log assertion failed
+    or passed depending on which test a worker happened to run first.
+    """
+    from hermes.logs import configure_logging
+
+    configure_logging()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say which Elasticsearch the integration tests talked to (under pytest-xdist: the one the workers shared)."""
     folder = terminalreporter.config.stash.get(_SHARE, None)
