@@ -78,21 +78,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """A pytest-xdist worker's order of the modules (`make test` runs ``--dist loadfile
     --no-loadscope-reorder``, which hands out whole modules in this order): first the modules that need no
     Elasticsearch, run while the shared server starts (:func:`pytest_collection_finish`), then those that do;
-    in each, the modules with the most tests first. A module's own tests keep their order.
+    in each, the modules holding ``slow`` tests first (a few long scenarios: started last, one such module
+    alone held `make test` up by a minute), then the modules with the most tests. A module's own tests keep
+    their order.
     """
     if not hasattr(config, "workerinput"):
         return
     module = {item.nodeid: item.nodeid.split("::", 1)[0] for item in items}
     size = Counter(module.values())
     needs_es = {module[item.nodeid] for item in items if _needs_es(item)}
+    slow = {module[item.nodeid] for item in items if item.get_closest_marker("slow")}
     position = {item.nodeid: i for i, item in enumerate(items)}
     first = {}
     for item in items:
         first.setdefault(module[item.nodeid], position[item.nodeid])
 
-    def order(item: pytest.Item) -> tuple[bool, int, int, int]:
+    def order(item: pytest.Item) -> tuple[bool, bool, int, int, int]:
         name = module[item.nodeid]
-        return name in needs_es, -size[name], first[name], position[item.nodeid]
+        return name in needs_es, name not in slow, -size[name], first[name], position[item.nodeid]
 
     items.sort(key=order)
 
