@@ -10,9 +10,11 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 # `make test` and `make test-fast` run in pytest-xdist workers sharing one Elasticsearch (tests/support/shared_es.py);
 # most of a test's time is waiting (Elasticsearch, function processes, slices), so 4 pay on 2 cores. A module stays
-# on one worker (--dist loadfile): its module-scoped corpora and processes are set up once. PYTEST_WORKERS=0: serial.
+# on one worker (--dist loadfile): its module-scoped corpora and processes are set up once. The modules are handed
+# out in tests/conftest.py's order (--no-loadscope-reorder): those needing no Elasticsearch first, while the shared
+# one starts. PYTEST_WORKERS=0: serial.
 PYTEST_WORKERS ?= 4
-PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # `make test-matrix`: the oldest supported 8.x, the newest 8.x (what `make test` runs), the newest 9.x.
 ES_MATRIX ?= 8.11.4 8.19.21 9.5.4
 MATRIX_REPORT ?= docs/compatibility.md

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,45 @@ def pytest_configure(config: pytest.Config) -> None:
     from hermes.logs import configure_logging
 
     configure_logging()
+
+
+def _needs_es(item: pytest.Item) -> bool:
+    return "es_url" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A pytest-xdist worker's order of the modules (`make test` runs ``--dist loadfile
+    --no-loadscope-reorder``, which hands out whole modules in this order): first the modules that need no
+    Elasticsearch, run while the shared server starts (:func:`pytest_collection_finish`), then those that do;
+    in each, the modules holding ``slow`` tests first (a few long scenarios: started last, one such module
+    alone held `make test` up by a minute), then the modules with the most tests. A module's own tests keep
+    their order.
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    module = {item.nodeid: item.nodeid.split("::", 1)[0] for item in items}
+    size = Counter(module.values())
+    needs_es = {module[item.nodeid] for item in items if _needs_es(item)}
+    slow = {module[item.nodeid] for item in items if item.get_closest_marker("slow")}
+    position = {item.nodeid: i for i, item in enumerate(items)}
+    first = {}
+    for item in items:
+        first.setdefault(module[item.nodeid], position[item.nodeid])
+
+    def order(item: pytest.Item) -> tuple[bool, bool, int, int, int]:
+        name = module[item.nodeid]
+        return name in needs_es, name not in slow, -size[name], first[name], position[item.nodeid]
+
+    items.sort(key=order)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A pytest-xdist worker that collected tests needing Elasticsearch starts the shared one now, without
+    waiting for it: its start-up overlaps collection and the tests that need no server."""
+    folder = shared_es.folder_of(session.config)
+    if folder is not None and any(_needs_es(item) for item in session.items):
+        shared_es.launch(folder)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

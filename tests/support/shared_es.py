@@ -1,7 +1,8 @@
 """One Elasticsearch for every pytest-xdist worker of a run (`make test` runs ``-n``).
 
-The controller hands each worker a folder (``workerinput``); the first worker whose tests need
-Elasticsearch starts it there under a file lock and writes where it listens; the others read that. The
+The controller hands each worker a folder (``workerinput``); the first worker that collects tests needing
+Elasticsearch starts it there under a file lock and writes where it listens, without waiting for it; every
+worker waits for it to answer when its first such test runs. The
 controller, which outlives every worker, stops it at the end. Workers stay isolated by name: every test
 owns uniquely named aliases and indices (tests/conftest.py), so they share the server, never its data.
 """
@@ -35,19 +36,35 @@ def _locked(folder: Path) -> Iterator[None]:
         yield
 
 
-def url(folder: Path) -> str:
-    """The shared server's URL, started here if no worker has started it yet."""
+def launch(folder: Path) -> None:
+    """Start the shared server here without waiting for it, unless a worker already did.
+
+    A worker calls this as soon as it has collected tests that need Elasticsearch, so that the server's
+    start-up (tens of seconds on 2 cores) overlaps the other workers' collection and the tests that need
+    no server.
+    """
     from scripts import local_es
 
-    record = folder / _RECORD
     with _locked(folder):
-        if record.exists():
-            return str(json.loads(record.read_text())["url"])
+        if (folder / _RECORD).exists():
+            return
         folder.chmod(0o755)  # mkdtemp's 0700 would keep out the user Elasticsearch runs as (scripts/local_es.py)
-        server = local_es.start(folder / "es")
+        server = local_es.launch(folder / "es")
         _STARTED.append(server)
-        record.write_text(json.dumps({"url": server.url, "pid": server.pid}))
-        return server.url
+        (folder / _RECORD).write_text(json.dumps({"url": server.url, "pid": server.pid}))
+
+
+def url(folder: Path) -> str:
+    """The shared server's URL once it answers; started here if no worker has started it yet."""
+    from scripts import local_es
+
+    launch(folder)
+    found = json.loads((folder / _RECORD).read_text())
+    # The worker that launched it watches its own process (a start that fails says why at once).
+    mine = [server for server in _STARTED if server.pid == found["pid"]]
+    server = mine[0] if mine else local_es.Server(found["url"], found["pid"], folder / "es")
+    server.wait_ready()
+    return str(found["url"])
 
 
 def started_url(folder: Path) -> str | None:

@@ -63,6 +63,7 @@ def browser() -> Iterator[WebDriver]:
 
 def _open(browser: WebDriver, page_origin: str, hermes: tuple[str, str], key: str) -> None:
     url, alias = hermes
+    browser.get_log("browser")  # the module's browser: what an earlier test's page logged stays that test's
     browser.get(f"{page_origin}/index.html?{urlencode({'hermes': url, 'index': alias, 'key': key})}")
 
 
