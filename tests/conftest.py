@@ -58,15 +58,23 @@ _SHARE = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Set up the functions' JSON logging once, before any test runs.
+    """Set up the functions' JSON logging once, before any test runs; choose Hypothesis' profile.
 
     `configure_logging` replaces the root logger's handlers the first time a process calls it. Called inside a
     test (the first app a worker builds), it also dropped that test's `caplog` handler, so a log assertion failed
     or passed depending on which test a worker happened to run first.
     """
+    from hypothesis import settings as hypothesis_settings
+
     from hermes.logs import configure_logging
 
     configure_logging()
+    # No per-example deadline (a wall-clock limit that a busy machine breaks). CI (`.ci/run` sets CI) draws
+    # the same property-test examples every run, so a red run is reproducible and never a new random draw;
+    # a developer's runs keep exploring fresh examples.
+    hypothesis_settings.register_profile("hermes", deadline=None)
+    hypothesis_settings.register_profile("ci", deadline=None, derandomize=True)
+    hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "hermes")
 
 
 def _needs_es(item: pytest.Item) -> bool:
