@@ -181,7 +181,10 @@ def floor_rows(r: dict[str, Any]) -> str:
     rows = []
     for name in (n for n in FLOORS if n in r["cpu_s"]):
         parts = r["cpu_s"][name]
-        fn, es = sum(parts["function"]) / len(parts["function"]), sum(parts["elasticsearch"]) / len(parts["function"])
+        fn, es = (
+            sum(parts["function"]) / len(parts["function"]),
+            sum(parts["elasticsearch"]) / len(parts["elasticsearch"]),
+        )
         searched = FLOORS[name][1]  # else Elasticsearch's CPU meanwhile is not this function's doing
         ratio = f"**{fn / es:.2f}×**" if searched else "—"
         p50 = med(r["latency_s"][name])

@@ -33,10 +33,12 @@ thread-safe); a thread pops one (or opens one), owns it for the whole exchange, 
 answer is read. At most ``connections_per_node`` idle connections are kept; more threads at once open more
 connections rather than wait for one.
 
-A kept connection may have been closed by the server meanwhile (an idle timeout, a proxy, a restart): a
-request on such a connection that fails before any byte of the answer (``BrokenPipeError`` or
-``ConnectionResetError`` while sending, ``RemoteDisconnected`` or a reset at the status line) is sent
-once more on a new connection, as browsers do (urllib3 instead polls a kept connection before each reuse).
+A kept connection may have been closed by the server meanwhile (an idle timeout, a proxy, a restart). Before
+reuse, an idle connection with something to read (its end of stream) is dropped, as urllib3 checks its pooled
+ones. One closed between that check and the request is replaced and the request sent again on a new
+connection only when that cannot repeat a write: the send itself failed (the server never took the request), or
+the request only reads (``GET``, ``HEAD``, ``_search``, ``_count``, ``_mget``…). A write the server may have read
+(the analytics recorder's ``_bulk``) fails instead, to the transport's own retry policy.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ import gzip
 import http.client
 import logging
 import re
+import select
+import socket
 import ssl
 import time
 import warnings
@@ -72,10 +76,15 @@ if TYPE_CHECKING:
 # elastic_transport logs every request and answer here when someone attaches a handler (debugging).
 _request_log = logging.getLogger("elastic_transport.node")
 
-_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")  # would end or split the request line
+_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f-\xff]")  # would end or split the request line, or is not ASCII
 
-# Failures that mean a kept connection was closed before the server read our request.
-_STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+# Failures that mean a kept connection was closed by the server: while we sent (it never took the request),
+# or at the answer's status line (it may have read the request, even acted on it, before closing).
+_CLOSED = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+_CLOSED_AT_ANSWER = (*_CLOSED, http.client.RemoteDisconnected)
+
+# Endpoints that only read, whatever their method: sending one of them twice changes nothing.
+_READS = frozenset({"_search", "_msearch", "_count", "_mget", "_field_caps", "_validate"})
 
 
 class HttpClientNode(BaseNode):
@@ -112,7 +121,7 @@ class HttpClientNode(BaseNode):
         request = _request_bytes(method, target, sent_headers, body)
         started = time.time()
         try:
-            status, answer_headers, data = self._exchange(method, request, timeout)
+            status, answer_headers, data = self._exchange(method, target, request, timeout)
         except (OSError, http.client.HTTPException) as exc:
             err = _transport_error(exc)
             self._log(method, target, sent_headers, body, exception=err)
@@ -132,41 +141,64 @@ class HttpClientNode(BaseNode):
         self._closed = True
         _close_all(self._idle)
 
-    def _exchange(self, method: str, request: bytes, timeout: float | None) -> tuple[int, HttpHeaders, bytes]:
-        """One request and its answer on a kept or new connection (one resend if a kept one was stale)."""
+    def _exchange(
+        self, method: str, target: str, request: bytes, timeout: float | None
+    ) -> tuple[int, HttpHeaders, bytes]:
+        """One request and its answer on a kept or new connection.
+
+        A kept connection found closed is replaced and the request sent again on a new one when that cannot
+        repeat a write: the server closed it before taking the request (the send failed), or the request only
+        reads (:func:`_reads_only`). Otherwise the failure is the caller's (the transport's own retry policy).
+        """
         conn, kept = self._checkout(timeout)
         try:
             try:
-                response = _send(conn, method, request)
-            except _STALE:
+                _write(conn, request)
+            except _CLOSED:
                 if not kept:
                     raise
                 conn.close()
-                response = _send(conn, method, request)
+                kept = False
+                _write(conn, request)
+            try:
+                response = _read_head(conn, method)
+            except _CLOSED_AT_ANSWER:
+                if not (kept and _reads_only(method, target)):
+                    raise
+                conn.close()
+                _write(conn, request)
+                response = _read_head(conn, method)
             try:
                 data = response.read()
             finally:
                 response.close()  # its reader holds the socket; already closed once read whole
+            answer_headers = HttpHeaders(response.getheaders())
+            if answer_headers.get("content-encoding") == "gzip":
+                data = gzip.decompress(data)
         except BaseException:
             conn.close()
             raise
-        answer_headers = HttpHeaders(response.getheaders())
-        if answer_headers.get("content-encoding") == "gzip":
-            data = gzip.decompress(data)
         self._checkin(conn, response.will_close)
         return response.status, answer_headers, data
 
     def _checkout(self, timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection for one exchange, and whether it is a kept one (already connected)."""
-        try:
-            conn = self._idle.pop()
-        except IndexError:
-            return self._connection(timeout), False
+        """A connection for one exchange, and whether it is a kept one (already connected).
+
+        A kept connection the server has closed meanwhile (readable while idle: its end of stream, or bytes
+        nobody asked for) is dropped before any request goes out on it, as urllib3 checks its pooled ones.
+        """
+        while True:
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                return self._connection(timeout), False
+            if conn.sock is not None and not _readable(conn.sock):
+                break
+            conn.close()
         if conn.timeout != timeout:
             conn.timeout = timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
-        return conn, conn.sock is not None
+            conn.sock.settimeout(timeout)
+        return conn, True
 
     def _checkin(self, conn: http.client.HTTPConnection, will_close: bool) -> None:
         if will_close or self._closed or len(self._idle) >= self._max_idle:
@@ -220,15 +252,16 @@ def _request_bytes(method: str, target: str, headers: dict[str, str], body: byte
     return request + body if body else request
 
 
-def _send(conn: http.client.HTTPConnection, method: str, request: bytes) -> http.client.HTTPResponse:
-    """Write ``request`` on ``conn`` (connecting it if needed) and read the answer's status line and headers.
-
-    ``HTTPConnection`` only connects (TCP_NODELAY, TLS with the server name); ``HTTPResponse`` reads the
-    answer (status, headers, ``content-length`` or chunked body, ``HEAD``, ``Connection: close``).
-    """
+def _write(conn: http.client.HTTPConnection, request: bytes) -> None:
+    """Send ``request`` on ``conn``, connecting it first if needed (TCP_NODELAY, TLS with the server name)."""
     if conn.sock is None:
         conn.connect()
     conn.sock.sendall(request)
+
+
+def _read_head(conn: http.client.HTTPConnection, method: str) -> http.client.HTTPResponse:
+    """The answer's status line and headers; ``HTTPResponse`` reads the rest (length or chunked body,
+    ``HEAD``, ``Connection: close``)."""
     response = http.client.HTTPResponse(conn.sock, method=method)
     try:
         response.begin()
@@ -236,6 +269,18 @@ def _send(conn: http.client.HTTPConnection, method: str, request: bytes) -> http
         response.close()  # its reader holds the socket open (as HTTPConnection.getresponse closes it)
         raise
     return response
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: the server closed it (or broke the protocol)."""
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+def _reads_only(method: str, target: str) -> bool:
+    """Whether the request only reads (``GET``, ``HEAD``, or a search, count or multi-get by ``POST``)."""
+    if method in ("GET", "HEAD"):
+        return True
+    return target.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] in _READS
 
 
 def _host_header(config: NodeConfig) -> str:
@@ -250,6 +295,10 @@ def _ssl_context(config: NodeConfig) -> ssl.SSLContext:
         msg = "ssl_assert_fingerprint and ssl_assert_hostname need elastic_transport's urllib3 node"
         raise ValueError(msg)
     context = ssl_context_from_node_config(config)
+    if config.ssl_context is None and config.verify_certs:
+        # elastic_transport leaves check_hostname off for an IP address because urllib3 matches the IP itself;
+        # http.client does not, and Python matches an IP in the certificate's subjectAltName when it is on.
+        context.check_hostname = True
     if not config.verify_certs and config.ssl_show_warn:
         warnings.warn(
             f"Connecting to {config.host!r} using TLS with verify_certs=False is insecure", SecurityWarning, 2

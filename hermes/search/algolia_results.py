@@ -88,7 +88,8 @@ def result(
     counts, stats = facet_counts(found["facets"], facets)
     words = query_words(query)
     pages = min(math.ceil(total / hits_per_page), MAX_WINDOW // hits_per_page) if hits_per_page else 0
-    exhaustive = found["total_relation"] == "eq"
+    complete = not found.get("timed_out")  # Elasticsearch stopped at the search's timeout: counts are partial
+    exhaustive = found["total_relation"] == "eq" and complete
     hits = [hit(h["id"], h["document"], h["highlight"], words, attributes=highlight, tags=tags) for h in found["hits"]]
     return {
         "hits": hits,
@@ -98,9 +99,9 @@ def result(
         "hitsPerPage": hits_per_page,
         "facets": counts,
         "facets_stats": stats,
-        "exhaustiveFacetsCount": True,
+        "exhaustiveFacetsCount": complete,
         "exhaustiveNbHits": exhaustive,
-        "exhaustive": {"nbHits": exhaustive, "facetsCount": True},
+        "exhaustive": {"nbHits": exhaustive, "facetsCount": complete},
         "query": query,
         "params": echo,
         "index": index,

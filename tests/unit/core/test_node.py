@@ -295,20 +295,24 @@ def test_the_transport_retries_a_connection_error_on_the_node_then_hermes_answer
     assert translate(raised.value).status == 503  # type: ignore[union-attr]
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for 127.0.0.1 and its key (made with the ``openssl`` command)."""
-    folder = tmp_path_factory.mktemp("tls")
+def _self_signed(folder: Path, names: str) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for ``names`` (subjectAltName) and its key, made with ``openssl``."""
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hermes-test"),
+            *("-addext", f"subjectAltName={names}", "-keyout", str(key), "-out", str(cert)),
         ],
         check=True,
         capture_output=True,
     )
     return cert, key
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 and its key."""
+    return _self_signed(tmp_path_factory.mktemp("tls"), "IP:127.0.0.1")
 
 
 @pytest.fixture
@@ -335,16 +339,77 @@ def test_https_refuses_a_certificate_no_configured_ca_signed(node: Node, tls_ser
     assert translate(raised.value).status == 503  # type: ignore[union-attr]
 
 
+def test_https_checks_that_the_certificate_names_the_ip_address_connected_to(
+    transport: Callable[[Settings], Transport], tmp_path: Path
+) -> None:
+    # A certificate its CA vouches for (self-signed: its own CA), issued for another address than 127.0.0.1.
+    cert, key = _self_signed(tmp_path, "IP:10.9.9.9,DNS:other.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with serve(lambda _request, _n: OK, tls=context) as server:
+        es = transport(Settings(ES_URL=f"https://127.0.0.1:{server.port}", ES_CA_CERTS=str(cert)))
+        with pytest.raises(TlsError) as raised:
+            es.perform_request("GET", "/")
+    assert "IP address mismatch" in str(raised.value)
+
+
+@pytest.mark.parametrize("option", [{"ssl_assert_fingerprint": "00" * 32}, {"ssl_assert_hostname": "es.example"}])
+def test_tls_options_only_urllib3_supports_are_refused_not_ignored(node: Node, option: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="urllib3 node"):
+        node(9200, "https", **option)
+
+
 def test_an_answer_cut_short_is_a_connection_error_and_its_connection_dropped(node: Node) -> None:
     cut = Closing(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"partial')
-    with serve(lambda _request, n: cut if n == 1 else None) as server:
+    answers = iter([cut, OK])
+    with serve(lambda _request, _n: next(answers)) as server:
         es = node(server.port)
         with pytest.raises(ConnectionError) as raised:
             es.perform_request("GET", "/")
         assert isinstance(raised.value.errors[0], http.client.IncompleteRead)
-        with serve(lambda _request, _n: OK) as other:  # nothing kept: the next request connects anew
-            es = node(other.port)
-            assert es.perform_request("GET", "/").meta.status == 200
+        assert es.perform_request("GET", "/").meta.status == 200  # the same node, on a new connection
+    assert [len(conn) for conn in server.connections] == [1, 1]
+
+
+def test_a_kept_connection_gets_the_timeout_of_each_request(node: Node) -> None:
+    silent = threading.Event()
+
+    def then_silent(_request: Request, n: int) -> bytes | None:
+        if n == 1:
+            return OK
+        silent.wait(5)
+        return None
+
+    with serve(then_silent) as server:
+        es = node(server.port)  # 5 s by default
+        assert es.perform_request("GET", "/").meta.status == 200
+        with pytest.raises(ConnectionTimeout):
+            es.perform_request("GET", "/", request_timeout=0.2)
+        silent.set()
+    assert [len(conn) for conn in server.connections] == [2]  # the kept connection, with the shorter timeout
+
+
+def test_a_kept_connection_closed_while_idle_is_dropped_before_any_request_goes_out_on_it(node: Node) -> None:
+    closing_after = Closing(OK)  # the server answers, then closes the connection (an idle timeout, say)
+    with serve(lambda _request, _n: closing_after) as server:
+        es = node(server.port)
+        assert es.perform_request("GET", "/0").meta.status == 200
+        assert server.hung_up.acquire(timeout=0) is False  # the server closed it: the client has not yet
+        es.perform_request(
+            "POST", "/_bulk", body=b"{}\n", headers=HttpHeaders({"content-type": "application/x-ndjson"})
+        )
+    assert [[r.head.split()[1] for r in conn] for conn in server.connections] == [["/0"], ["/_bulk"]]
+
+
+def test_a_write_the_server_read_before_closing_is_not_sent_again(node: Node) -> None:
+    # The server answers the first request, then reads the second and closes without answering: a write it
+    # may have acted on. Sending it again could index the same events twice, so it is the caller's failure.
+    with serve(lambda _request, n: OK if n == 1 else None) as server:
+        es = node(server.port)
+        es.perform_request("GET", "/")
+        with pytest.raises(ConnectionError):
+            es.perform_request("POST", "/events/_bulk", body=b"{}\n", headers=HttpHeaders())
+    assert [[r.head.split()[1] for r in conn] for conn in server.connections] == [["/", "/events/_bulk"]]
 
 
 def test_a_node_dropped_without_close_closes_its_connections() -> None:

@@ -127,3 +127,12 @@ def test_errors_carry_algolias_message_and_status_beside_hermess() -> None:
     assert orjson.loads(out.get_data()) == {**body, "message": "facets: no", "status": 400}
     ok = Response(b'{"results": []}', 200, mimetype="application/json")
     assert with_algolia_error(ok).get_data() == b'{"results": []}'
+
+
+def test_a_search_cut_short_by_its_timeout_is_not_exhaustive() -> None:
+    found = _found(40, hits=2)
+    assert _answer(found)["exhaustive"] == {"nbHits": True, "facetsCount": True}
+    found["timed_out"] = True
+    out = _answer(found)
+    assert out["exhaustive"] == {"nbHits": False, "facetsCount": False}
+    assert (out["exhaustiveNbHits"], out["exhaustiveFacetsCount"]) == (False, False)
