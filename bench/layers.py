@@ -14,6 +14,18 @@ all in this process, against the real Elasticsearch:
 - ``framework``: functions-framework's Flask app (``create_app``) called as a WSGI application, as
   gunicorn calls it (execution id, Flask's request context and routing, the response).
 
+Hermes' own work, without Elasticsearch: the transport answers Elasticsearch's answer to that body, read
+once and parsed afresh (orjson) at each call, either at once or after sleeping as long as the real
+exchange took (its median wall time):
+
+- ``stored``, ``stored_waited``: that answer alone;
+- ``handler_stored``, ``handler_stored_waited``: ``handler`` over it.
+
+``handler_stored - stored`` is Hermes' code in a hot loop; ``handler_stored_waited - stored_waited`` is
+the same code run, as in the function, after a wait on the network: the CPU's caches are cold by then
+(other processes, Elasticsearch among them, ran meanwhile) and the same work cost 1.7-3.9× as much on the
+2-core benchmark machine: that, not more requests or parsing, is most of ``handler - transport``.
+
 What the process around it adds (gunicorn's gthread worker: HTTP parsing, the hand-over of each
 keep-alive connection between its poller and its threads, the kernel's socket work) is the function's
 CPU per request measured through HTTP minus ``framework``.
@@ -27,13 +39,15 @@ import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
+import orjson
 from werkzeug.test import EnvironBuilder
 
 from bench.checks import expect
 
 if TYPE_CHECKING:
-    from elastic_transport import Transport
+    from elastic_transport import Transport, TransportApiResponse
 
 ROUNDS = 5
 PER_ROUND = 300
@@ -85,11 +99,24 @@ def layers(query: str, rounds: int = ROUNDS, per_round: int = PER_ROUND) -> dict
         b"".join(app(dict(environ), lambda status, _headers, _exc=None: answered.append(status)))
         expect(answered[:1] == ["200 OK"], f"the function answered {answered}")
 
-    sides = {
+    stored, stored_waited = _stored_answers(ours, target, body, headers)
+
+    def handler_over(answer: Callable[..., TransportApiResponse]) -> Callable[[], None]:
+        def call() -> None:
+            with mock.patch.object(ours, "perform_request", answer):
+                handler()
+
+        return call
+
+    sides: dict[str, Callable[[], object]] = {
         "transport": transport,
         "transport_urllib3": transport_urllib3,
         "handler": handler,
         "framework": framework,
+        "stored": stored,
+        "handler_stored": handler_over(stored),
+        "stored_waited": stored_waited,
+        "handler_stored_waited": handler_over(stored_waited),
     }
     for call in sides.values():
         per_call_us(call, 50)  # warm: the connection, the caches, the metrics thread
@@ -99,6 +126,35 @@ def layers(query: str, rounds: int = ROUNDS, per_round: int = PER_ROUND) -> dict
             runs[name].append(per_call_us(call, per_round))
     urllib3.close()
     return {"us": {name: statistics.median(v) for name, v in runs.items()}, "runs_us": runs}
+
+
+def _stored_answers(
+    transport: Transport, target: str, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[Callable[..., TransportApiResponse], Callable[..., TransportApiResponse]]:
+    """Stand-ins for ``transport.perform_request``: Elasticsearch's answer to ``body`` for ``target`` (parsed
+    afresh each call), at once and after the real exchange's median wall time; any other request (the served
+    schema's or the rules' refresh) goes to Elasticsearch."""
+    from elastic_transport import TransportApiResponse  # noqa: PLC0415
+
+    real = transport.perform_request
+    walls = []
+    for _ in range(51):
+        started = time.perf_counter()
+        answer = real("POST", target, body=body, headers=headers)
+        walls.append(time.perf_counter() - started)
+    meta, raw, wait_s = answer.meta, orjson.dumps(answer.body), statistics.median(walls)
+
+    def stored(method: str = "POST", path: str = target, **kwargs: Any) -> TransportApiResponse:
+        if path != target:
+            return real(method, path, **kwargs)
+        return TransportApiResponse(meta, orjson.loads(raw))
+
+    def stored_waited(method: str = "POST", path: str = target, **kwargs: Any) -> TransportApiResponse:
+        if path == target:
+            time.sleep(wait_s)
+        return stored(method, path, **kwargs)
+
+    return stored, stored_waited
 
 
 def _with_urllib3_node(transport: Transport) -> Transport:
