@@ -60,6 +60,7 @@ class SearchEvent:
     took_ms: int
     at: datetime
     key: str | None = None  # the search key's sub, when keys are on
+    timed_out: bool = False  # stopped at the search's timeout: its total is a lower bound, never a "found nothing"
 
 
 def normalise(q: str) -> str:
@@ -164,7 +165,7 @@ class BulkSender:
             "query": event.query,
             "total": event.total,
             "took_ms": event.took_ms,
-            "zero": event.total == 0,
+            "zero": event.total == 0 and not event.timed_out,
             "at": format_rfc3339(event.at),
             **({"key": event.key} if event.key is not None else {}),
         }

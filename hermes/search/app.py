@@ -231,13 +231,17 @@ class SearchApp:
         return self._cached(found)
 
     def _observe(self, params: SearchParams, found: SearchResponse, key: SearchKey) -> None:
-        """A search done: counted when it found nothing, recorded for analytics."""
-        if found["total"] == 0:
+        """A search done: counted when it found nothing (a search cut short by its timeout did not say so),
+        recorded for analytics."""
+        timed_out = found.get("timed_out", False)
+        if found["total"] == 0 and not timed_out:
             self.counted.update(lambda m: m.zero_results.inc())
         if self.analytics is not None:
             from hermes.search.analytics import SearchEvent, normalise  # noqa: PLC0415 - loaded with the recorder
 
-            event = SearchEvent(normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC), key.sub)
+            event = SearchEvent(
+                normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC), key.sub, timed_out
+            )
             self.analytics.record(event)
 
     def instantsearch(self, request: Request) -> Response:

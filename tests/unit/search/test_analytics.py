@@ -125,6 +125,12 @@ def test_bulk_body_is_serialized_by_the_transports_ndjson_serializer() -> None:
     assert json.loads(lines[1])["zero"] is True
 
 
+def test_a_search_cut_short_by_its_timeout_is_not_recorded_as_finding_nothing() -> None:
+    fake = _Transport()
+    BulkSender(fake, "docs.hermes-analytics")([SearchEvent("q", 0, 1500, AT, timed_out=True)])
+    assert fake.requests[-1][2][1]["zero"] is False
+
+
 class _NoCreateIndex(_Transport):
     """A key without ``create_index``: every PUT is a 403, every bulk item a 404 (no such index)."""
 
