@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import gzip
 import http.client
+import select
 import socket
 import ssl
 import subprocess
@@ -395,6 +396,8 @@ def test_a_kept_connection_closed_while_idle_is_dropped_before_any_request_goes_
         es = node(server.port)
         assert es.perform_request("GET", "/0").meta.status == 200
         assert server.hung_up.acquire(timeout=0) is False  # the server closed it: the client has not yet
+        # Wait until the server's close has reached the client (its end of stream readable), as after an idle timeout.
+        assert select.select([es._idle[0].sock], [], [], 10)[0]
         es.perform_request(
             "POST", "/_bulk", body=b"{}\n", headers=HttpHeaders({"content-type": "application/x-ndjson"})
         )
