@@ -44,7 +44,7 @@ from hermes.search.models import SearchParams
 from hermes.search.query import search_body
 from hermes.settings import Settings, to_environ
 from scripts import local_es
-from tests.support.process import command, descendants, free_port, running, started, wait_live
+from tests.support.process import command, descendants, free_port, running, started
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,15 +130,12 @@ def time_to_first_200(argv: list[str], url: str, env: dict[str, str], cwd: Path 
 def bare_first_200(env: dict[str, str]) -> float:
     """Spawn to first 200 of the baseline: a bare functions-framework function (bench/hello/main.py)."""
     port = free_port()
-    return time_to_first_200(hello_command(port), f"http://127.0.0.1:{port}/", env)
+    return time_to_first_200(command("hello", "hello", port, hello_source("hello")), f"http://127.0.0.1:{port}/", env)
 
 
-def hello_command(port: int, target: str = "hello") -> list[str]:
-    """A bare functions-framework function of bench/hello (``hello``: main.py, else ``<target>.py``), started
-    as the contract starts a function."""
-    source = f"bench/hello/{'main' if target == 'hello' else target}.py"
-    ff = str(Path(PY).parent / "functions-framework")
-    return [ff, "--source", source, "--target", target, "--port", str(port), "--host", "127.0.0.1"]
+def hello_source(target: str) -> str:
+    """The file of a bare functions-framework function of bench/hello: ``hello`` in main.py, else ``<target>.py``."""
+    return f"bench/hello/{'main' if target == 'hello' else target}.py"
 
 
 def cold_start(es_url: str, alias: str, reps: int) -> dict[str, Any]:
@@ -299,17 +296,9 @@ def lean_path(
 
     @contextmanager
     def floor(target: str, extra: dict[str, str]) -> Iterator[tuple[str, int]]:
-        port = free_port()
-        argv = hello_command(port, target)
-        env = {**clean, **extra}
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-        try:
-            url = f"http://127.0.0.1:{port}"
-            expect(wait_live(url, proc, 30), f"the {target} function did not answer")
+        # started() drops ES_*, HERMES_* (and DATA_SOURCE_*) from the environment, as `clean` does.
+        with started("hello", target, extra, source=hello_source(target)) as (url, proc):
             yield url, proc.pid
-        finally:
-            proc.terminate()
-            proc.wait()
 
     search_env = {"BENCH_SEARCH_URL": f"{server.url}/{alias}/_search", "BENCH_SEARCH_BODY": json.dumps(body)}
     floors: dict[str, Callable[[], AbstractContextManager[tuple[str, int]]]] = {

@@ -63,6 +63,12 @@ class SearchEvent:
     timed_out: bool = False  # stopped at the search's timeout: its total is a lower bound, never a "found nothing"
 
 
+def found_nothing(total: int, timed_out: bool) -> bool:
+    """Whether a search found nothing: no hits, unless it was cut short by its timeout (then its total is a
+    lower bound). The zero-results metric and the analytics' ``zero`` both count by this rule."""
+    return total == 0 and not timed_out
+
+
 def normalise(q: str) -> str:
     """The form queries are counted under: NFKC, case-folded, whitespace collapsed."""
     return " ".join(unicodedata.normalize("NFKC", q).casefold().split())

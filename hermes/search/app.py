@@ -30,6 +30,7 @@ from hermes.config import get_settings
 from hermes.errors import BadRequestError, MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.search import fields, service
+from hermes.search.analytics import SearchEvent, found_nothing, normalise
 from hermes.search.gate import CostGate
 from hermes.search.keys import OPEN, KeyVerifier, SearchKey
 from hermes.search.metrics import RequestMetrics
@@ -234,11 +235,9 @@ class SearchApp:
         """A search done: counted when it found nothing (a search cut short by its timeout did not say so),
         recorded for analytics."""
         timed_out = found.get("timed_out", False)
-        if found["total"] == 0 and not timed_out:
+        if found_nothing(found["total"], timed_out):
             self.counted.update(lambda m: m.zero_results.inc())
         if self.analytics is not None:
-            from hermes.search.analytics import SearchEvent, normalise  # noqa: PLC0415 - loaded with the recorder
-
             event = SearchEvent(
                 normalise(params.q), found["total"], found["took_ms"], datetime.now(UTC), key.sub, timed_out
             )

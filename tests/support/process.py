@@ -29,11 +29,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def command(name: str, target: str, port: int) -> list[str]:
+def command(name: str, target: str, port: int, source: str | None = None) -> list[str]:
+    """functions-framework's command line for ``functions/<name>/main.py``, or for ``source`` (a path from the
+    process's working directory: a benchmark's bare function), as the contract starts a function."""
     return [
         str(FF),
         "--source",
-        f"functions/{name}/main.py",
+        source or f"functions/{name}/main.py",
         "--target",
         target,
         "--port",
@@ -101,21 +103,28 @@ def running(
 
 @contextmanager
 def started(
-    name: str, target: str, env: dict[str, str], wait_s: float = 30, cwd: Path = ROOT, *, port: int | None = None
+    name: str,
+    target: str,
+    env: dict[str, str],
+    wait_s: float = 30,
+    cwd: Path = ROOT,
+    *,
+    port: int | None = None,
+    source: str | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """:func:`running`, yielding the process too (to kill it, or to prove it never restarted).
 
     ``port``: listen there (a function started again where its killed predecessor listened, as Knative's
     next pod behind the same Service). Its logs go to a file, never to a pipe nobody reads: a pipe's 64 KiB
     buffer, once full, would block a long-running function in its next log line. ``HERMES_TEST_LOGS=<dir>``
-    keeps them there.
+    keeps them there. ``source``: run that file instead of ``functions/<name>/main.py`` (see :func:`command`).
     """
     port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "DATA_SOURCE_", "HERMES_"))}
     log = tempfile.NamedTemporaryFile(prefix=f"{name}-{port}-", suffix=".log", dir=KEEP_LOGS, delete=not KEEP_LOGS)  # noqa: SIM115
     proc = subprocess.Popen(
         # PORT as Knative sets it, whatever the settings say: a full load hands its next slice over to itself there.
-        command(name, target, port),
+        command(name, target, port, source),
         cwd=cwd,
         env={**full_env, **env, "PORT": str(port)},
         stdout=log,

@@ -5,20 +5,38 @@ Elasticsearch starts it there under a file lock and writes where it listens, wit
 worker waits for it to answer when its first such test runs. The
 controller, which outlives every worker, stops it at the end. Workers stay isolated by name: every test
 owns uniquely named aliases and indices (tests/conftest.py), so they share the server, never its data.
+
+A start that fails is written beside the server's record, for every worker to read::
+
+    launcher: launch() ─ raised ─────────────────────────────────▶ failed.txt ◀─ every worker's url() reads
+              └─ thread "hermes-es-watch": the process exited ───▶ failed.txt    it while it waits, and fails
+                 before answering (its console's tail)                           with the launcher's reason
+
+Only the launcher can tell (it holds the process); without the record, the others would poll a dead
+server until their deadline. The watch thread ends once the server answers.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scripts.local_es import Server
 
 KEY = "hermes_es_share"
 _RECORD = "server.json"
+_FAILED = "failed.txt"
+_WAIT_S = 120  # a waiter's deadline, as local_es.Server.wait_ready's
+_TICK_S = 1.0  # how often a waiter reads the failure record
 # The server a worker started: kept referenced so its Popen is never collected (and warned about) while it runs.
 _STARTED: list[Any] = []
 
@@ -36,35 +54,74 @@ def _locked(folder: Path) -> Iterator[None]:
         yield
 
 
-def launch(folder: Path) -> None:
-    """Start the shared server here without waiting for it, unless a worker already did.
+class SharedServerError(RuntimeError):
+    """The shared Elasticsearch did not start; the message is the launching worker's reason."""
+
+
+def launch(folder: Path, start: Callable[[Path], Server] | None = None) -> None:
+    """Start the shared server here without waiting for it, unless a worker already tried.
 
     A worker calls this as soon as it has collected tests that need Elasticsearch, so that the server's
     start-up (tens of seconds on 2 cores) overlaps the other workers' collection and the tests that need
-    no server.
+    no server. ``start``: how to start it (``scripts.local_es.launch``; a test's own).
     """
     from scripts import local_es
 
     with _locked(folder):
-        if (folder / _RECORD).exists():
+        if (folder / _RECORD).exists() or (folder / _FAILED).exists():
             return
         folder.chmod(0o755)  # mkdtemp's 0700 would keep out the user Elasticsearch runs as (scripts/local_es.py)
-        server = local_es.launch(folder / "es")
+        try:
+            server = (start or local_es.launch)(folder / "es")
+        except (Exception, SystemExit) as exc:  # local_es says what is missing (a JDK, a download) by SystemExit
+            _fail(folder, f"{type(exc).__name__}: {exc}")
+            raise
         _STARTED.append(server)
         (folder / _RECORD).write_text(json.dumps({"url": server.url, "pid": server.pid}))
+    threading.Thread(target=_watch, args=(folder, server), name="hermes-es-watch", daemon=True).start()
 
 
-def url(folder: Path) -> str:
-    """The shared server's URL once it answers; started here if no worker has started it yet."""
+def _watch(folder: Path, server: Server) -> None:
+    """Until the launched server answers: write its exit, with why, where every worker reads it."""
+    try:
+        server.wait_ready(wait_s=10 * _WAIT_S)  # a slow start is each waiter's to give up on, by its own deadline
+    except RuntimeError as exc:  # the process exited (local_es's message holds its console's tail)
+        _fail(folder, str(exc))
+    except TimeoutError:
+        pass
+
+
+def _fail(folder: Path, reason: str) -> None:
+    """Write the launcher's reason at once, whole: a waiter never reads half of it."""
+    part = folder / f"{_FAILED}.part"
+    part.write_text(reason)
+    os.replace(part, folder / _FAILED)
+
+
+def _failure(folder: Path) -> str | None:
+    failed = folder / _FAILED
+    return failed.read_text() if failed.exists() else None
+
+
+def url(folder: Path, start: Callable[[Path], Server] | None = None) -> str:
+    """The shared server's URL once it answers; started here if no worker has tried yet.
+
+    Raises :class:`SharedServerError` as soon as the launching worker has written that its start failed.
+    """
     from scripts import local_es
 
-    launch(folder)
-    found = json.loads((folder / _RECORD).read_text())
-    # The worker that launched it watches its own process (a start that fails says why at once).
-    mine = [server for server in _STARTED if server.pid == found["pid"]]
-    server = mine[0] if mine else local_es.Server(found["url"], found["pid"], folder / "es")
-    server.wait_ready()
-    return str(found["url"])
+    launch(folder, start)
+    deadline = time.monotonic() + _WAIT_S
+    while time.monotonic() < deadline:
+        if (reason := _failure(folder)) is not None:
+            raise SharedServerError(reason)
+        found = json.loads((folder / _RECORD).read_text())
+        # Short waits, the failure record read between them (the launcher watches its own process).
+        with suppress(TimeoutError):
+            local_es.Server(found["url"], found["pid"], folder / "es").wait_ready(_TICK_S)
+            return str(found["url"])
+    msg = f"the shared Elasticsearch did not become ready within {_WAIT_S}s (logs in {folder / 'es' / 'logs'})"
+    raise TimeoutError(msg)
 
 
 def started_url(folder: Path) -> str | None:

@@ -8,8 +8,10 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from hermes.client import build_transport
-from hermes.search.analytics import BulkSender, Recorder, SearchEvent, index_name, normalise
+from hermes.search.analytics import BulkSender, Recorder, SearchEvent, found_nothing, index_name, normalise
 from hermes.settings import Settings
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -129,6 +131,16 @@ def test_a_search_cut_short_by_its_timeout_is_not_recorded_as_finding_nothing() 
     fake = _Transport()
     BulkSender(fake, "docs.hermes-analytics")([SearchEvent("q", 0, 1500, AT, timed_out=True)])
     assert fake.requests[-1][2][1]["zero"] is False
+
+
+@pytest.mark.parametrize(
+    ("total", "timed_out", "nothing"), [(0, False, True), (0, True, False), (3, False, False), (3, True, False)]
+)
+def test_found_nothing_means_no_hits_from_a_search_that_ran_to_its_end(
+    total: int, timed_out: bool, nothing: bool
+) -> None:
+    """The rule behind both the zero-results metric (hermes.search.app) and the analytics' ``zero``."""
+    assert found_nothing(total, timed_out) is nothing
 
 
 class _NoCreateIndex(_Transport):
