@@ -10,7 +10,8 @@ Three figures, each for the search function as it is ("now") and as it was befor
   its worker) over Elasticsearch's for the same searches, read from ``/proc/<pid>/stat`` around a few
   thousand requests through the function;
 - latency added at 1 client: p50 through the function minus p50 of the same ``_search`` body sent
-  directly with the Elasticsearch client, alternating.
+  directly to Elasticsearch, both with the same HTTP client (urllib3, kept-alive connections, answers read
+  and not parsed), taking turns request by request.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -143,13 +145,25 @@ def cpu_and_latency(
                 hammer(call, cpu_clients, cpu_requests // cpu_clients)
                 cpu[name]["function"].append((cpu_seconds(pids) - fn) / cpu_requests)
                 cpu[name]["elasticsearch"].append((cpu_seconds(es_pids()) - es) / cpu_requests)
-            for name, call in [("direct", direct), *calls.items()]:
-                pids = tree_of(started[name][1]) if name in started else []
-                before = cpu_seconds(pids)
-                lat[name].extend(hammer(call, 1, p50_requests)[0])
-                if pids:
-                    one[name].append((cpu_seconds(pids) - before) / p50_requests)
+            trees = {name: tree_of(pid) for name, (_, pid) in started.items()}
+            before = {name: cpu_seconds(tree) for name, tree in trees.items()}
+            for name, got in interleaved({"direct": direct, **calls}, p50_requests).items():
+                lat[name].extend(got)
+            for name, tree in trees.items():  # each function idles while the others answer: its CPU is its own
+                one[name].append((cpu_seconds(tree) - before[name]) / p50_requests)
     return {"cpu_s": cpu, "latency_s": lat, "cpu_1_client_s": one}
+
+
+def interleaved(calls: dict[str, Callable[[], None]], n: int) -> dict[str, list[float]]:
+    """Wall time of each call, ``n`` times each, one client, taking turns request by request: every side
+    sees the same machine (a drift of the load, a neighbour's burst) within a few milliseconds."""
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(n):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            out[name].append(time.perf_counter() - started)
+    return out
 
 
 def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -269,8 +283,10 @@ alternating rounds per side (the benchmark's own client threads are not counted)
 {cpu_rows}
 
 **Latency added at 1 client**: p50 of `/search?q={QUERY}` through the function minus p50 of the same
-`_search` body sent directly with the Elasticsearch client ({direct_p50:.2f} ms), {r["p50_requests"]}
-requests per side and round, alternating.
+`_search` body sent directly to Elasticsearch ({direct_p50:.2f} ms), {r["p50_requests"]} requests per side and
+round. Both with the same HTTP client (urllib3, kept-alive connections, each answer read whole and not parsed),
+every side taking its turn request by request, so that all see the same machine: a change of load during a
+round (other processes on the shared 2 cores) falls on every side alike instead of on whichever side ran then.
 
 | | p50 | added |
 |---|---|---|
