@@ -182,7 +182,7 @@ def load(dirs: dict[str, Path], release: str) -> list[Doc]:
     docs: list[Doc] = []
     for folder, recursive in folders:
         for rel in _walk(dirs[module], folder, recursive, LINKED[module]):
-            docs.extend(d for d in yaml.safe_load_all(_read(dirs, module, rel)) if d)
+            docs.extend(d for d in yaml.load_all(_read(dirs, module, rel), Loader=yaml.CSafeLoader) if d)
     return docs
 
 

@@ -42,7 +42,7 @@ def run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
 
 
 def docs(text: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(text) if d]
+    return [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d]
 
 
 def helm_template(tools: Path, *args: str) -> list[dict[str, Any]]:
@@ -76,7 +76,7 @@ def _strict(schema: Any) -> Any:
 
 @functools.cache
 def crd_schema(crds: Path, api_version: str, kind: str) -> dict[str, Any]:
-    crd = yaml.safe_load((crds / KNATIVE_KINDS[(api_version, kind)]).read_text())
+    crd = yaml.load((crds / KNATIVE_KINDS[(api_version, kind)]).read_text(), Loader=yaml.CSafeLoader)
     version = api_version.split("/")[1]
     (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
     schema = copy.deepcopy(entry["schema"]["openAPIV3Schema"])
@@ -87,11 +87,26 @@ def crd_schema(crds: Path, api_version: str, kind: str) -> dict[str, Any]:
     return _strict(schema)  # type: ignore[no-any-return]
 
 
+@functools.cache
+def crd_validator(crds: Path, api_version: str, kind: str) -> Any:
+    """A validator of the CRD's schema, the schema itself checked once: what ``jsonschema.validate`` builds
+    for each call (python-jsonschema's jsonschema/validators.py, ``validate``). Checking a Knative CRD's
+    schema against its metaschema took 0.18 s, 7 of test_every_rendered_object_matches_its_official_schema's
+    8.5 s."""
+    schema = crd_schema(crds, api_version, kind)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def validate(obj: dict[str, Any], crds: Path) -> None:
     """Raise if the object breaks its official schema (Knative CRD or Kubernetes core)."""
     key = (obj["apiVersion"], obj["kind"])
     if key in KNATIVE_KINDS:
-        jsonschema.validate(obj, crd_schema(crds, *key))
+        # The error jsonschema.validate raises: the best match among all the object's errors.
+        error = jsonschema.exceptions.best_match(crd_validator(crds, *key).iter_errors(obj))
+        if error is not None:
+            raise error
     else:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 

@@ -22,6 +22,7 @@ from hermes.client import build_client
 from hermes.operator.loads import status
 from tests.deploy.manifests import CHART, run
 from tests.support.datasource import record, serve
+from tests.support.loaders import loaders
 from tests.support.process import free_port, running
 from tests.support.settings import environ
 
@@ -70,7 +71,7 @@ def test_loads_through_the_broker_are_delivered_once(tools: Path, manifests: Pat
     with serve() as (source_url, src):
         src.put(record("a", "2026-01-01T00:00:00Z"))
         env = _env(es_url, alias, source_url)
-        with running("full_load", "full_load", env) as full, running("delta_load", "delta_load", env) as delta:
+        with loaders(env) as (delta, full):
             services = {"hermes-full-load": full, "hermes-delta-load": delta}
             # Before any full load, a tick answers 412: Knative does not retry it (SelectiveRetry)...
             early = deliver(tools, manifests, services, "--ping", "hermes-delta")

@@ -33,6 +33,7 @@ from hermes.load.full import full_load
 from hermes.settings import Settings
 from tests.deploy.manifests import CHART, ROOT, run
 from tests.support.datasource import SourceBehaviour, record, serve
+from tests.support.loaders import loaders
 from tests.support.process import eventually, free_port, kill_tree, running, started
 from tests.support.settings import environ
 
@@ -161,6 +162,16 @@ def _paged_source(pages: int = PAGES) -> SourceBehaviour:
     return src
 
 
+def _one_shot(src: SourceBehaviour, settings: Settings) -> dict[str, Any]:
+    """The reference: ``src`` loaded in one request (``settings``: one long slice), in this process. Without the
+    page delay: the same pages are read, and the delay is there only to make a sliced load stop mid-way."""
+    src.page_delay_s = 0
+    try:
+        return dict(full_load(build_client(settings), settings))
+    finally:
+        src.page_delay_s = PAGE_DELAY_S
+
+
 def _load(settings: Settings, event_id: str) -> LoadRecord | None:
     books = Checkpoints(build_client(settings), settings.state_index)
     return next((load for load in books.recent() if load.event_id == event_id), None)
@@ -194,14 +205,13 @@ def test_a_long_load_completes_by_itself_and_equals_a_one_shot_load(scene: Scene
     settings = scene.settings
     with serve(_paged_source()) as (source_url, src):
         # The reference: the same source loaded in one request, in this process.
-        one_shot = full_load(build_client(settings), make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))
+        one_shot = _one_shot(src, make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))
         reference = documents(settings, one_shot["index"])
         one_shot_reads = len(src.requests)
         assert one_shot_reads == PAGES  # one request per page: PAGES x PAGE_DELAY_S >= 5 x SLICE_S
         env = scene.env(source_url)
         with (
-            running("delta_load", "delta_load", env) as delta,
-            running("full_load", "full_load", env) as full,
+            loaders(env) as (delta, full),
             broker(scene, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
         ):
             event_id = kn.post(FULL_LOAD, {"force": False})
@@ -294,8 +304,7 @@ def test_duplicate_deliveries_change_nothing(scene: Scene) -> None:
     with serve(_paged_source(pages=12)) as (source_url, _):
         env = scene.env(source_url)
         with (
-            running("delta_load", "delta_load", env) as delta,
-            running("full_load", "full_load", env) as full,
+            loaders(env) as (delta, full),
             broker(scene, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
         ):
             event_id = kn.post(FULL_LOAD, {}, id_="first-load")
@@ -348,18 +357,20 @@ def _status(scene: Scene, source_url: str) -> dict[str, Any]:
 
 
 def test_a_slice_failing_for_good_is_dead_lettered_and_the_load_ends_cleanly(scene: Scene, make_settings: Any) -> None:
+    # No process restarts here: Knative's retries of the doomed slice need not span one (0.1 s doubled 6 times).
+    manifests, sliced = render(scene.tools, scene.tmp, "--set", "broker.sliceBackoffDelay=PT0.1S")
+    scene = replace(scene, manifests=manifests, sliced=sliced)
     settings = scene.settings
     client = build_client(settings)
     books = Checkpoints(client, settings.state_index)
     src = _paged_source(pages=12)
     with serve(src) as (source_url, _):
-        served = full_load(client, make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))["index"]
+        served = _one_shot(src, make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))["index"]
         docs = documents(settings, served)
         # Knative gives up before the function would (HERMES_SLICE_ATTEMPTS), on a source that stays down.
         env = scene.env(source_url, HERMES_SLICE_ATTEMPTS="50", HERMES_SOURCE_RETRIES="0")
         with (
-            running("delta_load", "delta_load", env) as delta,
-            running("full_load", "full_load", env) as full,
+            loaders(env) as (delta, full),
             broker(scene, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
         ):
             event_id = kn.post(FULL_LOAD, {}, id_="doomed")
@@ -398,12 +409,11 @@ def test_four_partitions_through_the_broker_build_the_index_one_partition_builds
     settings = scene.settings
     books = Checkpoints(build_client(settings), settings.state_index)
     with serve(_paged_source()) as (source_url, src):
-        one = full_load(build_client(settings), make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))
+        one = _one_shot(src, make_settings(DATA_SOURCE_URL=source_url, HERMES_SLICE_S=3600))
         reference = documents(settings, one["index"])
         env = fanned.env(source_url)
         with (
-            running("delta_load", "delta_load", env) as delta,
-            running("full_load", "full_load", env) as full,
+            loaders(env) as (delta, full),
             broker(fanned, {"hermes-full-load": full, "hermes-delta-load": delta}) as kn,
         ):
             event_id = kn.post(FULL_LOAD, {})

@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -65,13 +66,18 @@ def _serving(demo: str, es_url: str, folder: Path) -> Iterator[str]:
 def served(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
     """``served(demo)``: the base URL of the search function serving that demo, loaded and started once per
     module (an indirect parameter per example would key the module fixture by example, and reload the demo
-    for each of them)."""
+    for each of them). The first call prepares every demo at once, side by side: their loads overlap."""
     with ExitStack() as stack:
         urls: dict[str, str] = {}
 
         def url_of(demo: str) -> str:
-            if demo not in urls:
-                urls[demo] = stack.enter_context(_serving(demo, es_url, tmp_path_factory.mktemp(demo)))
+            if not urls:
+                with ThreadPoolExecutor(max_workers=len(docs_check.DEMOS)) as pool:
+                    jobs = {
+                        name: pool.submit(stack.enter_context, _serving(name, es_url, tmp_path_factory.mktemp(name)))
+                        for name in docs_check.DEMOS
+                    }
+                urls.update({name: job.result() for name, job in jobs.items()})
             return urls[demo]
 
         yield url_of

@@ -16,6 +16,7 @@ from hermes.load.state import State
 from hermes.settings import Settings
 from tests.resilience.kit import (
     DELTA_EVENT,
+    Answer,
     SteadySearches,
     corpus,
     documents,
@@ -44,20 +45,24 @@ def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[A
     with `Retry-After`, none waiting past the client's timeout budget; once it is back, searches must succeed
     again from the same process (no restart: its request counter keeps counting).
     """
-    down_s, server = pick(4, 15), node[0]
+    server = node[0]
     with serve() as (url, src):
         src.put(*corpus(pick(200, 2000)))
         settings = Settings(**env_of(server.url, "killed", url))  # type: ignore[arg-type]
         full_load(build_client(settings), settings)
     with started("search", "search", env_of(server.url, "killed")) as (s_url, proc), SteadySearches(s_url) as load:
-        time.sleep(2)
+        # Each wait is for answers, not for time: a few from every sender before the kill; every sender's
+        # 503 before the restart begins (and `make resilience` leaves it down 15 s); answers sent from a second
+        # after the first 200 on, for the check that they all succeed.
+        assert eventually(lambda: len(load.answers) >= 2 * load.senders, 60)
         killed_at = time.monotonic()
         server.kill()
-        time.sleep(down_s)
+        assert eventually(lambda: _count(load.between(killed_at), 503) >= pick(load.senders, 300), 60)
         node[0] = private_es.restart(server)
         up_at = time.monotonic()
-        assert eventually(lambda: any(a.status == 200 for a in load.between(up_at)), 60)
-        time.sleep(2)
+        assert eventually(lambda: _count(load.between(up_at), 200), 60)
+        first_ok = min(a.sent for a in load.between(up_at) if a.status == 200)
+        assert eventually(lambda: len(load.between(first_ok + 1)) >= 2 * load.senders, 60)
         assert proc.poll() is None
         read_at = time.monotonic()
         served_total = _requests_counted(s_url)
@@ -92,6 +97,10 @@ def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[A
     # (less one per sender, whose answer may have left the process before its count was taken).
     answered = [a for a in load.answers if a.sent + a.latency_s < read_at]
     assert served_total >= len(answered) - load.senders
+
+
+def _count(answers: list[Answer], status: int) -> int:
+    return sum(1 for a in answers if a.status == status)
 
 
 def _requests_counted(url: str) -> int:

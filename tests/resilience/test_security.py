@@ -15,6 +15,7 @@ from hermes.settings import load_settings
 from tests.deploy.manifests import helm_template, kustomize_build
 from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, env_of, pick, post_event
 from tests.support.datasource import SourceBehaviour, serve
+from tests.support.loaders import loaders
 from tests.support.process import started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,8 +35,8 @@ def test_loaders_ignore_any_url_in_event_data(es_url: str, alias: str, evidence:
         hostile = dict.fromkeys(("url", "source", "data_source_url", "DATA_SOURCE_URL", "next", "href"), decoy)
         env = env_of(es_url, alias, url)
         answers = []
-        for name, kind in LOADERS:
-            with started(name, name, env) as (f_url, _):
+        with loaders(env) as (delta_url, full_url):
+            for (name, kind), f_url in zip(LOADERS, (full_url, delta_url), strict=True):
                 resp = post_event(f_url, kind, json.dumps(hostile).encode(), source=decoy)
                 answers.append(f"{name} {resp.status_code} {resp.json().get('status')}")
                 assert resp.status_code == 200, resp.text
@@ -89,8 +90,8 @@ def test_bad_and_oversized_events_get_400_and_413(es_url: str, alias: str, evide
     with serve() as (url, src):
         env = env_of(es_url, alias, url)
         seen: dict[str, set[str]] = {}
-        for name, kind in LOADERS:
-            with started(name, name, env) as (f_url, _):
+        with loaders(env) as (delta_url, full_url):
+            for (name, kind), f_url in zip(LOADERS, (full_url, delta_url), strict=True):
                 cases = {**BAD_EVENTS, "data not JSON": NOT_JSON} if name == "full_load" else BAD_EVENTS
                 for case, (given, body) in cases.items():
                     headers = {**given, "Ce-Type": kind} if "Ce-Type" in given else given

@@ -11,8 +11,18 @@ from hermes.client import build_client
 from hermes.load.full import cancel, full_load
 from hermes.load.state import State
 from hermes.settings import load_settings
-from tests.resilience.kit import DELTA_EVENT, FULL_EVENT, corpus, documents, env_of, pick, post_event, served
+from tests.resilience.kit import (
+    DELTA_EVENT,
+    FULL_EVENT,
+    corpus,
+    documents,
+    env_of,
+    pick,
+    post_event,
+    served,
+)
 from tests.support.datasource import SourceBehaviour, serve
+from tests.support.loaders import loaders
 from tests.support.process import started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -70,9 +80,8 @@ def test_a_source_fault_changes_nothing_served(fault: str, es_url: str, es: Any,
         watermark = state.watermark()
         src.put(*corpus(n, minutes=30, title="Changed"))
         FAULTS[fault](src)
-        with started("delta_load", "delta_load", env) as (delta_url, _):
+        with loaders(env) as (delta_url, full_url):
             delta = post_event(delta_url, DELTA_EVENT)
-        with started("full_load", "full_load", env) as (full_url, _):
             full = post_event(full_url, FULL_EVENT)
         src.release()
     for name, resp in (("full load", full), ("delta", delta)):
