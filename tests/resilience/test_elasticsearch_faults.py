@@ -42,7 +42,8 @@ def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[A
 
     A search function process serves 20 searches a second; Elasticsearch is SIGKILLed, left down, then
     started again on the same data. While it is down every answer must be a JSON 503 `service_unavailable`
-    with `Retry-After`, none waiting past the client's timeout budget; once it is back, searches must succeed
+    with `Retry-After` (while the new node starts, a 504 `timeout` too), none waiting past the client's
+    timeout budget; once it is back, searches must succeed
     again from the same process (no restart: its request counter keeps counting).
     """
     server = node[0]
@@ -58,6 +59,7 @@ def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[A
         killed_at = time.monotonic()
         server.kill()
         assert eventually(lambda: _count(load.between(killed_at), 503) >= pick(load.senders, 300), 60)
+        restart_at = time.monotonic()
         node[0] = private_es.restart(server)
         up_at = time.monotonic()
         assert eventually(lambda: _count(load.between(up_at), 200), 60)
@@ -83,8 +85,14 @@ def test_elasticsearch_killed_during_a_search_load(private_es: Any, node: list[A
     evidence(f"after the restart: {summary(after)}; first 200 {first_200.sent - up_at:.2f} s after the node answered")
     evidence(f"the same search process answered throughout (its metrics count {served_total:,} searches)")
     assert all(a.status == 200 and a.hits > 0 for a in before)
-    assert {a.status for a in errors} == {503}
-    assert all(a.retry_after and a.error_type == "service_unavailable" for a in errors)
+    # While the node is down every answer is a 503 (connections refused). Once a new node is starting on
+    # the same port it accepts connections before it can search, so a search may also run out of time
+    # there: a 504 `timeout` (seen once at load 6), never anything else.
+    down = [a for a in errors if a.sent + a.latency_s < restart_at]
+    assert down and all(a.status == 503 for a in down)
+    assert {a.status for a in errors} <= {503, 504}
+    assert all(a.retry_after and a.error_type == "service_unavailable" for a in errors if a.status == 503)
+    assert all(a.error_type == "timeout" and a.sent + a.latency_s >= restart_at for a in errors if a.status == 504)
     # No answer waits past the client's own budget: its timeout for each of its attempts (a refused
     # connection fails at once; docs/api.md's "within about two seconds" is the evidence line above, a
     # figure, not a limit asserted on a shared machine, where one answer took 2.2 s beside four busy loops).
