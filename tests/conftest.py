@@ -180,7 +180,7 @@ def es_url(request: pytest.FixtureRequest, record_testsuite_property: Callable[[
         yield shared_es.url(shared)
         return
     run_dir = Path(tempfile.mkdtemp(prefix="hermes-es-"))
-    server = local_es.start(run_dir)
+    server = local_es.start(run_dir, jvm=local_es.SHORT_RUN_JVM)
     try:
         _describe_server(server.url, "started by the tests", record_testsuite_property)
         yield server.url

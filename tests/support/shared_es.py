@@ -49,7 +49,7 @@ def launch(folder: Path) -> None:
         if (folder / _RECORD).exists():
             return
         folder.chmod(0o755)  # mkdtemp's 0700 would keep out the user Elasticsearch runs as (scripts/local_es.py)
-        server = local_es.launch(folder / "es")
+        server = local_es.launch(folder / "es", jvm=local_es.SHORT_RUN_JVM)
         _STARTED.append(server)
         (folder / _RECORD).write_text(json.dumps({"url": server.url, "pid": server.pid}))
 
