@@ -195,6 +195,7 @@ def test_an_invalid_value_is_named_by_pydantics_message(monkeypatch: pytest.Monk
     assert "HERMES_ES_TIMEOUT_S" in light_path.value.message
 
 
+@pytest.mark.slow  # a process per value; the test above checks the same message in process
 @pytest.mark.parametrize(
     ("name", "value"),
     [("HERMES_ES_TIMEOUT_S", "soon"), ("ES_INDEX", "Bad Name"), ("HERMES_SEARCH_KEY_SECRET", "short")],
