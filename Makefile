@@ -80,7 +80,7 @@ test: install system-deps npm-deps ## Run every test (starts a real Elasticsearc
 
 .PHONY: test-fast
 test-fast: install system-deps ## The fast loop: unit tests and the integration tests not marked slow
-	$(PY) -m pytest tests/unit tests/integration -m "not slow" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" --hypothesis-profile=fast $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 .PHONY: test-matrix
 test-matrix: install ## Run unit + integration tests against each Elasticsearch in ES_MATRIX; writes MATRIX_REPORT

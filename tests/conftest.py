@@ -57,6 +57,7 @@ _SERVER_INFO: list[str] = []
 _SHARE = pytest.StashKey[Path]()
 
 
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis' plugin loads the profile `--hypothesis-profile` names
 def pytest_configure(config: pytest.Config) -> None:
     """Set up the functions' JSON logging once, before any test runs; choose Hypothesis' profile.
 
@@ -72,9 +73,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # No per-example deadline (a wall-clock limit that a busy machine breaks). CI (`.ci/run` sets CI) draws
     # the same property-test examples every run, so a red run is reproducible and never a new random draw;
     # a developer's runs keep exploring fresh examples.
+    # `make test-fast` passes ``--hypothesis-profile=fast``: a fifth of the examples, drawn as above
+    # (tests/support/examples.py scales the tests that set their own count).
     hypothesis_settings.register_profile("hermes", deadline=None)
     hypothesis_settings.register_profile("ci", deadline=None, derandomize=True)
-    hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "hermes")
+    base = "ci" if os.environ.get("CI") else "hermes"
+    hypothesis_settings.register_profile("fast", hypothesis_settings.get_profile(base), max_examples=20)
+    hypothesis_settings.load_profile(config.getoption("hypothesis_profile", None) or base)
 
 
 def _needs_es(item: pytest.Item) -> bool:
@@ -175,7 +180,7 @@ def es_url(request: pytest.FixtureRequest, record_testsuite_property: Callable[[
         yield shared_es.url(shared)
         return
     run_dir = Path(tempfile.mkdtemp(prefix="hermes-es-"))
-    server = local_es.start(run_dir)
+    server = local_es.start(run_dir, jvm=local_es.SHORT_RUN_JVM)
     try:
         _describe_server(server.url, "started by the tests", record_testsuite_property)
         yield server.url

@@ -63,7 +63,7 @@ def launch(folder: Path, start: Callable[[Path], Server] | None = None) -> None:
 
     A worker calls this as soon as it has collected tests that need Elasticsearch, so that the server's
     start-up (tens of seconds on 2 cores) overlaps the other workers' collection and the tests that need
-    no server. ``start``: how to start it (``scripts.local_es.launch``; a test's own).
+    no server. ``start``: how to start it (default ``scripts.local_es.launch`` with the short-run JVM; a test's own).
     """
     from scripts import local_es
 
@@ -72,7 +72,7 @@ def launch(folder: Path, start: Callable[[Path], Server] | None = None) -> None:
             return
         folder.chmod(0o755)  # mkdtemp's 0700 would keep out the user Elasticsearch runs as (scripts/local_es.py)
         try:
-            server = (start or local_es.launch)(folder / "es")
+            server = start(folder / "es") if start else local_es.launch(folder / "es", jvm=local_es.SHORT_RUN_JVM)
         except (Exception, SystemExit) as exc:  # local_es says what is missing (a JDK, a download) by SystemExit
             _fail(folder, f"{type(exc).__name__}: {exc}")
             raise

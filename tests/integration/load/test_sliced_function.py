@@ -4,6 +4,7 @@ the function hands each next slice over to itself on its PORT), and the hand-ove
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import requests
 
 from hermes.load import indices
 from hermes.load.checkpoints import Checkpoints
-from hermes.settings import to_environ
+from hermes.settings import Settings, to_environ
 from tests.support.datasource import SourceBehaviour, record, serve
 from tests.support.process import eventually, started
 
@@ -33,6 +34,18 @@ def _post(url: str, kind: str, data: object = None) -> requests.Response:
     return requests.post(url, data=body, headers=headers, timeout=120)
 
 
+@pytest.fixture(scope="module")
+def idle_function(es_url: str, module_alias: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One full_load process for the module's events that start nothing (an empty source, no load in its
+    alias): each test's event gets its answer from the same process."""
+    source = tmp_path_factory.mktemp("source") / "empty.ndjson"
+    source.write_text("")
+    settings = Settings(ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=f"file://{source}")  # type: ignore[call-arg]
+    with started("full_load", "full_load", to_environ(settings)) as (url, _):
+        yield url
+
+
+@pytest.mark.slow  # a function process runs a whole sliced load, handing each slice over to itself
 @pytest.mark.parametrize("partitions", [1, 3])
 def test_one_event_starts_a_load_that_completes_by_itself(es: Any, make_settings: Any, partitions: int) -> None:
     with serve(SourceBehaviour(fmt="pages", page_size=4)) as (source_url, src):
@@ -63,23 +76,13 @@ def test_one_event_starts_a_load_that_completes_by_itself(es: Any, make_settings
         ({"load": "123"}, "load"),  # no such load
     ],
 )
-def test_a_bad_hand_over_event_gets_a_400_naming_its_field(
-    make_settings: Any, data: object, parameter: str, tmp_path: Any
-) -> None:
-    source = tmp_path / "empty.ndjson"
-    source.write_text("")
-    settings = make_settings(DATA_SOURCE_URL=f"file://{source}")
-    with started("full_load", "full_load", to_environ(settings)) as (url, _):
-        resp = _post(url, "dev.hermes.load.full.continue", data)
+def test_a_bad_hand_over_event_gets_a_400_naming_its_field(idle_function: str, data: object, parameter: str) -> None:
+    resp = _post(idle_function, "dev.hermes.load.full.continue", data)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["parameter"] == parameter
 
 
-def test_a_cancel_event_with_nothing_running_is_a_404(make_settings: Any, tmp_path: Any) -> None:
-    source = tmp_path / "empty.ndjson"
-    source.write_text("")
-    settings = make_settings(DATA_SOURCE_URL=f"file://{source}")
-    with started("full_load", "full_load", to_environ(settings)) as (url, _):
-        resp = _post(url, "dev.hermes.load.full.cancel")
+def test_a_cancel_event_with_nothing_running_is_a_404(idle_function: str) -> None:
+    resp = _post(idle_function, "dev.hermes.load.full.cancel")
     assert resp.status_code == 404
     assert resp.json()["error"]["type"] == "not_found"

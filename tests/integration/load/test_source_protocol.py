@@ -64,11 +64,11 @@ def test_a_next_link_loop_stops(make_settings: Any, source: Any) -> None:
 
 def test_a_trickling_source_hits_the_deadline(make_settings: Any, source: Any) -> None:
     url, src = source
-    settings = make_settings(DATA_SOURCE_URL=url, HERMES_SOURCE_DEADLINE_S=1, HERMES_SOURCE_RETRIES=0)
+    settings = make_settings(DATA_SOURCE_URL=url, HERMES_SOURCE_DEADLINE_S=0.25, HERMES_SOURCE_RETRIES=0)
     src.put(*records(1))
-    # ~130 bytes, a byte every 20 ms: ~3 s in all, past the 1 s deadline, each byte well within every read
+    # ~130 bytes, a byte every 5 ms: ~0.7 s in all, past the 0.25 s deadline, each byte well within every read
     # timeout. The reader checks the deadline once per 64 KiB read, so it fails when the body ends.
-    src.trickle_s = 0.02
+    src.trickle_s = 0.005
     with pytest.raises(SourceError, match="HERMES_SOURCE_DEADLINE_S"):
         full_load(build_client(settings), settings)
     src.trickle_s = 0

@@ -15,18 +15,29 @@ import requests
 from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.operator.analytics import report
+from hermes.settings import Settings
 from tests.integration.search.test_declared_fields import BOOKS
 from tests.support.process import ROOT, running
-from tests.support.settings import environ
+from tests.support.settings import environ, settings_with
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def library(make_settings: Any) -> Any:
-    settings = make_settings(DATA_SOURCE_URL=BOOKS)
+def _loaded(settings: Settings) -> Settings:
     full_load(build_client(settings), settings)
     return settings
+
+
+@pytest.fixture
+def library(make_settings: Any) -> Settings:
+    """The library in this test's own alias, for a test that writes analytics beside it."""
+    return _loaded(make_settings(DATA_SOURCE_URL=BOOKS))
+
+
+@pytest.fixture(scope="module")
+def quiet_library(es_url: str, module_alias: str) -> Settings:
+    """The library, loaded once for the tests that write no analytics (and check that none were written)."""
+    return _loaded(settings_with(ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=BOOKS))
 
 
 @pytest.mark.slow  # runs the search function as a process, then stops it
@@ -70,16 +81,16 @@ def test_searches_are_recorded_and_flushed_on_sigterm(library: Any, es: Any, es_
 
 
 def test_analytics_off_writes_nothing_and_still_counts_zero_results(
-    library: Any, es: Any, function_client: Any
+    quiet_library: Settings, es: Any, function_client: Any
 ) -> None:
-    client = function_client("search", library)
+    client = function_client("search", quiet_library)
     assert client.get("/search?q=qqxxzzyy").get_json()["total"] == 0
     assert "hermes_search_zero_results_total 1.0" in client.get("/metrics").get_data(as_text=True)
-    assert not es.indices.get(index=f"{library.analytics_prefix}-*")
+    assert not es.indices.get(index=f"{quiet_library.analytics_prefix}-*")
 
 
-def test_no_analytics_yet_is_an_empty_report(library: Any, es: Any) -> None:
-    assert report(es, library.analytics_prefix, "7d")["searches"] == 0
+def test_no_analytics_yet_is_an_empty_report(quiet_library: Settings, es: Any) -> None:
+    assert report(es, quiet_library.analytics_prefix, "7d")["searches"] == 0
 
 
 def test_a_bad_since_is_refused_by_name() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,15 +14,22 @@ from hermes.search.gate import CostGate
 from hermes.search.models import SearchParams
 from hermes.search.reader import Reader
 from tests.support.corpus import corpus, write_ndjson
+from tests.support.settings import settings_with
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def reader_and_index(make_settings: Any, tmp_path: Path) -> tuple[Reader, str]:
-    settings = make_settings(DATA_SOURCE_URL=write_ndjson(tmp_path / "c.ndjson", corpus()))
+@pytest.fixture(scope="module")
+def reader_and_index(
+    es_url: str, module_alias: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Reader, str]]:
+    """The corpus, loaded once for the module: its tests only search it."""
+    source = write_ndjson(tmp_path_factory.mktemp("corpus") / "c.ndjson", corpus())
+    settings = settings_with(ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=source)
     full_load(build_client(settings), settings)
-    return Reader(build_transport(settings)), settings.es_index
+    transport = build_transport(settings)
+    yield Reader(transport), settings.es_index
+    transport.close()
 
 
 def _search(reader_and_index: tuple[Reader, str], q: str, gate: CostGate) -> Any:

@@ -16,6 +16,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 
 from hermes.search.app import ROUTES
 from tests.integration.search.test_declared_fields import BOOKS, SCHEMA
+from tests.support.examples import examples
 from tests.support.site import search_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,7 +45,7 @@ def test_no_5xx_and_responses_match_the_schema(api_schema: Any) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=examples(60), deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
             case.call_and_validate(checks=[not_a_server_error, response_schema_conformance, status_code_conformance])
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,22 @@ SCHEMA = f"file://{ROOT / 'examples' / 'library' / 'schema.json'}"
 SECRET = "a-test-secret-of-at-least-32-bytes!"
 
 
+@pytest.fixture(scope="module")
+def shared_library(es_url: str, module_alias: str) -> Settings:
+    """The library, loaded once for the module: no test writes to it, each sets rules beside it.
+    The search function reads the rules on every search (TTL 0)."""
+    return _load_library(
+        settings_with(
+            ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA, HERMES_RULES_REFRESH_S=0
+        )
+    )
+
+
 @pytest.fixture
-def library(make_settings: Any) -> Settings:
-    """The library in this test's alias; the search function reads the rules on every search (TTL 0)."""
-    return _load_library(make_settings(DATA_SOURCE_URL=BOOKS, HERMES_SCHEMA=SCHEMA, HERMES_RULES_REFRESH_S=0))
+def library(shared_library: Settings, es: Any) -> Iterator[Settings]:
+    """The shared library with no rules: the rules index a test wrote is deleted after it."""
+    yield shared_library
+    es.options(ignore_status=404).indices.delete(index=shared_library.rules_index)
 
 
 @pytest.fixture
@@ -133,6 +146,7 @@ def _cli(settings: Settings, *args: str, stdin: str | None = None) -> tuple[int,
     return out.returncode, json.loads(out.stdout) if out.stdout.strip() else out.stderr
 
 
+@pytest.mark.slow  # runs `python -m hermes rules` as a process, once a step
 def test_the_rules_command_round_trips_a_file(make_settings: Any, tmp_path: Path) -> None:
     settings = make_settings()
     assert _cli(settings, "list") == (0, {"index": settings.rules_index, "rules": []})
@@ -157,6 +171,7 @@ def test_the_rules_command_round_trips_a_file(make_settings: Any, tmp_path: Path
     assert (code, answer["error"]["type"]) == (1, "not_found")
 
 
+@pytest.mark.slow  # runs `python -m hermes rules` as a process, once a step
 def test_the_rules_command_refuses_a_bad_rule_clearly(make_settings: Any, tmp_path: Path) -> None:
     settings = make_settings()
     code, answer = _cli(settings, "set", "tv", "--synonyms", "tv")

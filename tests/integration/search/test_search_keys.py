@@ -6,7 +6,6 @@ Two tenants share one index; a key filtered to one of them must never show the o
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,10 @@ from functions_framework import create_app
 from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.search.keys import mint
+from hermes.settings import Settings
 from tests.conftest import clear_caches
 from tests.support.corpus import write_ndjson
+from tests.support.settings import settings_with
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +32,22 @@ DOCS = [
 ]
 
 
-@pytest.fixture
-def client(make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es_url: str) -> Any:
+@pytest.fixture(scope="module")
+def tenants(es_url: str, module_alias: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Both tenants' documents, loaded once for the module: its tests only search them."""
     records = [{**d, "updated_at": STAMP} for d in DOCS]
-    settings = make_settings(
-        DATA_SOURCE_URL=write_ndjson(tmp_path / "t.ndjson", records), HERMES_SCHEMA=json.dumps(SCHEMA)
+    source = write_ndjson(tmp_path_factory.mktemp("tenants") / "t.ndjson", records)
+    settings = settings_with(
+        ES_URL=es_url, ES_INDEX=module_alias, DATA_SOURCE_URL=source, HERMES_SCHEMA=json.dumps(SCHEMA)
     )
     full_load(build_client(settings), settings)
+    return settings
+
+
+@pytest.fixture
+def client(tenants: Settings, monkeypatch: pytest.MonkeyPatch, es_url: str) -> Any:
     clear_caches()
-    for name, value in {"ES_URL": es_url, "ES_INDEX": settings.es_index, "HERMES_SEARCH_KEY_SECRET": SECRET}.items():
+    for name, value in {"ES_URL": es_url, "ES_INDEX": tenants.es_index, "HERMES_SEARCH_KEY_SECRET": SECRET}.items():
         monkeypatch.setenv(name, value)
     return create_app("search", "functions/search/main.py").test_client()
 

@@ -23,6 +23,7 @@ from hermes.errors import ConfigurationError
 from hermes.lightmodel import Spec
 from hermes.settings import Settings, load_settings, to_environ
 from scripts import light_specs
+from tests.support.examples import examples
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -106,7 +107,7 @@ def _same(light: object, full: Settings) -> None:
     assert (light.analytics_prefix, light.state_index) == (full.analytics_prefix, full.state_index)  # type: ignore[attr-defined]
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(800), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(environments())
 @example({"ES_USERNAME": "elastic"})
 @example({"ES_USERNAME": "elastic", "ES_PASSWORD": "secret"})
@@ -194,6 +195,7 @@ def test_an_invalid_value_is_named_by_pydantics_message(monkeypatch: pytest.Monk
     assert "HERMES_ES_TIMEOUT_S" in light_path.value.message
 
 
+@pytest.mark.slow  # a process per value; the test above checks the same message in process
 @pytest.mark.parametrize(
     ("name", "value"),
     [("HERMES_ES_TIMEOUT_S", "soon"), ("ES_INDEX", "Bad Name"), ("HERMES_SEARCH_KEY_SECRET", "short")],

@@ -13,6 +13,7 @@ from hermes.load.records import Rejected
 from hermes.load.sources import SourceConfig, read_records
 from hermes.load.wide_integers import WideIntegerGuard
 from tests.support.datasource import SourceBehaviour, serve
+from tests.support.examples import examples
 
 _WIDE = st.one_of(st.integers(min_value=2**63), st.integers(max_value=-(2**63)))
 _SCALARS = st.one_of(
@@ -46,7 +47,7 @@ def _through(guard: WideIntegerGuard, body: bytes, cuts: list[int]) -> bytes:
     return b"".join(guard.feed(p) for p in pieces) + guard.finish()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_VALUES, st.lists(st.integers(min_value=0, max_value=10_000), max_size=12), st.booleans())
 def test_any_chunking_changes_only_the_wide_integers(value: Any, cuts: list[int], ascii_only: bool) -> None:
     body = json.dumps([value], ensure_ascii=ascii_only).encode()

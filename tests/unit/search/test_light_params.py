@@ -20,6 +20,7 @@ from hermes.errors import BadRequestError
 from hermes.search import specs
 from hermes.search.models import SearchParams, SuggestParams
 from hermes.search.params import _light, parse_params, parse_search, parse_suggest
+from tests.support.examples import examples
 
 _VALUES = st.one_of(
     st.integers(-5, 1200).map(str),
@@ -49,7 +50,7 @@ def _outcome(parse: Callable[[], Any], fields: list[str]) -> tuple[str, Any]:
 _SEARCH_FIELDS = list(SearchParams.model_fields)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(_query(_NAMES))
 @example([("q", "x"), ("from", "950"), ("size", "51")])
 @example([("q", "x"), ("size", "51"), ("from", "950")])
@@ -66,7 +67,7 @@ def test_search_parameters_read_light_are_what_the_model_reads(query: list[tuple
         assert _light(specs.SEARCH_PARAMS, args) is None
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(_query(st.sampled_from(["q", "size", "tag", "utm"])))
 def test_suggest_parameters_read_light_are_what_the_model_reads(query: list[tuple[str, str]]) -> None:
     args = MultiDict(query)

@@ -16,13 +16,26 @@ import pytest
 from scripts.cluster import addons, configs, containment, layout, netns, pki, proc
 
 
+def _state_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "PKI", folder / "pki")
+    monkeypatch.setattr(layout, "STATE", folder)
+    monkeypatch.setattr(layout, "HOST_KUBECONFIG", folder / "host.kubeconfig")
+
+
+@pytest.fixture(scope="module")
+def made_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The PKI, made once for the module (openssl's key generation is most of its time): its tests read it."""
+    folder = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _state_in(folder, monkeypatch)
+        pki.make_all()
+    return folder
+
+
 @pytest.fixture
-def pki_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(layout, "PKI", tmp_path / "pki")
-    monkeypatch.setattr(layout, "STATE", tmp_path)
-    monkeypatch.setattr(layout, "HOST_KUBECONFIG", tmp_path / "host.kubeconfig")
-    pki.make_all()
-    return tmp_path / "pki"
+def pki_dir(made_pki: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _state_in(made_pki, monkeypatch)
+    return made_pki / "pki"
 
 
 def _openssl(*args: str) -> str:

@@ -52,6 +52,9 @@ def _hermes(modules: set[str]) -> set[str]:
     return {m for m in modules if m == "hermes" or m.startswith("hermes.")}
 
 
+# Each probe runs a fresh interpreter, a process: `slow`, but for the fullest search request's, which
+# `make test-fast` keeps (the import-graph tests below need no process and run in both).
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/health/live", "/search?q=paris"])
 def test_search_function_imports_no_loader_module(path: str) -> None:
     status, modules = loaded_modules("search", "search", path)
@@ -65,7 +68,12 @@ def test_search_function_imports_no_loader_module(path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/health/live", "/search?q=paris", "/search?q=paris&size=20&from=40&tag=fr&sort=-updated_at", "/suggest?q=pa"],
+    [
+        pytest.param("/health/live", marks=pytest.mark.slow),
+        pytest.param("/search?q=paris", marks=pytest.mark.slow),
+        "/search?q=paris&size=20&from=40&tag=fr&sort=-updated_at",
+        pytest.param("/suggest?q=pa", marks=pytest.mark.slow),
+    ],
 )
 def test_search_function_cold_path_imports_no_pydantic(path: str) -> None:
     """Start-up and a valid request read settings and parameters with the light readers (hermes.config,
@@ -77,6 +85,7 @@ def test_search_function_cold_path_imports_no_pydantic(path: str) -> None:
     assert {*off_path, "hermes.search.models"}.isdisjoint(modules)
 
 
+@pytest.mark.slow
 def test_search_function_reads_an_invalid_request_with_the_model() -> None:
     """The other half: pydantic, imported when a value is invalid, names the parameter."""
     status, modules = loaded_modules("search", "search", "/search?q=paris&size=500")
@@ -84,6 +93,7 @@ def test_search_function_reads_an_invalid_request_with_the_model() -> None:
     assert "pydantic" in modules
 
 
+@pytest.mark.slow
 def test_loader_functions_import_no_search_module() -> None:
     for function in ("full_load", "delta_load"):
         status, modules = loaded_modules(function, function, "/", "POST")
