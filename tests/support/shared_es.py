@@ -139,3 +139,16 @@ def stop(folder: Path) -> None:
         found = json.loads(record.read_text())
         local_es.Server(found["url"], found["pid"], folder / "es").stop()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def memory_dir() -> str | None:
+    """A tmpfs for the shared server's files, if this machine has one (else the temporary directory)."""
+    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp inside it
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def may_need_es(args: list[str], root: Path) -> bool:
+    """Whether the run's paths reach beyond the unit tests (which never need Elasticsearch)."""
+    unit = root / "tests" / "unit"
+    paths = [Path(arg.split("::", 1)[0]) for arg in args if not arg.startswith("-")] or [root / "tests"]
+    return any(not (root / p).resolve().is_relative_to(unit) for p in paths)

@@ -87,3 +87,20 @@ def test_a_waiter_gets_the_launched_servers_url_once_it_answers(tmp_path: Path, 
     shared_es.launch(tmp_path, start=lambda run_dir: Server(healthy, os.getpid(), run_dir))
     assert shared_es.url(tmp_path, start=_never) == healthy
     assert shared_es.started_url(tmp_path) == healthy
+
+
+@pytest.mark.parametrize(
+    ("args", "needs"),
+    [
+        ([], True),  # pyproject's testpaths: every folder
+        (["tests"], True),
+        (["tests/unit", "tests/integration"], True),
+        (["tests/integration/search/test_rules.py::test_x"], True),
+        (["tests/unit"], False),
+        (["tests/unit/core/test_node.py::test_x", "tests/unit/search"], False),
+    ],
+)
+def test_a_run_of_unit_tests_only_never_starts_the_shared_server_early(args: list[str], needs: bool) -> None:
+    root = Path(__file__).resolve().parents[3]
+    assert shared_es.may_need_es(args, root) is needs
+    assert shared_es.may_need_es([str(root / a) for a in args], root) is needs
