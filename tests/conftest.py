@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,9 +116,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """A pytest-xdist worker that collected tests needing Elasticsearch starts the shared one now, without
-    waiting for it: its start-up overlaps collection and the tests that need no server."""
+    waiting for it, unless it was started already: the controller starts it before the workers collect when
+    the run reaches beyond tests/unit (:func:`pytest_configure_node`), so this is the fallback for a run of
+    unit-test paths that holds a test needing it."""
     folder = shared_es.folder_of(session.config)
     if folder is not None and any(_needs_es(item) for item in session.items):
+        _launch(folder)
+
+
+def _launch(folder: Path) -> None:
+    """Start the shared server; a failed start is recorded for every worker (each test needing the server
+    then fails with its reason), so it does not end the session here, with the unit tests unrun."""
+    with suppress(Exception, SystemExit):
         shared_es.launch(folder)
 
 
@@ -145,7 +155,7 @@ def pytest_configure_node(node: Any) -> None:
         # against 55 s on the disk, minutes apart on this machine).
         config.stash[_SHARE] = Path(tempfile.mkdtemp(prefix="hermes-es-shared-", dir=shared_es.memory_dir()))
         if shared_es.may_need_es(config.args, config.rootpath):
-            shared_es.launch(config.stash[_SHARE])  # before the workers even start collecting
+            _launch(config.stash[_SHARE])  # before the workers even start collecting
     node.workerinput[shared_es.KEY] = str(config.stash[_SHARE])
 
 

@@ -171,7 +171,7 @@ class BulkSender:
             "query": event.query,
             "total": event.total,
             "took_ms": event.took_ms,
-            "zero": event.total == 0 and not event.timed_out,
+            "zero": found_nothing(event.total, event.timed_out),
             "at": format_rfc3339(event.at),
             **({"key": event.key} if event.key is not None else {}),
         }

@@ -30,7 +30,7 @@ from hermes.config import get_settings
 from hermes.errors import BadRequestError, MethodNotAllowedError, NotFoundError
 from hermes.responses import error_response, guarded, health_response, json_response
 from hermes.search import fields, service
-from hermes.search.analytics import SearchEvent, found_nothing, normalise
+from hermes.search.analytics import SearchEvent, found_nothing, normalise, start_recorder
 from hermes.search.gate import CostGate
 from hermes.search.keys import OPEN, KeyVerifier, SearchKey
 from hermes.search.metrics import RequestMetrics
@@ -360,8 +360,6 @@ def _playground() -> tuple[bytes, str]:
 
 
 def _recorder(settings: Settings, counted: RequestMetrics) -> Recorder:
-    from hermes.search.analytics import start_recorder  # noqa: PLC0415 - only with HERMES_ANALYTICS=true
-
     def lost(reason: str, count: int) -> None:
         counted.update(lambda m: m.analytics_lost.labels(reason=reason).inc(count))
 

@@ -1,9 +1,11 @@
 """One Elasticsearch for every pytest-xdist worker of a run (`make test` runs ``-n``).
 
-The controller hands each worker a folder (``workerinput``); the first worker that collects tests needing
-Elasticsearch starts it there under a file lock and writes where it listens, without waiting for it; every
-worker waits for it to answer when its first such test runs. The
-controller, which outlives every worker, stops it at the end. Workers stay isolated by name: every test
+The controller makes a folder, on tmpfs when the machine has room there (:func:`memory_dir`), and hands it
+to each worker (``workerinput``). When the run reaches beyond the unit tests (:func:`may_need_es`) the
+controller starts the server there at once, before the workers collect; otherwise the first worker that
+collects a test needing it does (under a file lock). Either writes where it listens without waiting for
+it; every worker waits for it to answer when its first such test runs. The controller, which outlives
+every worker, stops it at the end. Workers stay isolated by name: every test
 owns uniquely named aliases and indices (tests/conftest.py), so they share the server, never its data.
 
 A start that fails is written beside the server's record, for every worker to read::
@@ -13,7 +15,7 @@ A start that fails is written beside the server's record, for every worker to re
                  before answering (its console's tail)                           with the launcher's reason
 
 Only the launcher can tell (it holds the process); without the record, the others would poll a dead
-server until their deadline. The watch thread ends once the server answers.
+server until their deadline. The watch thread ends once the server answers, or when stop() begins.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ _RECORD = "server.json"
 _FAILED = "failed.txt"
 _WAIT_S = 120  # a waiter's deadline, as local_es.Server.wait_ready's
 _TICK_S = 1.0  # how often a waiter reads the failure record
+_MEMORY_NEEDED = 1 << 30  # a container's small /dev/shm (Docker's 64 MiB) would fill: the disk then
 # The server a worker started: kept referenced so its Popen is never collected (and warned about) while it runs.
 _STARTED: list[Any] = []
+# The watch threads this process started, each with the event that ends it (set by stop(), before the folder goes).
+_WATCHERS: list[tuple[threading.Thread, threading.Event]] = []
 
 
 def folder_of(config: Any) -> Path | None:
@@ -78,17 +83,27 @@ def launch(folder: Path, start: Callable[[Path], Server] | None = None) -> None:
             raise
         _STARTED.append(server)
         (folder / _RECORD).write_text(json.dumps({"url": server.url, "pid": server.pid}))
-    threading.Thread(target=_watch, args=(folder, server), name="hermes-es-watch", daemon=True).start()
+    stopping = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(folder, server, stopping), name="hermes-es-watch", daemon=True)
+    _WATCHERS.append((watcher, stopping))
+    watcher.start()
 
 
-def _watch(folder: Path, server: Server) -> None:
-    """Until the launched server answers: write its exit, with why, where every worker reads it."""
-    try:
-        server.wait_ready(wait_s=10 * _WAIT_S)  # a slow start is each waiter's to give up on, by its own deadline
-    except RuntimeError as exc:  # the process exited (local_es's message holds its console's tail)
-        _fail(folder, str(exc))
-    except TimeoutError:
-        pass
+def _watch(folder: Path, server: Server, stopping: threading.Event) -> None:
+    """Until the launched server answers or stop() begins: write its exit, with why, where every worker
+    reads it. A slow start is each waiter's to give up on, by its own deadline."""
+    while not stopping.is_set():
+        try:
+            server.wait_ready(wait_s=_TICK_S)
+        except TimeoutError:
+            continue
+        except RuntimeError as exc:  # the process exited (local_es's message holds its console's tail)
+            if not stopping.is_set():
+                with suppress(OSError):  # the folder is going: stop() came first
+                    _fail(folder, str(exc))
+        except OSError:
+            pass  # its console log went with the folder
+        return
 
 
 def _fail(folder: Path, reason: str) -> None:
@@ -125,15 +140,21 @@ def url(folder: Path, start: Callable[[Path], Server] | None = None) -> str:
 
 
 def started_url(folder: Path) -> str | None:
-    """The URL of the server a worker started in ``folder``, if one did."""
+    """The URL of the server started in ``folder``, if one was and its start did not fail."""
     record = folder / _RECORD
-    return str(json.loads(record.read_text())["url"]) if record.exists() else None
+    if not record.exists() or _failure(folder) is not None:
+        return None
+    return str(json.loads(record.read_text())["url"])
 
 
 def stop(folder: Path) -> None:
     """Stop the server a worker started in ``folder`` (if any) and remove the folder."""
     from scripts import local_es
 
+    for _, stopping in _WATCHERS:
+        stopping.set()
+    while _WATCHERS:
+        _WATCHERS.pop()[0].join()
     record = folder / _RECORD
     if record.exists():
         found = json.loads(record.read_text())
@@ -144,7 +165,8 @@ def stop(folder: Path) -> None:
 def memory_dir() -> str | None:
     """A tmpfs for the shared server's files, if this machine has one (else the temporary directory)."""
     shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp inside it
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    usable = shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free >= _MEMORY_NEEDED
+    return str(shm) if usable else None
 
 
 def may_need_es(args: list[str], root: Path) -> bool:
