@@ -13,7 +13,6 @@ import shlex
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from hermes.client import build_client
 from hermes.load.full import full_load
 from hermes.settings import Settings
 from scripts import demo_source, docs_check
-from tests.support.process import ROOT, running
+from tests.support.process import ROOT, running, side_by_side
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -69,15 +68,19 @@ def served(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ca
     for each of them). The first call prepares every demo at once, side by side: their loads overlap."""
     with ExitStack() as stack:
         urls: dict[str, str] = {}
+        failed: list[BaseException] = []  # a failed start is raised again, never retried beside what did start
 
         def url_of(demo: str) -> str:
+            if failed:
+                raise failed[0]
             if not urls:
-                with ThreadPoolExecutor(max_workers=len(docs_check.DEMOS)) as pool:
-                    jobs = {
-                        name: pool.submit(stack.enter_context, _serving(name, es_url, tmp_path_factory.mktemp(name)))
-                        for name in docs_check.DEMOS
-                    }
-                urls.update({name: job.result() for name, job in jobs.items()})
+                names = list(docs_check.DEMOS)
+                try:
+                    found = side_by_side(stack, [_serving(n, es_url, tmp_path_factory.mktemp(n)) for n in names])
+                except Exception as exc:
+                    failed.append(exc)
+                    raise
+                urls.update(zip(names, found, strict=True))
             return urls[demo]
 
         yield url_of

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
-from tests.support.process import started
+from tests.support.process import side_by_side, started
 
 
 @contextmanager
@@ -14,7 +13,7 @@ def loaders(env: dict[str, str]) -> Iterator[tuple[str, str]]:
     """The delta and the full load function processes on ``env``, started at once (their start-ups overlap
     instead of adding up); their base URLs, delta first. Both are stopped when the block ends."""
     with ExitStack() as stack:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            jobs = [pool.submit(stack.enter_context, started(name, name, env)) for name in ("delta_load", "full_load")]
-        (delta_url, _), (full_url, _) = (job.result() for job in jobs)
+        (delta_url, _), (full_url, _) = side_by_side(
+            stack, [started(name, name, env) for name in ("delta_load", "full_load")]
+        )
         yield delta_url, full_url

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -151,6 +152,18 @@ class Proc:
     pid: int
     ppid: int
     session: int
+
+
+T = TypeVar("T")
+
+
+def side_by_side(stack: ExitStack, contexts: Sequence[AbstractContextManager[T]]) -> list[T]:
+    """Enter ``contexts`` at once, each in a thread (their start-ups overlap instead of adding up), onto
+    ``stack``, which exits them. Every thread is joined before this returns or raises, so none enters its
+    context after the stack has closed; the first failure is raised once all have ended."""
+    with ThreadPoolExecutor(max_workers=max(1, len(contexts))) as pool:
+        jobs = [pool.submit(stack.enter_context, context) for context in contexts]
+    return [job.result() for job in jobs]
 
 
 def processes() -> list[Proc]:
