@@ -60,15 +60,16 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 class SharedServerError(RuntimeError):
-    """The shared Elasticsearch did not start; the message is the launching worker's reason."""
+    """The shared Elasticsearch did not start; the message is the launcher's reason."""
 
 
 def launch(folder: Path, start: Callable[[Path], Server] | None = None) -> None:
     """Start the shared server here without waiting for it, unless a worker already tried.
 
-    A worker calls this as soon as it has collected tests that need Elasticsearch, so that the server's
-    start-up (tens of seconds on 2 cores) overlaps the other workers' collection and the tests that need
-    no server. ``start``: how to start it (default ``scripts.local_es.launch`` with the short-run JVM; a test's own).
+    The controller calls this before the workers collect, when the run reaches beyond the unit tests
+    (:func:`may_need_es`); otherwise a worker does, once it has collected a test that needs the server. Either
+    way its start-up overlaps collection and the tests that need no server. ``start``: how to start it
+    (default ``scripts.local_es.launch`` with the short-run JVM; a test's own).
     """
     from scripts import local_es
 
@@ -121,7 +122,7 @@ def _failure(folder: Path) -> str | None:
 def url(folder: Path, start: Callable[[Path], Server] | None = None) -> str:
     """The shared server's URL once it answers; started here if no worker has tried yet.
 
-    Raises :class:`SharedServerError` as soon as the launching worker has written that its start failed.
+    Raises :class:`SharedServerError` as soon as the launcher has written that its start failed.
     """
     from scripts import local_es
 
