@@ -48,6 +48,12 @@ FLOORS = {
     ),
 }
 _TICK = os.sysconf("SC_CLK_TCK")
+# Elasticsearch's JIT warms for tens of thousands of searches: on a fresh node, batches of 2,000 direct searches
+# cost it 10,385, 6,300, 5,045 ... 2,510, 2,435 µs of CPU per search, the 15th about a quarter of the first,
+# then 2,300-3,200 µs per search for 15 batches more (2026-12-07 11:20 UTC), with plateaus on the way down
+# (4,125, 4,295, 4,585 µs in a row) that a "three batches alike" rule took for the end. So a fixed
+# WARM_BATCHES batches before the first round: every round measures the steady state a serving node runs in.
+WARM_BATCH, WARM_BATCHES = 2000, 15
 
 Running = Callable[[Path, dict[str, str]], AbstractContextManager[tuple[str, int]]]  # yields (url, pid)
 Hammer = Callable[[Callable[[], None], int, int], tuple[list[float], float]]
@@ -133,11 +139,13 @@ def cpu_and_latency(
     lat: dict[str, list[float]] = {"direct": [], **{name: [] for name in names}}
     one: dict[str, list[float]] = {name: [] for name in names}  # the function's CPU per request at 1 client
     paired: dict[str, list[float]] = {name: [] for name in names}  # the direct searches taking turns with each
+    added: dict[str, list[float]] = {name: [] for name in names}  # each round's added p50
     with ExitStack() as stack:
         started = {name: stack.enter_context(running(cwd, env)) for name, (cwd, env) in sides.items()}
         started.update({name: stack.enter_context(start()) for name, start in floors.items()})
         calls = {name: _caller(pool, url, (queries or {}).get(name, QUERY)) for name, (url, _) in started.items()}
-        for call in [direct, *calls.values()]:
+        warm_es = warm_elasticsearch(direct, es_pids, hammer, cpu_clients)
+        for call in calls.values():
             hammer(call, cpu_clients, 50)  # warm: connections, caches, the metrics thread
         for _ in range(rounds):
             for name, call in calls.items():
@@ -153,20 +161,52 @@ def cpu_and_latency(
                 one[name].append((cpu_seconds(tree) - before) / p50_requests)
                 lat[name].extend(got[name])
                 paired[name].extend(got["direct"])
+                added[name].append(statistics.median(got[name]) - statistics.median(got["direct"]))
                 lat["direct"].extend(got["direct"])
-    return {"cpu_s": cpu, "latency_s": lat, "direct_s": paired, "cpu_1_client_s": one}
+    return {
+        "cpu_s": cpu,
+        "latency_s": lat,
+        "direct_s": paired,
+        "added_s": added,
+        "cpu_1_client_s": one,
+        "es_warm_s": warm_es,
+    }
+
+
+def warm_elasticsearch(
+    direct: Callable[[], None], es_pids: Callable[[], list[int]], hammer: Hammer, clients: int
+) -> list[float]:
+    """Elasticsearch's CPU per direct search of each of :data:`WARM_BATCHES` warming batches."""
+    per_search: list[float] = []
+    for _ in range(WARM_BATCHES):
+        before = cpu_seconds(es_pids())
+        hammer(direct, clients, WARM_BATCH // clients)
+        per_search.append((cpu_seconds(es_pids()) - before) / WARM_BATCH)
+    return per_search
 
 
 def interleaved(calls: dict[str, Callable[[], None]], n: int) -> dict[str, list[float]]:
     """Wall time of each call, ``n`` times each, one client, taking turns request by request: both sides
-    see the same machine (a drift of the load, a neighbour's burst) within a few milliseconds."""
+    see the same machine (a drift of the load, a neighbour's burst) within a few milliseconds. The order of
+    the turns flips every round (A B, B A, ...), so no side always goes first, after the other's request."""
     out: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(n):
-        for name, call in calls.items():
+    forward = list(calls.items())
+    for turn in range(n):
+        for name, call in forward if turn % 2 == 0 else forward[::-1]:
             started = time.perf_counter()
             call()
             out[name].append(time.perf_counter() - started)
     return out
+
+
+def _warm_md(r: dict[str, Any]) -> str:
+    trace = r["es_warm_s"]
+    return (
+        f"Before the first round, {len(trace) * WARM_BATCH} searches sent directly warmed Elasticsearch (its JIT "
+        f"compiler), {len(trace)} batches of {WARM_BATCH} costing it {', '.join(f'{x * 1e6:.0f}' for x in trace)} "
+        "µs of CPU per search: every round measures the steady state a serving node runs in, not a warming one "
+        "(while a node warms, its CPU per search falls to about a quarter, and any ratio over it falls with it)."
+    )
 
 
 def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -186,6 +226,8 @@ def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dic
             "p50_ms": med(load["latency_s"][name]) * 1000,
             "direct_p50_ms": med(load["direct_s"][name]) * 1000,
             "added_p50_ms": (med(load["latency_s"][name]) - med(load["direct_s"][name])) * 1000,
+            "cpu_ratio_rounds": [f / e for f, e in zip(parts["function"], parts["elasticsearch"], strict=True)],
+            "added_ms_rounds": [a * 1000 for a in load["added_s"][name]],
         }
     return out
 
@@ -205,7 +247,8 @@ def floor_rows(r: dict[str, Any]) -> str:
         ratio = f"**{fn / es:.2f}×**" if searched else "—"
         p50 = med(r["latency_s"][name])
         added = f"**{(p50 - med(r['direct_s'][name])) * 1000:+.2f} ms**" if searched else "—"
-        rows.append(f"| {name} | {fn * 1e6:.0f} µs | {ratio} | {p50 * 1000:.2f} ms | {added} |")
+        rounds = f"{', '.join(f'{a * 1000:+.2f}' for a in r['added_s'][name])} ms" if searched else "—"
+        rows.append(f"| {name} | {fn * 1e6:.0f} µs | {ratio} | {p50 * 1000:.2f} ms | {added} | {rounds} |")
     return "\n".join(rows)
 
 
@@ -215,7 +258,8 @@ def _floors_md(r: dict[str, Any]) -> str:
         return ""
     s = r["summary"]["now"]
     now = (
-        f"{s['fn_cpu_us']:.0f} µs | **{s['cpu_ratio']:.2f}×** | {s['p50_ms']:.2f} ms | **{s['added_p50_ms']:+.2f} ms**"
+        f"{s['fn_cpu_us']:.0f} µs | **{s['cpu_ratio']:.2f}×** | {s['p50_ms']:.2f} ms | "
+        f"**{s['added_p50_ms']:+.2f} ms** | {', '.join(f'{a:+.2f}' for a in s['added_ms_rounds'])} ms"
     )
     what = "\n".join(f"- {name}: {text}." for name, (text, _) in FLOORS.items())
     return f"""
@@ -224,8 +268,8 @@ gunicorn gthread worker, Flask), so two functions with no Hermes in them ran in 
 above, measured the same way:
 {what}
 
-| | function CPU per request | over Elasticsearch's | p50 at 1 client | added |
-|---|---|---|---|---|
+| | function CPU per request | over Elasticsearch's | p50 at 1 client | added | each round's added |
+|---|---|---|---|---|---|
 | search function ("now") | {now} |
 {rows}
 """
@@ -247,12 +291,14 @@ def markdown(r: dict[str, Any]) -> str:
         for name, v in cold.items()
     )
     cpu_rows = "\n".join(
-        f"| {name} | {v['fn_cpu_us']:.0f} µs | {v['es_cpu_us']:.0f} µs | **{v['cpu_ratio']:.2f}×** |"
+        f"| {name} | {v['fn_cpu_us']:.0f} µs | {v['es_cpu_us']:.0f} µs | **{v['cpu_ratio']:.2f}×** | "
+        f"{', '.join(f'{x:.2f}' for x in v['cpu_ratio_rounds'])}× |"
         for name, v in s.items()
     )
     direct_p50 = med(r["latency_s"]["direct"]) * 1000
     lat_rows = "\n".join(
-        f"| {name} | {v['p50_ms']:.2f} ms | {v['direct_p50_ms']:.2f} ms | **{v['added_p50_ms']:+.2f} ms** |"
+        f"| {name} | {v['p50_ms']:.2f} ms | {v['direct_p50_ms']:.2f} ms | **{v['added_p50_ms']:+.2f} ms** | "
+        f"{', '.join(f'{x:+.2f}' for x in v['added_ms_rounds'])} ms |"
         for name, v in s.items()
     )
     return f"""{HEADER}
@@ -279,22 +325,23 @@ image's sources (`compileall`), so no side compiles `hermes` from source at each
 **CPU per request**: user + system CPU from `/proc/<pid>/stat` of the function's processes
 (functions-framework's gunicorn and its worker) and of Elasticsearch, read before and after
 {r["cpu_requests"]} requests of `/search?q={QUERY}` from {r["cpu_clients"]} concurrent clients, {r["rounds"]}
-alternating rounds per side (the benchmark's own client threads are not counted).
+alternating rounds per side (the benchmark's own client threads are not counted). {_warm_md(r)}
 
-| | function per request | Elasticsearch per request | ratio |
-|---|---|---|---|
+| | function per request | Elasticsearch per request | ratio | each round's ratio |
+|---|---|---|---|---|
 {cpu_rows}
 
 **Latency added at 1 client**: p50 of `/search?q={QUERY}` through the function minus p50 of the same
 `_search` body sent directly to Elasticsearch (all direct searches: {direct_p50:.2f} ms), {r["p50_requests"]}
 requests per side and round. Both with the same HTTP client (urllib3, kept-alive connections, each answer read
-whole and not parsed), each function taking turns with the direct search request by request, and its added
+whole and not parsed), each function taking turns with the direct search request by request (who goes first
+flipping at each turn), and its added
 latency taken over the direct searches of its own turns: a change of load on the shared 2 cores falls on both
 alike instead of on whichever ran then, and between two requests of a function only Elasticsearch and the
 benchmark run, as when its requests came in one block.
 
-| | p50 | direct p50, its turns | added |
-|---|---|---|---|
+| | p50 | direct p50, its turns | added | each round's added |
+|---|---|---|---|---|
 {lat_rows}
 {_floors_md(r)}
 {_layers_md(r, now)}
