@@ -143,10 +143,10 @@ pins and hides), none of them for `{QUERY}`; and with the same 100 rules where o
 `HERMES_RULES_REFRESH_S` (default 10 s) and matched in memory. CPU per search: user + system CPU of the
 function's processes and of Elasticsearch from `/proc/<pid>/stat`, around {r["cpu_requests"]} searches from
 {r["clients"]} clients per side and round, {r["rounds"]} alternating rounds, after
-{len(r["es_warm_s"]) * lean.WARM_BATCH} searches sent directly had warmed Elasticsearch (as in the lean section); p50
-at 1 client,
-{r["p50_requests"]} searches per side and round, each side taking turns with a direct search. Goal: with 100 rules
-loaded, at most {GOAL:.2f}× the CPU per search (function + Elasticsearch) of no rules: **{verdict}** ({idle:.2f}×).
+{len(r["es_warm_s"]) * lean.WARM_BATCH} searches sent directly had warmed Elasticsearch (as in the lean section);
+p50 at 1 client, {r["p50_requests"]} searches per side and round, each side taking turns with a direct search.
+Goal: with 100 rules loaded, at most {GOAL:.2f}× the CPU per search (function + Elasticsearch) of no rules:
+**{verdict}** ({idle:.2f}×).
 
 | side | function CPU | Elasticsearch CPU | both | over no rules | function over no rules | p50 |
 |---|---|---|---|---|---|---|
