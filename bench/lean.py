@@ -12,6 +12,9 @@ Three figures, each for the search function as it is ("now") and as it was befor
 - latency added at 1 client: p50 through the function minus p50 of the same ``_search`` body sent
   directly to Elasticsearch, both with the same HTTP client (urllib3, kept-alive connections, answers read
   and not parsed), the function and the direct search taking turns request by request.
+
+Elasticsearch is warmed first (:data:`WARM_BATCHES` batches of direct searches, their cost printed), who goes first
+flips at every turn, and each round's CPU ratio and added latency are printed beside the medians.
 """
 
 from __future__ import annotations
@@ -125,6 +128,7 @@ def cpu_and_latency(
     rounds: int,
     queries: dict[str, str] | None = None,
     floors: dict[str, Callable[[], AbstractContextManager[tuple[str, int]]]] | None = None,
+    warm_batches: int = WARM_BATCHES,
 ) -> dict[str, Any]:
     """CPU per request (function over Elasticsearch) and 1-client latency, every side running at once
     (each side searching ``queries[side]``, else :data:`QUERY`).
@@ -144,7 +148,7 @@ def cpu_and_latency(
         started = {name: stack.enter_context(running(cwd, env)) for name, (cwd, env) in sides.items()}
         started.update({name: stack.enter_context(start()) for name, start in floors.items()})
         calls = {name: _caller(pool, url, (queries or {}).get(name, QUERY)) for name, (url, _) in started.items()}
-        warm_es = warm_elasticsearch(direct, es_pids, hammer, cpu_clients)
+        warm_es = warm_elasticsearch(direct, es_pids, hammer, cpu_clients, warm_batches)
         for call in calls.values():
             hammer(call, cpu_clients, 50)  # warm: connections, caches, the metrics thread
         for _ in range(rounds):
@@ -174,11 +178,11 @@ def cpu_and_latency(
 
 
 def warm_elasticsearch(
-    direct: Callable[[], None], es_pids: Callable[[], list[int]], hammer: Hammer, clients: int
+    direct: Callable[[], None], es_pids: Callable[[], list[int]], hammer: Hammer, clients: int, batches: int
 ) -> list[float]:
-    """Elasticsearch's CPU per direct search of each of :data:`WARM_BATCHES` warming batches."""
+    """Elasticsearch's CPU per direct search of each of ``batches`` warming batches of :data:`WARM_BATCH`."""
     per_search: list[float] = []
-    for _ in range(WARM_BATCHES):
+    for _ in range(batches):
         before = cpu_seconds(es_pids())
         hammer(direct, clients, WARM_BATCH // clients)
         per_search.append((cpu_seconds(es_pids()) - before) / WARM_BATCH)
@@ -187,8 +191,8 @@ def warm_elasticsearch(
 
 def interleaved(calls: dict[str, Callable[[], None]], n: int) -> dict[str, list[float]]:
     """Wall time of each call, ``n`` times each, one client, taking turns request by request: both sides
-    see the same machine (a drift of the load, a neighbour's burst) within a few milliseconds. The order of
-    the turns flips every round (A B, B A, ...), so no side always goes first, after the other's request."""
+    see the same machine (a drift of the load, a neighbour's burst) within a few milliseconds. Who goes
+    first flips at every turn (A B, B A, ...), so no side always follows the other's request."""
     out: dict[str, list[float]] = {name: [] for name in calls}
     forward = list(calls.items())
     for turn in range(n):
@@ -205,14 +209,15 @@ def _warm_md(r: dict[str, Any]) -> str:
         f"Before the first round, {len(trace) * WARM_BATCH} searches sent directly warmed Elasticsearch (its JIT "
         f"compiler), {len(trace)} batches of {WARM_BATCH} costing it {', '.join(f'{x * 1e6:.0f}' for x in trace)} "
         "µs of CPU per search: every round measures the steady state a serving node runs in, not a warming one "
-        "(while a node warms, its CPU per search falls to about a quarter, and any ratio over it falls with it)."
+        f"(here the last batch cost {trace[-1] / trace[0]:.0%} of the first, and a ratio over a warming node's CPU "
+        "rises as it warms)."
     )
 
 
-def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dict[str, float]]:
+def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The three figures per side: cold start ratio, CPU ratio, added p50 (ms)."""
     med = statistics.median
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, parts in load["cpu_s"].items():
         if name in FLOORS:
             continue  # see floor_rows
@@ -245,10 +250,14 @@ def floor_rows(r: dict[str, Any]) -> str:
         )
         searched = FLOORS[name][1]  # else Elasticsearch's CPU meanwhile is not this function's doing
         ratio = f"**{fn / es:.2f}×**" if searched else "—"
+        ratios = ", ".join(f"{f / e:.2f}" for f, e in zip(parts["function"], parts["elasticsearch"], strict=True))
+        each_ratio = f"{ratios}×" if searched else "—"
         p50 = med(r["latency_s"][name])
         added = f"**{(p50 - med(r['direct_s'][name])) * 1000:+.2f} ms**" if searched else "—"
         rounds = f"{', '.join(f'{a * 1000:+.2f}' for a in r['added_s'][name])} ms" if searched else "—"
-        rows.append(f"| {name} | {fn * 1e6:.0f} µs | {ratio} | {p50 * 1000:.2f} ms | {added} | {rounds} |")
+        rows.append(
+            f"| {name} | {fn * 1e6:.0f} µs | {ratio} | {each_ratio} | {p50 * 1000:.2f} ms | {added} | {rounds} |"
+        )
     return "\n".join(rows)
 
 
@@ -258,7 +267,8 @@ def _floors_md(r: dict[str, Any]) -> str:
         return ""
     s = r["summary"]["now"]
     now = (
-        f"{s['fn_cpu_us']:.0f} µs | **{s['cpu_ratio']:.2f}×** | {s['p50_ms']:.2f} ms | "
+        f"{s['fn_cpu_us']:.0f} µs | **{s['cpu_ratio']:.2f}×** | "
+        f"{', '.join(f'{x:.2f}' for x in s['cpu_ratio_rounds'])}× | {s['p50_ms']:.2f} ms | "
         f"**{s['added_p50_ms']:+.2f} ms** | {', '.join(f'{a:+.2f}' for a in s['added_ms_rounds'])} ms"
     )
     what = "\n".join(f"- {name}: {text}." for name, (text, _) in FLOORS.items())
@@ -268,8 +278,8 @@ gunicorn gthread worker, Flask), so two functions with no Hermes in them ran in 
 above, measured the same way:
 {what}
 
-| | function CPU per request | over Elasticsearch's | p50 at 1 client | added | each round's added |
-|---|---|---|---|---|---|
+| | function CPU per request | over Elasticsearch's | each round's | p50 at 1 client | added | each round's added |
+|---|---|---|---|---|---|---|
 | search function ("now") | {now} |
 {rows}
 """

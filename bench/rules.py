@@ -85,6 +85,7 @@ def measure(
     cpu_requests: int,
     p50_requests: int,
     rounds: int,
+    warm_batches: int = lean.WARM_BATCHES,
 ) -> dict[str, Any]:
     """CPU per search and p50 of each side, every side running at once (``bench.lean.cpu_and_latency``)."""
     root = Path(__file__).resolve().parent.parent
@@ -101,6 +102,7 @@ def measure(
         p50_requests=p50_requests,
         rounds=rounds,
         queries={SIDES[3]: SYNTAX_QUERY},
+        warm_batches=warm_batches,
     )
     return {**load, "cpu_requests": cpu_requests, "p50_requests": p50_requests, "rounds": rounds, "clients": 4}
 

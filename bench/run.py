@@ -273,7 +273,14 @@ def overhead(es_url: str, alias: str, clients: tuple[int, ...], per_client: int,
 
 
 def lean_path(
-    server: local_es.Server, alias: str, *, reps: int, cpu_requests: int, p50_requests: int, rounds: int
+    server: local_es.Server,
+    alias: str,
+    *,
+    reps: int,
+    cpu_requests: int,
+    p50_requests: int,
+    rounds: int,
+    warm_batches: int = lean_bench.WARM_BATCHES,
 ) -> dict[str, Any]:
     """The lean search path's three figures, now and before it (bench/lean.py)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "HERMES_"))}
@@ -341,6 +348,7 @@ def lean_path(
             p50_requests=p50_requests,
             rounds=rounds,
             floors=floors,
+            warm_batches=warm_batches,
         )
         layers = subprocess.run(  # noqa: S603 - our own module, in the function's environment
             [PY, "-m", "bench.layers", lean_bench.QUERY],
@@ -366,7 +374,13 @@ def lean_path(
 
 
 def rules_cost(
-    server: local_es.Server, alias: str, *, cpu_requests: int, p50_requests: int, rounds: int
+    server: local_es.Server,
+    alias: str,
+    *,
+    cpu_requests: int,
+    p50_requests: int,
+    rounds: int,
+    warm_batches: int = lean_bench.WARM_BATCHES,
 ) -> dict[str, Any]:
     """Searches with no rules and with 100 rules loaded, side by side (bench/rules.py)."""
     client = build_client(Settings(ES_URL=server.url, HERMES_ES_TIMEOUT_S=30))
@@ -391,6 +405,7 @@ def rules_cost(
         cpu_requests=cpu_requests,
         p50_requests=p50_requests,
         rounds=rounds,
+        warm_batches=warm_batches,
     )
 
 
@@ -940,6 +955,7 @@ def main() -> int:
                         cpu_requests=400 if q else 2000,
                         p50_requests=100 if q else 200,
                         rounds=1 if q else 3,
+                        warm_batches=1 if q else lean_bench.WARM_BATCHES,
                     ),
                 ),
                 ("hostile", lambda: hostile(server.url, 3_000 if q else 30_000, 30 if q else 100)),
@@ -951,6 +967,7 @@ def main() -> int:
                         cpu_requests=400 if q else 2000,
                         p50_requests=100 if q else 200,
                         rounds=1 if q else 3,
+                        warm_batches=1 if q else lean_bench.WARM_BATCHES,
                     ),
                 ),
                 (
