@@ -250,8 +250,8 @@ def floor_rows(r: dict[str, Any]) -> str:
         )
         searched = FLOORS[name][1]  # else Elasticsearch's CPU meanwhile is not this function's doing
         ratio = f"**{fn / es:.2f}×**" if searched else "—"
-        ratios = ", ".join(f"{f / e:.2f}" for f, e in zip(parts["function"], parts["elasticsearch"], strict=True))
-        each_ratio = f"{ratios}×" if searched else "—"
+        each = zip(parts["function"], parts["elasticsearch"], strict=True)
+        each_ratio = f"{', '.join(f'{f / e:.2f}' for f, e in each)}×" if searched else "—"
         p50 = med(r["latency_s"][name])
         added = f"**{(p50 - med(r['direct_s'][name])) * 1000:+.2f} ms**" if searched else "—"
         rounds = f"{', '.join(f'{a * 1000:+.2f}' for a in r['added_s'][name])} ms" if searched else "—"
