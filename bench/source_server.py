@@ -15,6 +15,7 @@ path segment ``page=<P>`` it is JSON pages of P records, ``{"items": [...], "nex
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
@@ -104,7 +105,18 @@ def vocabulary_records(n: int, seed: int = 7) -> Iterator[dict[str, object]]:
         }
 
 
-CACHE = Path(tempfile.mkdtemp(prefix="hermes-bench-source-"))
+@functools.cache
+def cache_dir() -> Path:
+    """The folder of rendered listings, made with the first one: not at import, since the tests import
+    :class:`Handler` (each pytest-xdist worker collecting them left an empty folder behind)."""
+    return Path(tempfile.mkdtemp(prefix="hermes-bench-source-"))
+
+
+def remove_cache() -> None:
+    """Remove the rendered listings' folder, if one was made."""
+    if cache_dir.cache_info().currsize:
+        shutil.rmtree(cache_dir(), ignore_errors=True)
+        cache_dir.cache_clear()
 
 
 def render(stream: Iterator[dict[str, object]]) -> Iterator[bytes]:
@@ -124,8 +136,8 @@ _PAGES: dict[tuple[Path, int], list[int]] = {}
 
 def rendered(n: int, changed: int, gen: int, part: tuple[int, int] | None = None) -> Path:
     name = f"{n}-{changed}-{gen}" + (f"-p{part[0]}of{part[1]}" if part else "")
-    path = CACHE / f"{name}.ndjson"
-    with _RENDERING:  # two partitions' first requests may arrive together
+    with _RENDERING:  # two partitions' first requests may arrive together (and make the folder once)
+        path = cache_dir() / f"{name}.ndjson"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             with tmp.open("wb") as out:
@@ -221,4 +233,4 @@ if __name__ == "__main__":
     try:
         ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
     finally:
-        shutil.rmtree(CACHE, ignore_errors=True)
+        remove_cache()

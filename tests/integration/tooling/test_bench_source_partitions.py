@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 
-from bench.source_server import Handler
+from bench.source_server import Handler, remove_cache
 
 COUNT = 2_345
 
@@ -25,6 +25,7 @@ def bench_url() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+        remove_cache()
 
 
 def _ndjson(url: str) -> list[str]:
