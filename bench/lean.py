@@ -203,11 +203,21 @@ def interleaved(calls: dict[str, Callable[[], None]], n: int) -> dict[str, list[
     return out
 
 
+def listed(values: list[float], fmt: str) -> str:
+    """``values`` formatted with ``fmt``, comma-separated: a table cell of each round's figures."""
+    return ", ".join(format(v, fmt) for v in values)
+
+
+def round_ratios(parts: dict[str, list[float]]) -> list[float]:
+    """Each round's function CPU over Elasticsearch's, from one side's ``cpu_s`` entry."""
+    return [f / e for f, e in zip(parts["function"], parts["elasticsearch"], strict=True)]
+
+
 def _warm_md(r: dict[str, Any]) -> str:
     trace = r["es_warm_s"]
     return (
         f"Before the first round, {len(trace) * WARM_BATCH} searches sent directly warmed Elasticsearch (its JIT "
-        f"compiler), {len(trace)} batches of {WARM_BATCH} costing it {', '.join(f'{x * 1e6:.0f}' for x in trace)} "
+        f"compiler), {len(trace)} batches of {WARM_BATCH} costing it {listed([x * 1e6 for x in trace], '.0f')} "
         "µs of CPU per search: every round measures the steady state a serving node runs in, not a warming one "
         f"(here the last batch cost {trace[-1] / trace[0]:.0%} of the first, and a ratio over a warming node's CPU "
         "rises as it warms)."
@@ -231,7 +241,7 @@ def summary(cold: dict[str, list[float]], load: dict[str, Any]) -> dict[str, dic
             "p50_ms": med(load["latency_s"][name]) * 1000,
             "direct_p50_ms": med(load["direct_s"][name]) * 1000,
             "added_p50_ms": (med(load["latency_s"][name]) - med(load["direct_s"][name])) * 1000,
-            "cpu_ratio_rounds": [f / e for f, e in zip(parts["function"], parts["elasticsearch"], strict=True)],
+            "cpu_ratio_rounds": round_ratios(parts),
             "added_ms_rounds": [a * 1000 for a in load["added_s"][name]],
         }
     return out
@@ -250,11 +260,10 @@ def floor_rows(r: dict[str, Any]) -> str:
         )
         searched = FLOORS[name][1]  # else Elasticsearch's CPU meanwhile is not this function's doing
         ratio = f"**{fn / es:.2f}×**" if searched else "—"
-        each = zip(parts["function"], parts["elasticsearch"], strict=True)
-        each_ratio = f"{', '.join(f'{f / e:.2f}' for f, e in each)}×" if searched else "—"
+        each_ratio = f"{listed(round_ratios(parts), '.2f')}×" if searched else "—"
         p50 = med(r["latency_s"][name])
         added = f"**{(p50 - med(r['direct_s'][name])) * 1000:+.2f} ms**" if searched else "—"
-        rounds = f"{', '.join(f'{a * 1000:+.2f}' for a in r['added_s'][name])} ms" if searched else "—"
+        rounds = f"{listed([a * 1000 for a in r['added_s'][name]], '+.2f')} ms" if searched else "—"
         rows.append(
             f"| {name} | {fn * 1e6:.0f} µs | {ratio} | {each_ratio} | {p50 * 1000:.2f} ms | {added} | {rounds} |"
         )
@@ -268,8 +277,8 @@ def _floors_md(r: dict[str, Any]) -> str:
     s = r["summary"]["now"]
     now = (
         f"{s['fn_cpu_us']:.0f} µs | **{s['cpu_ratio']:.2f}×** | "
-        f"{', '.join(f'{x:.2f}' for x in s['cpu_ratio_rounds'])}× | {s['p50_ms']:.2f} ms | "
-        f"**{s['added_p50_ms']:+.2f} ms** | {', '.join(f'{a:+.2f}' for a in s['added_ms_rounds'])} ms"
+        f"{listed(s['cpu_ratio_rounds'], '.2f')}× | {s['p50_ms']:.2f} ms | "
+        f"**{s['added_p50_ms']:+.2f} ms** | {listed(s['added_ms_rounds'], '+.2f')} ms"
     )
     what = "\n".join(f"- {name}: {text}." for name, (text, _) in FLOORS.items())
     return f"""
@@ -297,18 +306,17 @@ def markdown(r: dict[str, Any]) -> str:
         return f"| {label} | {cells} | {goal} |"
 
     cold_rows = "\n".join(
-        f"| {name} | {med(v):.3f} s | {med(v) / bare:.2f}× | {', '.join(f'{x:.3f}' for x in v)} s |"
-        for name, v in cold.items()
+        f"| {name} | {med(v):.3f} s | {med(v) / bare:.2f}× | {listed(v, '.3f')} s |" for name, v in cold.items()
     )
     cpu_rows = "\n".join(
         f"| {name} | {v['fn_cpu_us']:.0f} µs | {v['es_cpu_us']:.0f} µs | **{v['cpu_ratio']:.2f}×** | "
-        f"{', '.join(f'{x:.2f}' for x in v['cpu_ratio_rounds'])}× |"
+        f"{listed(v['cpu_ratio_rounds'], '.2f')}× |"
         for name, v in s.items()
     )
     direct_p50 = med(r["latency_s"]["direct"]) * 1000
     lat_rows = "\n".join(
         f"| {name} | {v['p50_ms']:.2f} ms | {v['direct_p50_ms']:.2f} ms | **{v['added_p50_ms']:+.2f} ms** | "
-        f"{', '.join(f'{x:+.2f}' for x in v['added_ms_rounds'])} ms |"
+        f"{listed(v['added_ms_rounds'], '+.2f')} ms |"
         for name, v in s.items()
     )
     return f"""{HEADER}

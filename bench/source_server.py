@@ -108,7 +108,8 @@ def vocabulary_records(n: int, seed: int = 7) -> Iterator[dict[str, object]]:
 @functools.cache
 def cache_dir() -> Path:
     """The folder of rendered listings, made with the first one: not at import, since the tests import
-    :class:`Handler` (each pytest-xdist worker collecting them left an empty folder behind)."""
+    :class:`Handler` (each pytest-xdist worker collecting them left a folder behind, the one running them
+    with its listings in it)."""
     return Path(tempfile.mkdtemp(prefix="hermes-bench-source-"))
 
 
